@@ -1,0 +1,87 @@
+//! Counters every component updates and the CLI reads for progress and the run summary.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counters of one component, shared by all workers.
+#[derive(Debug, Default)]
+pub struct ComponentCounters {
+    /// Records received (operators, sinks) or parsed (sources).
+    pub records_in: AtomicU64,
+    /// Records emitted (sources, operators) or written (sinks).
+    pub records_out: AtomicU64,
+    /// Rejects produced.
+    pub rejected: AtomicU64,
+    /// Input bytes consumed (sources).
+    pub bytes_read: AtomicU64,
+    /// Input bytes expected in all (sources; 0 when unknown).
+    pub bytes_total: AtomicU64,
+    /// Files completed (sources: files read; sinks: files committed).
+    pub files: AtomicU64,
+}
+
+impl ComponentCounters {
+    /// Adds `amount` to `counter`.
+    pub fn add(counter: &AtomicU64, amount: u64) {
+        counter.fetch_add(amount, Ordering::Relaxed);
+    }
+
+    /// Reads `counter`.
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
+/// Which role a component plays, for the summary's sections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    /// A source.
+    Source,
+    /// An operator.
+    Operator,
+    /// A sink.
+    Sink,
+}
+
+/// All components' counters of one run.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    components: BTreeMap<(Role, Arc<str>), Arc<ComponentCounters>>,
+}
+
+impl Metrics {
+    /// Counters for every component of a plan, created up front so workers only share.
+    pub fn new(components: impl IntoIterator<Item = (Role, Arc<str>)>) -> Self {
+        Metrics {
+            components: components
+                .into_iter()
+                .map(|key| (key, Arc::new(ComponentCounters::default())))
+                .collect(),
+        }
+    }
+
+    /// The counters of one component (created empty if unknown).
+    pub fn component(&self, role: Role, name: &str) -> Arc<ComponentCounters> {
+        self.components
+            .iter()
+            .find(|((r, n), _)| *r == role && &**n == name)
+            .map(|(_, counters)| counters.clone())
+            .unwrap_or_default()
+    }
+
+    /// Every component with its role and counters, sources first.
+    pub fn iter(&self) -> impl Iterator<Item = (Role, &str, &ComponentCounters)> {
+        self.components
+            .iter()
+            .map(|((role, name), counters)| (*role, &**name, &**counters))
+    }
+
+    /// Sum of one counter over the components of a role.
+    pub fn total(&self, role: Role, counter: impl Fn(&ComponentCounters) -> &AtomicU64) -> u64 {
+        self.iter()
+            .filter(|(r, _, _)| *r == role)
+            .map(|(_, _, c)| ComponentCounters::get(counter(c)))
+            .sum()
+    }
+}

@@ -1,0 +1,230 @@
+//! Exact fixed-point prices: integer micro-units (1e-6) of a currency per unit of quantity.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// A price or rate as a signed integer count of micro-units (six decimal places).
+///
+/// Differential dataflow consolidates by equality, so values must compare exactly: a float
+/// that differs in the last bit after a conversion would never cancel its retraction.
+/// Six decimals is the finest precision any supported market publishes (PJM writes six);
+/// the range is ±9.2 × 10¹² units, far beyond any price cap. Negative values are normal.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub struct Price(i64);
+
+/// Why a decimal text is not a [`Price`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PriceParseError {
+    /// The text is empty or only whitespace.
+    #[error("empty price")]
+    Empty,
+    /// The text is not a plain decimal number.
+    #[error("not a decimal number: `{0}`")]
+    NotDecimal(String),
+    /// The value does not fit the fixed-point range.
+    #[error("price out of range: `{0}`")]
+    OutOfRange(String),
+}
+
+impl Price {
+    /// Micro-units per whole unit.
+    pub const SCALE: i64 = 1_000_000;
+    /// Number of decimal places kept.
+    pub const DECIMALS: u32 = 6;
+    /// Zero.
+    pub const ZERO: Price = Price(0);
+
+    /// A price from its micro-unit count.
+    pub const fn from_micros(micros: i64) -> Self {
+        Price(micros)
+    }
+
+    /// The micro-unit count.
+    pub const fn micros(self) -> i64 {
+        self.0
+    }
+
+    /// Whole units, e.g. `Price::from_units(42)` is 42.000000.
+    pub const fn from_units(units: i64) -> Self {
+        Price(units * Self::SCALE)
+    }
+
+    /// The value as a float, for display and statistics only (never for keys).
+    pub fn to_f64(self) -> f64 {
+        self.0 as f64 / Self::SCALE as f64
+    }
+
+    /// Multiplies by `numerator / denominator`, rounding half away from zero, exactly
+    /// (128-bit intermediate). Returns `None` on a zero denominator or overflow.
+    pub fn scale_by(self, numerator: i64, denominator: i64) -> Option<Price> {
+        if denominator == 0 {
+            return None;
+        }
+        let product = i128::from(self.0) * i128::from(numerator);
+        let denominator = i128::from(denominator);
+        let quotient = product / denominator;
+        let remainder = product % denominator;
+        let rounded = if 2 * remainder.abs() >= denominator.abs() {
+            quotient
+                + if (product < 0) != (denominator < 0) {
+                    -1
+                } else {
+                    1
+                }
+        } else {
+            quotient
+        };
+        i64::try_from(rounded).ok().map(Price)
+    }
+
+    /// Sum of two prices, `None` on overflow.
+    pub fn checked_add(self, other: Price) -> Option<Price> {
+        self.0.checked_add(other.0).map(Price)
+    }
+
+    /// Difference of two prices, `None` on overflow.
+    pub fn checked_sub(self, other: Price) -> Option<Price> {
+        self.0.checked_sub(other.0).map(Price)
+    }
+
+    /// Negation.
+    pub fn negate(self) -> Price {
+        Price(-self.0)
+    }
+}
+
+impl FromStr for Price {
+    type Err = PriceParseError;
+
+    /// Parses a plain decimal (`-12.5`, `+3`, `.25`, `1e3` is refused). Digits beyond the
+    /// sixth decimal are rounded half away from zero.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(PriceParseError::Empty);
+        }
+        let bytes = text.as_bytes();
+        let (negative, digits) = match bytes[0] {
+            b'-' => (true, &bytes[1..]),
+            b'+' => (false, &bytes[1..]),
+            _ => (false, bytes),
+        };
+        let not_decimal = || PriceParseError::NotDecimal(text.to_string());
+        let out_of_range = || PriceParseError::OutOfRange(text.to_string());
+        if digits.is_empty() {
+            return Err(not_decimal());
+        }
+        let mut whole: i128 = 0;
+        let mut fraction: i128 = 0;
+        let mut fraction_digits = 0u32;
+        let mut round_up = false;
+        let mut seen_point = false;
+        let mut seen_digit = false;
+        for &byte in digits {
+            match byte {
+                b'0'..=b'9' => {
+                    seen_digit = true;
+                    let digit = i128::from(byte - b'0');
+                    if !seen_point {
+                        whole = whole * 10 + digit;
+                        if whole > i128::from(i64::MAX) {
+                            return Err(out_of_range());
+                        }
+                    } else if fraction_digits < Self::DECIMALS {
+                        fraction = fraction * 10 + digit;
+                        fraction_digits += 1;
+                    } else if fraction_digits == Self::DECIMALS {
+                        round_up = digit >= 5;
+                        fraction_digits += 1;
+                    }
+                }
+                b'.' if !seen_point => seen_point = true,
+                _ => return Err(not_decimal()),
+            }
+        }
+        if !seen_digit {
+            return Err(not_decimal());
+        }
+        let kept = fraction_digits.min(Self::DECIMALS);
+        let mut micros =
+            whole * i128::from(Self::SCALE) + fraction * 10i128.pow(Self::DECIMALS - kept);
+        if round_up {
+            micros += 1;
+        }
+        if negative {
+            micros = -micros;
+        }
+        i64::try_from(micros).map(Price).map_err(|_| out_of_range())
+    }
+}
+
+impl fmt::Display for Price {
+    /// Writes the shortest exact decimal: `-12.5`, `0`, `1.000001`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let magnitude = self.0.unsigned_abs();
+        let whole = magnitude / Self::SCALE as u64;
+        let fraction = magnitude % Self::SCALE as u64;
+        if fraction == 0 {
+            write!(f, "{sign}{whole}")
+        } else {
+            let digits = format!("{fraction:06}");
+            write!(f, "{sign}{whole}.{}", digits.trim_end_matches('0'))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn parses_market_decimals_exactly() {
+        assert_eq!("23.9984".parse::<Price>().unwrap().micros(), 23_998_400);
+        assert_eq!("-0.13758".parse::<Price>().unwrap().micros(), -137_580);
+        assert_eq!("545.530000".parse::<Price>().unwrap().micros(), 545_530_000);
+        assert_eq!("45".parse::<Price>().unwrap().micros(), 45_000_000);
+        assert_eq!(".5".parse::<Price>().unwrap().micros(), 500_000);
+        assert_eq!("1.0000005".parse::<Price>().unwrap().micros(), 1_000_001);
+        assert_eq!("-1.0000005".parse::<Price>().unwrap().micros(), -1_000_001);
+    }
+
+    #[test]
+    fn refuses_non_decimals() {
+        for bad in ["", " ", "abc", "1.2.3", "-", ".", "1e3", "NaN", "12,5"] {
+            assert!(bad.parse::<Price>().is_err(), "{bad:?} parsed");
+        }
+        assert!(matches!(
+            "99999999999999999999".parse::<Price>(),
+            Err(PriceParseError::OutOfRange(_))
+        ));
+    }
+
+    #[test]
+    fn scales_with_half_away_from_zero_rounding() {
+        // 100 USD at 1.1172 USD per EUR is 89.509488... EUR.
+        let usd = Price::from_units(100);
+        assert_eq!(
+            usd.scale_by(1_000_000, 1_117_200).unwrap().micros(),
+            89_509_488
+        );
+        assert_eq!(Price::from_micros(5).scale_by(1, 10).unwrap().micros(), 1);
+        assert_eq!(Price::from_micros(-5).scale_by(1, 10).unwrap().micros(), -1);
+        assert_eq!(Price::from_micros(4).scale_by(1, 10).unwrap().micros(), 0);
+        assert!(Price::from_units(1).scale_by(1, 0).is_none());
+    }
+
+    proptest! {
+        #[test]
+        fn display_round_trips(micros in -10_000_000_000_000i64..10_000_000_000_000i64) {
+            let price = Price::from_micros(micros);
+            prop_assert_eq!(price.to_string().parse::<Price>().unwrap(), price);
+        }
+    }
+}

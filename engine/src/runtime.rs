@@ -1,0 +1,267 @@
+//! Runs a validated [`Plan`] as a timely/differential dataflow on `N` worker threads.
+//!
+//! Each worker builds the whole graph. Sources are opened once per worker and read their
+//! share (the `files` source splits files by worker index); every batch a worker reads gets
+//! that worker's next logical time (its ingestion time in microseconds, strictly
+//! increasing). The loop ends when every source is finished or the stop flag is raised
+//! (Ctrl-C); inputs are then closed so every sink sees an empty frontier and flushes.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use differential_dataflow::input::{Input, InputSession};
+use timely::dataflow::operators::probe::Handle as ProbeHandle;
+
+use crate::component::{
+    BuildContext, SourceOutput, SourceReader, SourceStatus, Stream, WorkerInfo,
+};
+use crate::metrics::{ComponentCounters, Metrics};
+use crate::pipeline::{NodeImplementation, Plan};
+use crate::record::{Observation, Reject};
+use crate::{Collection, Diff, Time};
+
+/// How to run a plan.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Worker threads.
+    pub workers: usize,
+    /// Raised to stop unbounded (or long) runs cleanly; sinks still flush.
+    pub stop: Arc<AtomicBool>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            workers: 1,
+            stop: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}
+
+/// Why a run failed (not a data problem: those become rejects).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RuntimeError {
+    /// Timely could not start its workers.
+    #[error("could not start {workers} worker(s): {message}")]
+    Start {
+        /// Requested workers.
+        workers: usize,
+        /// Timely's message.
+        message: String,
+    },
+    /// A worker failed while building or running.
+    #[error("worker {worker}: {message}")]
+    Worker {
+        /// Worker index.
+        worker: usize,
+        /// What failed.
+        message: String,
+    },
+}
+
+struct OpenSource {
+    counters: Arc<ComponentCounters>,
+    reader: Box<dyn SourceReader>,
+    observations: InputSession<Time, Observation, Diff>,
+    rejects: InputSession<Time, Reject, Diff>,
+    finished: bool,
+}
+
+fn wall_clock_micros() -> Time {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as Time)
+}
+
+/// Runs `plan` to completion (bounded sources) or until `options.stop` is raised.
+pub fn run(
+    plan: Arc<Plan>,
+    metrics: Arc<Metrics>,
+    options: RunOptions,
+) -> Result<(), RuntimeError> {
+    let workers = options.workers.max(1);
+    let stop = options.stop.clone();
+    let guards = timely::execute(timely::Config::process(workers), move |worker| {
+        run_worker(worker, &plan, &metrics, &stop)
+    })
+    .map_err(|message| RuntimeError::Start { workers, message })?;
+    for (index, result) in guards.join().into_iter().enumerate() {
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(message)) => {
+                return Err(RuntimeError::Worker {
+                    worker: index,
+                    message,
+                });
+            }
+            Err(panic) => {
+                return Err(RuntimeError::Worker {
+                    worker: index,
+                    message: panic,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn run_worker(
+    worker: &mut timely::worker::Worker,
+    plan: &Plan,
+    metrics: &Metrics,
+    stop: &AtomicBool,
+) -> Result<(), String> {
+    let info = WorkerInfo {
+        index: worker.index(),
+        peers: worker.peers(),
+    };
+    let probe = ProbeHandle::<Time>::new();
+    let mut sources = Vec::new();
+    worker.dataflow::<Time, _, _>(|scope| -> Result<(), String> {
+        let mut outputs: Vec<Option<Stream<'_>>> = Vec::with_capacity(plan.nodes.len());
+        let mut rejects: Vec<Option<Collection<'_, Reject>>> = Vec::with_capacity(plan.nodes.len());
+        for (index, node) in plan.nodes.iter().enumerate() {
+            let context = BuildContext {
+                name: node.name.clone(),
+                settings: plan.settings.clone(),
+                worker: info.clone(),
+                counters: metrics.component(node.role, &node.name),
+            };
+            let inputs: Vec<Stream<'_>> = node
+                .inputs
+                .iter()
+                .filter_map(|&input| outputs[input].clone())
+                .collect();
+            match &node.implementation {
+                NodeImplementation::Source(source) => {
+                    let reader = source.open(&context).map_err(|error| error.to_string())?;
+                    ComponentCounters::add(&context.counters.bytes_total, reader.total_bytes());
+                    let (observation_input, observations) = scope.new_collection();
+                    let (reject_input, source_rejects) = scope.new_collection();
+                    sources.push(OpenSource {
+                        counters: context.counters.clone(),
+                        reader,
+                        observations: observation_input,
+                        rejects: reject_input,
+                        finished: false,
+                    });
+                    outputs.push(Some(Stream::Observations(observations.probe_with(&probe))));
+                    rejects.push(Some(source_rejects.probe_with(&probe)));
+                }
+                NodeImplementation::Operator(operator) => {
+                    let counters = context.counters.clone();
+                    let inputs = inputs
+                        .into_iter()
+                        .map(|stream| count_into(stream, counters.clone(), true))
+                        .collect();
+                    let built = operator.build(inputs, &context);
+                    let output = count_into(built.output, counters.clone(), false);
+                    let operator_rejects = built.rejects.inspect_batch(move |_, updates| {
+                        let added: isize = updates
+                            .iter()
+                            .map(|(_, _, diff)| *diff)
+                            .filter(|d| *d > 0)
+                            .sum();
+                        ComponentCounters::add(&counters.rejected, added as u64);
+                    });
+                    outputs.push(Some(probe_stream(output, &probe)));
+                    rejects.push(Some(operator_rejects.probe_with(&probe)));
+                }
+                NodeImplementation::Sink(sink) => {
+                    let upstream_rejects = plan
+                        .upstream(index)
+                        .into_iter()
+                        .filter_map(|upstream| rejects[upstream].clone());
+                    let all_rejects =
+                        differential_dataflow::collection::concatenate(scope, upstream_rejects);
+                    sink.build(inputs, all_rejects, &context)
+                        .map_err(|error| error.to_string())?;
+                    outputs.push(None);
+                    rejects.push(None);
+                }
+            }
+        }
+        Ok(())
+    })?;
+
+    let mut time: Time = wall_clock_micros();
+    let mut output = SourceOutput::default();
+    while !stop.load(Ordering::Relaxed) && sources.iter().any(|s| !s.finished) {
+        let mut wait: Option<Duration> = None;
+        let mut any_ready = false;
+        for source in sources.iter_mut().filter(|s| !s.finished) {
+            output.observations.clear();
+            output.rejects.clear();
+            output.bytes = 0;
+            let status = source.reader.poll(&mut output);
+            let counters = &source.counters;
+            ComponentCounters::add(&counters.records_out, output.observations.len() as u64);
+            ComponentCounters::add(&counters.rejected, output.rejects.len() as u64);
+            ComponentCounters::add(&counters.bytes_read, output.bytes);
+            for observation in output.observations.drain(..) {
+                source.observations.insert(observation);
+            }
+            for reject in output.rejects.drain(..) {
+                source.rejects.insert(reject);
+            }
+            match status {
+                SourceStatus::Ready => any_ready = true,
+                SourceStatus::Waiting(duration) => {
+                    wait = Some(wait.map_or(duration, |w| w.min(duration)));
+                }
+                SourceStatus::Finished => source.finished = true,
+            }
+        }
+        // Every input moves to the next time together, so the frontier can pass `time`.
+        time = wall_clock_micros().max(time + 1);
+        for source in &mut sources {
+            source.observations.advance_to(time);
+            source.rejects.advance_to(time);
+            source.observations.flush();
+            source.rejects.flush();
+        }
+        // Bound the data in flight: finish the previous batch before reading more.
+        while probe.less_than(&time) && !stop.load(Ordering::Relaxed) {
+            worker.step_or_park(Some(Duration::from_millis(10)));
+        }
+        if !any_ready && let Some(wait) = wait {
+            worker.step_or_park(Some(wait.min(Duration::from_millis(200))));
+        }
+    }
+    // Closing the inputs lets every frontier empty, which is the sinks' signal to flush.
+    drop(sources);
+    while worker.has_dataflows() {
+        worker.step_or_park(Some(Duration::from_millis(10)));
+    }
+    Ok(())
+}
+
+fn count_into(stream: Stream<'_>, counters: Arc<ComponentCounters>, incoming: bool) -> Stream<'_> {
+    fn count<D: Clone + 'static>(
+        collection: Collection<'_, D>,
+        counters: Arc<ComponentCounters>,
+        incoming: bool,
+    ) -> Collection<'_, D> {
+        collection.inspect_batch(move |_, updates| {
+            let counter = if incoming {
+                &counters.records_in
+            } else {
+                &counters.records_out
+            };
+            ComponentCounters::add(counter, updates.len() as u64);
+        })
+    }
+    match stream {
+        Stream::Observations(c) => Stream::Observations(count(c, counters, incoming)),
+        Stream::Prices(c) => Stream::Prices(count(c, counters, incoming)),
+    }
+}
+
+fn probe_stream<'scope>(stream: Stream<'scope>, probe: &ProbeHandle<Time>) -> Stream<'scope> {
+    match stream {
+        Stream::Observations(c) => Stream::Observations(c.probe_with(probe)),
+        Stream::Prices(c) => Stream::Prices(c.probe_with(probe)),
+    }
+}
