@@ -1,8 +1,8 @@
 //! Counters every component updates and the CLI reads for progress and the run summary.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Counters of one component, shared by all workers.
 #[derive(Debug, Default)]
@@ -44,10 +44,20 @@ pub enum Role {
     Sink,
 }
 
+/// What reached the sinks from one source.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SourceTally {
+    /// Records inserted into sinks whose origin is the source (revisions count again).
+    pub written: u64,
+    /// Rejects (parse and downstream) whose origin is the source.
+    pub rejected: u64,
+}
+
 /// All components' counters of one run.
 #[derive(Debug, Default)]
 pub struct Metrics {
     components: BTreeMap<(Role, Arc<str>), Arc<ComponentCounters>>,
+    tallies: Mutex<BTreeMap<Arc<str>, SourceTally>>,
 }
 
 impl Metrics {
@@ -58,7 +68,28 @@ impl Metrics {
                 .into_iter()
                 .map(|key| (key, Arc::new(ComponentCounters::default())))
                 .collect(),
+            tallies: Mutex::default(),
         }
+    }
+
+    /// Adds to the tally of the source named `source`.
+    pub fn tally(&self, source: &Arc<str>, written: u64, rejected: u64) {
+        let mut tallies = self
+            .tallies
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let tally = tallies.entry(source.clone()).or_default();
+        tally.written += written;
+        tally.rejected += rejected;
+    }
+
+    /// The tally of one source.
+    pub fn source_tally(&self, source: &str) -> SourceTally {
+        let tallies = self
+            .tallies
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        tallies.get(source).copied().unwrap_or_default()
     }
 
     /// The counters of one component (created empty if unknown).

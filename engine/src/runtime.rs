@@ -110,7 +110,7 @@ pub fn run(
 fn run_worker(
     worker: &mut timely::worker::Worker,
     plan: &Plan,
-    metrics: &Metrics,
+    metrics: &Arc<Metrics>,
     stop: &AtomicBool,
 ) -> Result<(), String> {
     let info = WorkerInfo {
@@ -176,6 +176,18 @@ fn run_worker(
                         .filter_map(|upstream| rejects[upstream].clone());
                     let all_rejects =
                         differential_dataflow::collection::concatenate(scope, upstream_rejects);
+                    let tally_metrics = metrics.clone();
+                    let all_rejects = all_rejects.inspect_batch(move |_, updates| {
+                        for (reject, _, diff) in updates {
+                            if *diff > 0 {
+                                tally_metrics.tally(&reject.origin.source, 0, *diff as u64);
+                            }
+                        }
+                    });
+                    let inputs = inputs
+                        .into_iter()
+                        .map(|stream| tally_written(stream, metrics.clone()))
+                        .collect();
                     sink.build(inputs, all_rejects, &context)
                         .map_err(|error| error.to_string())?;
                     outputs.push(None);
@@ -186,9 +198,17 @@ fn run_worker(
         Ok(())
     })?;
 
-    let mut time: Time = wall_clock_micros();
+    let mut time: Time = 0;
     let mut output = SourceOutput::default();
     while !stop.load(Ordering::Relaxed) && sources.iter().any(|s| !s.finished) {
+        // Every input moves to the next time together, so the frontier can pass the last one.
+        time = wall_clock_micros().max(time + 1);
+        for source in &mut sources {
+            source.observations.advance_to(time);
+            source.rejects.advance_to(time);
+        }
+        let learned_at =
+            jiff::Timestamp::from_microsecond(time as i64).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
         let mut wait: Option<Duration> = None;
         let mut any_ready = false;
         for source in sources.iter_mut().filter(|s| !s.finished) {
@@ -200,7 +220,12 @@ fn run_worker(
             ComponentCounters::add(&counters.records_out, output.observations.len() as u64);
             ComponentCounters::add(&counters.rejected, output.rejects.len() as u64);
             ComponentCounters::add(&counters.bytes_read, output.bytes);
-            for observation in output.observations.drain(..) {
+            for mut observation in output.observations.drain(..) {
+                // A value whose publication time the source does not state was published,
+                // as far as gridflow can know, when it was read.
+                if let Observation::Price(price) = &mut observation {
+                    price.published_at.get_or_insert(learned_at);
+                }
                 source.observations.insert(observation);
             }
             for reject in output.rejects.drain(..) {
@@ -214,16 +239,15 @@ fn run_worker(
                 SourceStatus::Finished => source.finished = true,
             }
         }
-        // Every input moves to the next time together, so the frontier can pass `time`.
-        time = wall_clock_micros().max(time + 1);
+        let next = time + 1;
         for source in &mut sources {
-            source.observations.advance_to(time);
-            source.rejects.advance_to(time);
+            source.observations.advance_to(next);
+            source.rejects.advance_to(next);
             source.observations.flush();
             source.rejects.flush();
         }
-        // Bound the data in flight: finish the previous batch before reading more.
-        while probe.less_than(&time) && !stop.load(Ordering::Relaxed) {
+        // Bound the data in flight: finish this batch before reading more.
+        while probe.less_than(&next) && !stop.load(Ordering::Relaxed) {
             worker.step_or_park(Some(Duration::from_millis(10)));
         }
         if !any_ready && let Some(wait) = wait {
@@ -256,6 +280,34 @@ fn count_into(stream: Stream<'_>, counters: Arc<ComponentCounters>, incoming: bo
     match stream {
         Stream::Observations(c) => Stream::Observations(count(c, counters, incoming)),
         Stream::Prices(c) => Stream::Prices(count(c, counters, incoming)),
+    }
+}
+
+fn tally_written(stream: Stream<'_>, metrics: Arc<Metrics>) -> Stream<'_> {
+    match stream {
+        Stream::Prices(collection) => {
+            Stream::Prices(collection.inspect_batch(move |_, updates| {
+                // Updates arrive grouped by source more often than not; tally runs, not rows.
+                let mut run: Option<(&Arc<str>, u64)> = None;
+                for (record, _, diff) in updates.iter().filter(|(_, _, diff)| *diff > 0) {
+                    match &mut run {
+                        Some((source, count)) if ***source == *record.origin.source => {
+                            *count += *diff as u64
+                        }
+                        _ => {
+                            if let Some((source, count)) = run.take() {
+                                metrics.tally(source, count, 0);
+                            }
+                            run = Some((&record.origin.source, *diff as u64));
+                        }
+                    }
+                }
+                if let Some((source, count)) = run {
+                    metrics.tally(source, count, 0);
+                }
+            }))
+        }
+        other => other,
     }
 }
 
