@@ -1,1 +1,168 @@
-fn main() {}
+//! The `gridflow` command: run, validate and draw pipeline files.
+
+mod summary;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use gridflow_engine::metrics::{Metrics, Role};
+use gridflow_engine::pipeline::{self, Plan};
+use gridflow_engine::runtime::{self, RunOptions};
+use gridflow_engine::Registry;
+
+/// Stream processing for energy markets: pipeline files in, a Parquet lake out.
+#[derive(Parser, Debug)]
+#[command(name = "gridflow", version, about)]
+struct Cli {
+    /// Log level for messages on stderr: error, warn, info, debug, trace.
+    #[arg(long, global = true, default_value = "warn")]
+    log_level: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a pipeline until its sources are exhausted (or Ctrl-C), then print a summary.
+    Run {
+        /// The pipeline file.
+        file: PathBuf,
+        /// Worker threads; records are exchanged between them by (market, location).
+        #[arg(long, short = 'w', default_value_t = 1)]
+        workers: usize,
+        /// Do not draw the progress bar.
+        #[arg(long)]
+        no_progress: bool,
+    },
+    /// Check a pipeline file and print every mistake with file:line:col.
+    Validate {
+        /// The pipeline file.
+        file: PathBuf,
+    },
+    /// Print the pipeline graph.
+    Graph {
+        /// The pipeline file.
+        file: PathBuf,
+        /// Output form.
+        #[arg(long, value_enum, default_value_t = GraphFormat::Both)]
+        format: GraphFormat,
+    },
+    /// List the source, operator and sink kinds this binary knows.
+    Kinds,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum GraphFormat {
+    /// Readable text.
+    Text,
+    /// Graphviz DOT.
+    Dot,
+    /// Text, then DOT.
+    Both,
+}
+
+/// Loads a pipeline, printing every error; `Ok(None)` when it is invalid.
+fn load(file: &PathBuf, registry: &Registry) -> Result<Option<Plan>> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    match pipeline::load(&file.display().to_string(), &text, registry) {
+        Ok(plan) => Ok(Some(plan)),
+        Err(errors) => {
+            eprintln!("{errors}");
+            Ok(None)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    match execute(cli.command) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn execute(command: Command) -> Result<ExitCode> {
+    let registry = gridflow::registry();
+    match command {
+        Command::Validate { file } => Ok(match load(&file, &registry)? {
+            Some(plan) => {
+                println!("{}: ok ({} components)", file.display(), plan.nodes.len());
+                ExitCode::SUCCESS
+            }
+            None => ExitCode::from(2),
+        }),
+        Command::Graph { file, format } => Ok(match load(&file, &registry)? {
+            Some(plan) => {
+                if matches!(format, GraphFormat::Text | GraphFormat::Both) {
+                    print!("{}", plan.to_text());
+                }
+                if matches!(format, GraphFormat::Both) {
+                    println!();
+                }
+                if matches!(format, GraphFormat::Dot | GraphFormat::Both) {
+                    print!("{}", plan.to_dot());
+                }
+                ExitCode::SUCCESS
+            }
+            None => ExitCode::from(2),
+        }),
+        Command::Kinds => {
+            for (role, title) in [(Role::Source, "sources"), (Role::Operator, "operators"), (Role::Sink, "sinks")] {
+                println!("{title}:");
+                for (kind, summary) in registry.summaries(role) {
+                    println!("  {kind:<12} {summary}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run { file, workers, no_progress } => {
+            let Some(plan) = load(&file, &registry)? else {
+                return Ok(ExitCode::from(2));
+            };
+            run(plan, workers, no_progress)
+        }
+    }
+}
+
+fn run(plan: Plan, workers: usize, no_progress: bool) -> Result<ExitCode> {
+    let plan = Arc::new(plan);
+    let metrics = Arc::new(Metrics::new(plan.nodes.iter().map(|node| (node.role, node.name.clone()))));
+    let stop = Arc::new(AtomicBool::new(false));
+    let handler_stop = stop.clone();
+    ctrlc::set_handler(move || {
+        if handler_stop.swap(true, Ordering::SeqCst) {
+            // A second Ctrl-C means now.
+            std::process::exit(130);
+        }
+        eprintln!("stopping: flushing sinks (Ctrl-C again to abort)");
+    })
+    .context("installing the Ctrl-C handler")?;
+
+    tracing::info!(pipeline = %plan.path, workers, "starting");
+    let started = Instant::now();
+    let options = RunOptions { workers, stop: stop.clone() };
+    let worker_plan = plan.clone();
+    let worker_metrics = metrics.clone();
+    let handle = std::thread::spawn(move || runtime::run(worker_plan, worker_metrics, options));
+    let progress = summary::Progress::new(no_progress);
+    while !handle.is_finished() {
+        progress.update(&metrics, started.elapsed());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    progress.finish();
+    let result = handle.join().map_err(|_| anyhow::anyhow!("the runtime thread panicked"))?;
+    result.context("running the pipeline")?;
+    print!("{}", summary::render(&plan, &metrics, workers, started.elapsed(), stop.load(Ordering::SeqCst)));
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,16 @@
+//! The `gridflow` binary's wiring: which sources, operators and sinks it knows.
+//!
+//! The engine names no concrete component; this crate collects every component crate's
+//! kinds into one [`Registry`]. Integration tests use the same function, so they validate
+//! and run pipelines exactly as the command does.
+
+use gridflow_engine::Registry;
+
+/// Every component kind shipped with gridflow.
+pub fn registry() -> Registry {
+    let mut registry = Registry::new();
+    gridflow_sources::register(&mut registry);
+    gridflow_operators::register(&mut registry);
+    gridflow_sinks::register(&mut registry);
+    registry
+}

@@ -1,0 +1,112 @@
+//! The progress bar while a pipeline runs and the summary it prints at the end.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use gridflow_engine::Plan;
+use gridflow_engine::metrics::{ComponentCounters, Metrics, Role};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// A byte-based progress bar over every source's input.
+pub(crate) struct Progress {
+    bar: ProgressBar,
+}
+
+impl Progress {
+    pub(crate) fn new(hidden: bool) -> Self {
+        let bar = ProgressBar::with_draw_target(
+            Some(0),
+            if hidden { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() },
+        );
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        Progress { bar }
+    }
+
+    pub(crate) fn update(&self, metrics: &Metrics, elapsed: Duration) {
+        let total = metrics.total(Role::Source, |c| &c.bytes_total);
+        let read = metrics.total(Role::Source, |c| &c.bytes_read);
+        let records = metrics.total(Role::Source, |c| &c.records_out);
+        let written = metrics.total(Role::Sink, |c| &c.records_out);
+        self.bar.set_length(total.max(read));
+        self.bar.set_position(read);
+        let rate = records as f64 / elapsed.as_secs_f64().max(1e-3);
+        self.bar.set_message(format!("{records} read, {written} written, {rate:.0} records/s"));
+    }
+
+    pub(crate) fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+fn get(counter: &std::sync::atomic::AtomicU64) -> u64 {
+    ComponentCounters::get(counter)
+}
+
+/// The end-of-run summary: per source, per operator, per sink, then totals.
+pub(crate) fn render(plan: &Plan, metrics: &Metrics, workers: usize, wall: Duration, stopped: bool) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "pipeline {} ({}) {} with {workers} worker(s)",
+        plan.settings.name,
+        plan.path,
+        if stopped { "stopped by Ctrl-C" } else { "finished" }
+    );
+    let _ = writeln!(out, "{:<10} {:<18} {:>12} {:>12} {:>12} {:>8}", "source", "name", "read", "written", "rejected", "files");
+    let mut read_total = 0;
+    let mut rejected_total = 0;
+    for (role, name, counters) in metrics.iter().filter(|(role, _, _)| *role == Role::Source) {
+        let _ = role;
+        let tally = metrics.source_tally(name);
+        read_total += get(&counters.records_out);
+        rejected_total += tally.rejected;
+        let _ = writeln!(
+            out,
+            "{:<10} {:<18} {:>12} {:>12} {:>12} {:>8}",
+            "source",
+            name,
+            get(&counters.records_out),
+            tally.written,
+            tally.rejected,
+            get(&counters.files)
+        );
+    }
+    for (_, name, counters) in metrics.iter().filter(|(role, _, _)| *role == Role::Operator) {
+        let _ = writeln!(
+            out,
+            "{:<10} {:<18} {:>12} {:>12} {:>12}   (updates in / out / rejected)",
+            "operator",
+            name,
+            get(&counters.records_in),
+            get(&counters.records_out),
+            get(&counters.rejected)
+        );
+    }
+    let mut written_total = 0;
+    for (_, name, counters) in metrics.iter().filter(|(role, _, _)| *role == Role::Sink) {
+        written_total += get(&counters.records_out);
+        let _ = writeln!(
+            out,
+            "{:<10} {:<18} {:>12} {:>12} {:>12} {:>8}   (rows written, files committed)",
+            "sink",
+            name,
+            "",
+            get(&counters.records_out),
+            "",
+            get(&counters.files)
+        );
+    }
+    let seconds = wall.as_secs_f64();
+    let _ = writeln!(
+        out,
+        "total: {read_total} records read, {written_total} rows written, {rejected_total} rejected in {seconds:.3} s ({:.0} records/s)",
+        read_total as f64 / seconds.max(1e-9)
+    );
+    let _ = plan;
+    out
+}

@@ -1,0 +1,9 @@
+//! gridflow's integration tests, one binary split by topic (one link, faster CI).
+
+mod common;
+
+mod bad_input;
+mod dst;
+mod end_to_end;
+mod oracle;
+mod validation;
