@@ -1,1 +1,29 @@
-//! placeholder
+//! gridflow's market data sources: parsers for each market's native publication format,
+//! and the `files` source that reads them from disk, as fast as possible (backfill) or
+//! paced to event time (replay).
+//!
+//! - [`formats`]: one parser per native format behind the [`formats::Format`] interface
+//!   (`spp_lmp`, `nordpool_v2`, `entsoe_a44`, `nyiso_lbmp`, `ecb_fx`, `caiso_oasis`). They
+//!   turn bytes into [`Observation`](gridflow_engine::record::Observation)s exactly as
+//!   published (native time, currency, unit) and bad rows into rejects; normalizing is the
+//!   operators' job.
+//! - [`files`]: the `files` source kind, configured by [`files::FilesConfig`].
+//! - [`synthetic`]: generated ticks for load tests and benchmarks.
+//!
+//! The binary adds the kinds with [`register`]:
+//!
+//! ```
+//! let mut registry = gridflow_engine::Registry::new();
+//! gridflow_sources::register(&mut registry);
+//! assert!(registry.source("files").is_some());
+//! ```
+
+pub mod files;
+pub mod formats;
+pub mod synthetic;
+
+/// Adds this crate's source kinds (`files`, `synthetic`) to `registry`.
+pub fn register(registry: &mut gridflow_engine::Registry) {
+    registry.add_source(files::FilesKind);
+    registry.add_source(synthetic::SyntheticKind);
+}

@@ -1,0 +1,350 @@
+//! Helpers every parser shares: origins and rejects, CSV headers, interning, and the
+//! fixed-layout timestamp and decimal parsing that keeps the hot loops allocation-free.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use csv::ByteRecord;
+use gridflow_engine::record::{Origin, Price, Product, Reject};
+use jiff::civil::{Date, DateTime, Time};
+use jiff::tz::Offset;
+use jiff::{SignedDuration, Timestamp};
+
+use super::{FileError, FileErrorKind};
+
+/// What every parser needs to name where a value came from.
+pub(crate) struct Context<'a> {
+    pub(crate) format: &'static str,
+    pub(crate) file: &'a Arc<str>,
+    pub(crate) source: &'a Arc<str>,
+}
+
+impl Context<'_> {
+    pub(crate) fn origin(&self, line: u64) -> Origin {
+        Origin {
+            source: self.source.clone(),
+            file: self.file.clone(),
+            line,
+        }
+    }
+
+    pub(crate) fn reject(&self, line: u64, raw: &str, reason: impl Into<String>) -> Reject {
+        Reject::new(self.origin(line), "parse", raw, reason)
+    }
+
+    pub(crate) fn error(&self, kind: FileErrorKind) -> FileError {
+        FileError {
+            format: self.format,
+            file: self.file.clone(),
+            kind,
+        }
+    }
+
+    /// Refuses empty (or whitespace-only) input, which publishers do emit (SPP's RTBM feed
+    /// has zero-byte files), and strips a UTF-8 byte-order mark.
+    pub(crate) fn content<'b>(&self, bytes: &'b [u8]) -> Result<&'b [u8], FileError> {
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(self.error(FileErrorKind::Empty));
+        }
+        Ok(bytes)
+    }
+}
+
+/// Shares one allocation per distinct location name within a file: a day-ahead SPP file
+/// repeats each of ~1,100 names 24 times, so most rows clone an `Arc` instead of allocating.
+#[derive(Default)]
+pub(crate) struct Interner {
+    names: HashMap<Box<[u8]>, Arc<str>>,
+}
+
+impl Interner {
+    pub(crate) fn get(&mut self, bytes: &[u8]) -> Option<Arc<str>> {
+        if let Some(name) = self.names.get(bytes) {
+            return Some(name.clone());
+        }
+        let text = std::str::from_utf8(bytes).ok()?.trim();
+        let name: Arc<str> = Arc::from(text);
+        self.names.insert(bytes.into(), name.clone());
+        Some(name)
+    }
+}
+
+/// A CSV reader over in-memory bytes; the header is read as an ordinary record so that a
+/// malformed header is reported by the parser, not swallowed by the csv crate.
+pub(crate) fn csv_reader(bytes: &[u8], trim: bool) -> csv::Reader<&[u8]> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(if trim {
+            csv::Trim::All
+        } else {
+            csv::Trim::None
+        })
+        .from_reader(bytes)
+}
+
+/// The header fields as text, for messages.
+pub(crate) fn header_text(header: &ByteRecord) -> String {
+    header
+        .iter()
+        .map(|field| String::from_utf8_lossy(field).trim().to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Index of the first header field equal (ASCII case-insensitively, trimmed) to any alias.
+pub(crate) fn find_column(header: &ByteRecord, aliases: &[&str]) -> Option<usize> {
+    header.iter().position(|field| {
+        let field = field.trim_ascii();
+        aliases
+            .iter()
+            .any(|alias| field.eq_ignore_ascii_case(alias.as_bytes()))
+    })
+}
+
+/// Locates required columns (each a list of accepted spellings, canonical first), or
+/// returns the header error naming every missing one.
+pub(crate) fn require_columns<const N: usize>(
+    context: &Context<'_>,
+    header: &ByteRecord,
+    expected: &str,
+    wanted: [&[&str]; N],
+) -> Result<[usize; N], FileError> {
+    let mut found = [0usize; N];
+    let mut missing = Vec::new();
+    for (slot, aliases) in found.iter_mut().zip(wanted) {
+        match find_column(header, aliases) {
+            Some(index) => *slot = index,
+            None => missing.push(aliases.first().copied().unwrap_or_default().to_string()),
+        }
+    }
+    if missing.is_empty() {
+        Ok(found)
+    } else {
+        Err(context.error(FileErrorKind::Header {
+            expected: expected.to_string(),
+            found: header_text(header),
+            missing,
+        }))
+    }
+}
+
+/// The text of the record that ended at the reader's current position, for rejects.
+pub(crate) fn raw_text(bytes: &[u8], start: u64, end: u64) -> String {
+    let start = usize::try_from(start)
+        .unwrap_or(usize::MAX)
+        .min(bytes.len());
+    let end = usize::try_from(end)
+        .unwrap_or(usize::MAX)
+        .clamp(start, bytes.len());
+    let slice = bytes.get(start..end).unwrap_or_default();
+    String::from_utf8_lossy(slice.trim_ascii()).into_owned()
+}
+
+/// Reads the next record; `Ok(None)` at the end. CSV syntax errors cannot stop the loop:
+/// the csv crate only fails on I/O (impossible over a slice) or invalid UTF-8 in `String`
+/// records, and we read bytes.
+pub(crate) fn next_record(
+    reader: &mut csv::Reader<&[u8]>,
+    record: &mut ByteRecord,
+) -> Option<(u64, u64, u64)> {
+    let start = reader.position().byte();
+    match reader.read_byte_record(record) {
+        Ok(true) => {
+            let line = record.position().map_or(0, |p| p.line());
+            Some((line, start, reader.position().byte()))
+        }
+        Ok(false) | Err(_) => None,
+    }
+}
+
+/// A decimal field as an exact price, or a reason naming the column.
+pub(crate) fn price_field(field: Option<&[u8]>, column: &str) -> Result<Price, String> {
+    let Some(field) = field else {
+        return Err(format!("missing `{column}` field"));
+    };
+    let text = std::str::from_utf8(field)
+        .map_err(|_| format!("`{column}` is not UTF-8 text"))?
+        .trim();
+    text.parse::<Price>()
+        .map_err(|error| format!("`{column}`: {error}"))
+}
+
+/// An optional price column: empty text means "not published".
+pub(crate) fn optional_price(field: Option<&[u8]>, column: &str) -> Result<Option<Price>, String> {
+    match field.map(<[u8]>::trim_ascii) {
+        None | Some(b"") => Ok(None),
+        Some(_) => price_field(field, column).map(Some),
+    }
+}
+
+fn digits(bytes: &[u8]) -> Option<i32> {
+    if bytes.is_empty() || bytes.len() > 9 {
+        return None;
+    }
+    bytes.iter().try_fold(0i32, |value, &byte| {
+        byte.is_ascii_digit()
+            .then(|| value * 10 + i32::from(byte - b'0'))
+    })
+}
+
+fn civil(year: i32, month: i32, day: i32, hour: i32, minute: i32, second: i32) -> Option<DateTime> {
+    let date = Date::new(
+        i16::try_from(year).ok()?,
+        i8::try_from(month).ok()?,
+        i8::try_from(day).ok()?,
+    )
+    .ok()?;
+    let time = Time::new(
+        i8::try_from(hour).ok()?,
+        i8::try_from(minute).ok()?,
+        i8::try_from(second).ok()?,
+        0,
+    )
+    .ok()?;
+    Some(DateTime::from_parts(date, time))
+}
+
+/// `MM/DD/YYYY HH:MM[:SS]` (SPP, NYISO), with one-digit month or day tolerated.
+pub(crate) fn us_datetime(text: &[u8]) -> Option<DateTime> {
+    let text = text.trim_ascii();
+    let space = text.iter().position(|&b| b == b' ')?;
+    let (date, time) = (
+        text.get(..space)?,
+        text.get(space + 1..)?.trim_ascii_start(),
+    );
+    let mut parts = date.split(|&b| b == b'/');
+    let month = digits(parts.next()?)?;
+    let day = digits(parts.next()?)?;
+    let year = digits(parts.next()?)?;
+    if parts.next().is_some() {
+        return None;
+    }
+    let mut parts = time.split(|&b| b == b':');
+    let hour = digits(parts.next()?)?;
+    let minute = digits(parts.next()?)?;
+    let second = match parts.next() {
+        Some(second) => digits(second)?,
+        None => 0,
+    };
+    if parts.next().is_some() {
+        return None;
+    }
+    civil(year, month, day, hour, minute, second)
+}
+
+/// `YYYY-MM-DD`.
+pub(crate) fn iso_date(text: &[u8]) -> Option<Date> {
+    let text = text.trim_ascii();
+    if text.len() != 10 || text.get(4) != Some(&b'-') || text.get(7) != Some(&b'-') {
+        return None;
+    }
+    Date::new(
+        i16::try_from(digits(text.get(0..4)?)?).ok()?,
+        i8::try_from(digits(text.get(5..7)?)?).ok()?,
+        i8::try_from(digits(text.get(8..10)?)?).ok()?,
+    )
+    .ok()
+}
+
+/// An ISO 8601 instant with an offset: `2023-05-06T22:00Z`, `2024-07-07T22:00:00Z`,
+/// `2023-09-18T00:00:00-00:00`. The fixed layouts are parsed by hand (they are in every
+/// row); anything else, such as fractional seconds, goes through jiff.
+pub(crate) fn iso_timestamp(text: &str) -> Option<Timestamp> {
+    let text = text.trim();
+    fast_iso_timestamp(text.as_bytes()).or_else(|| text.parse().ok())
+}
+
+fn fast_iso_timestamp(bytes: &[u8]) -> Option<Timestamp> {
+    let date = iso_date(bytes.get(0..10)?)?;
+    if !matches!(bytes.get(10), Some(b'T' | b't' | b' ')) || bytes.get(13) != Some(&b':') {
+        return None;
+    }
+    let hour = digits(bytes.get(11..13)?)?;
+    let minute = digits(bytes.get(14..16)?)?;
+    let (second, rest) = if bytes.get(16) == Some(&b':') {
+        (digits(bytes.get(17..19)?)?, bytes.get(19..)?)
+    } else {
+        (0, bytes.get(16..)?)
+    };
+    let offset_minutes = match rest {
+        b"Z" | b"z" => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let hours = digits(&[*h1, *h2])?;
+            let minutes = digits(&[*m1, *m2])?;
+            let magnitude = hours * 60 + minutes;
+            if *sign == b'-' { -magnitude } else { magnitude }
+        }
+        _ => return None,
+    };
+    let datetime = civil(
+        i32::from(date.year()),
+        i32::from(date.month()),
+        i32::from(date.day()),
+        hour,
+        minute,
+        second,
+    )?;
+    let offset = Offset::from_seconds(offset_minutes * 60).ok()?;
+    offset.to_timestamp(datetime).ok()
+}
+
+/// A civil time read as UTC.
+pub(crate) fn utc(datetime: DateTime) -> Option<Timestamp> {
+    Offset::UTC.to_timestamp(datetime).ok()
+}
+
+/// `time` moved by `minutes`, `None` outside jiff's range.
+pub(crate) fn add_minutes(time: Timestamp, minutes: i64) -> Option<Timestamp> {
+    time.checked_add(SignedDuration::from_mins(minutes)).ok()
+}
+
+/// The interval length a product implies, for formats whose rows do not say.
+pub(crate) fn product_minutes(product: Product) -> Option<u32> {
+    match product {
+        Product::DayAheadHourly
+        | Product::DayAheadHourlyExAnte
+        | Product::DayAheadHourlyExPost
+        | Product::RealTimeHourly
+        | Product::RealTimeHourlyPrelim
+        | Product::RealTimeHourlyFinal => Some(60),
+        Product::DayAhead15Min | Product::RealTime15Min => Some(15),
+        Product::RealTime5Min | Product::RealTime5MinPrelim | Product::RealTime5MinFinal => Some(5),
+        _ => None,
+    }
+}
+
+/// The file name without its directories, for choosing a product by naming convention.
+pub(crate) fn file_name(path: &str) -> &str {
+    path.rsplit(['/', '\\']).next().unwrap_or(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_in_market_layouts() {
+        let expected: Timestamp = "2023-09-18T00:00:00Z".parse().unwrap();
+        assert_eq!(iso_timestamp("2023-09-18T00:00:00-00:00"), Some(expected));
+        assert_eq!(iso_timestamp("2023-09-18T00:00Z"), Some(expected));
+        assert_eq!(iso_timestamp("2023-09-18T02:00+02:00"), Some(expected));
+        assert_eq!(
+            iso_timestamp("2024-07-08T11:12:16.0856629Z").map(|t| t.as_second()),
+            Some(1_720_437_136)
+        );
+        assert_eq!(iso_timestamp("2023-09-18"), None);
+        assert_eq!(iso_timestamp("2023-02-30T00:00Z"), None);
+        assert_eq!(
+            us_datetime(b"03/31/2025 13:40:00"),
+            Some(jiff::civil::date(2025, 3, 31).at(13, 40, 0, 0))
+        );
+        assert_eq!(
+            us_datetime(b"3/1/2025 13:40"),
+            Some(jiff::civil::date(2025, 3, 1).at(13, 40, 0, 0))
+        );
+        assert_eq!(us_datetime(b"13/31/2025 13:40:00"), None);
+        assert_eq!(us_datetime(b"03/31/2025"), None);
+    }
+}

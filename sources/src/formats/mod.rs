@@ -1,0 +1,192 @@
+//! Native file formats, one module per market, behind the [`Format`] interface.
+//!
+//! A parser turns one file's bytes into [`Observation`](gridflow_engine::record::Observation)s.
+//! A problem with one row becomes a [`Reject`](gridflow_engine::record::Reject) with the file,
+//! the 1-based line and a reason, and the other rows still parse. A problem with the whole
+//! file (empty, wrong header, invalid JSON or XML, not UTF-8) is a [`FileError`]; the
+//! `files` source turns it into one reject at line 0 and goes on with the next file.
+//!
+//! Parsers never panic, whatever the input: every parser has a property test feeding it
+//! random bytes and mutated fixtures.
+
+mod common;
+
+pub mod caiso;
+pub mod ecb;
+pub mod entsoe;
+pub mod nordpool;
+pub mod nyiso;
+pub mod spp;
+
+use std::fmt;
+use std::sync::Arc;
+
+use gridflow_engine::component::SourceOutput;
+use gridflow_engine::record::Product;
+
+/// A native file format.
+pub trait Format: Send + Sync {
+    /// The name used as `format = "..."` in pipeline files.
+    fn name(&self) -> &'static str;
+
+    /// Parses one whole file. `file` names it in every origin and `source` is the pipeline
+    /// component reading it. Appends observations and per-row rejects to `out` (its `bytes`
+    /// is left to the caller). On `Err`, `out` may hold part of the file's output; the
+    /// `files` source discards it so that a refused file contributes exactly one reject.
+    fn parse(
+        &self,
+        bytes: &[u8],
+        file: &Arc<str>,
+        source: &Arc<str>,
+        out: &mut SourceOutput,
+    ) -> Result<(), FileError>;
+}
+
+/// Names of every format, for `format = "..."`.
+pub const FORMAT_NAMES: &[&str] = &[
+    spp::NAME,
+    nordpool::NAME,
+    entsoe::NAME,
+    nyiso::NAME,
+    ecb::NAME,
+    caiso::NAME,
+];
+
+/// Per-pipeline choices a format may honour.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FormatOptions {
+    /// Overrides the product a format would infer from file names or interval lengths.
+    /// Example: `Some(Product::RealTime5Min)`.
+    pub product: Option<Product>,
+}
+
+/// Why a format cannot be built.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FormatLookupError {
+    /// No format has this name.
+    #[error("unknown format `{name}`; known formats: {}", FORMAT_NAMES.join(", "))]
+    Unknown {
+        /// The name asked for.
+        name: String,
+    },
+    /// The format cannot publish the requested product.
+    #[error("format `{format}` cannot read product `{product}`: {reason}")]
+    Product {
+        /// The format.
+        format: &'static str,
+        /// The requested product.
+        product: Product,
+        /// Why not.
+        reason: String,
+    },
+}
+
+/// The format called `name`, configured with `options`.
+pub fn format_by_name(
+    name: &str,
+    options: FormatOptions,
+) -> Result<Arc<dyn Format>, FormatLookupError> {
+    Ok(match name {
+        spp::NAME => Arc::new(spp::SppLmp::new(options.product)?),
+        nordpool::NAME => Arc::new(nordpool::NordPoolV2::new(options.product)),
+        entsoe::NAME => Arc::new(entsoe::EntsoeA44::new(options.product)?),
+        nyiso::NAME => Arc::new(nyiso::NyisoLbmp::new(options.product)?),
+        ecb::NAME => Arc::new(ecb::EcbFx::new(options.product)?),
+        caiso::NAME => Arc::new(caiso::CaisoOasis::new(options.product)),
+        _ => {
+            return Err(FormatLookupError::Unknown {
+                name: name.to_string(),
+            });
+        }
+    })
+}
+
+/// A problem with a whole file: the `files` source reports it as one reject at line 0.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{format}: {file}: {kind}")]
+pub struct FileError {
+    /// The format that refused the file.
+    pub format: &'static str,
+    /// The file.
+    pub file: Arc<str>,
+    /// What is wrong.
+    pub kind: FileErrorKind,
+}
+
+impl FileError {
+    /// The reject reason: the message without the file name, which the reject's origin
+    /// already carries. An empty file is exactly `empty file`.
+    pub fn reason(&self) -> String {
+        match &self.kind {
+            FileErrorKind::Empty => "empty file".to_string(),
+            kind => format!("{}: {kind}", self.format),
+        }
+    }
+
+    /// The offending text for the reject (the header found, when that is the problem).
+    pub fn raw(&self) -> &str {
+        match &self.kind {
+            FileErrorKind::Header { found, .. } => found,
+            _ => "",
+        }
+    }
+}
+
+/// What is wrong with a whole file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FileErrorKind {
+    /// The file has no content.
+    Empty,
+    /// The header lacks columns the format needs (renamed, missing or a different file).
+    Header {
+        /// The header the format expects.
+        expected: String,
+        /// The header the file has.
+        found: String,
+        /// Expected column names not found.
+        missing: Vec<String>,
+    },
+    /// The bytes are not UTF-8 text.
+    Encoding(String),
+    /// The document is not well-formed JSON or XML.
+    Syntax {
+        /// 1-based line of the problem (0 when unknown).
+        line: u64,
+        /// The parser's message.
+        message: String,
+    },
+    /// Well-formed, but not the document the format reads.
+    Structure(String),
+}
+
+impl fmt::Display for FileErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FileErrorKind::Empty => f.write_str("empty file"),
+            FileErrorKind::Header {
+                expected,
+                found,
+                missing,
+            } => write!(
+                f,
+                "unexpected header: expected `{expected}`, found `{found}` (missing: {}); \
+                 was a column renamed, or is this file in another format?",
+                missing.join(", ")
+            ),
+            FileErrorKind::Encoding(message) => write!(f, "not UTF-8 text: {message}"),
+            FileErrorKind::Syntax { line, message } => {
+                write!(f, "malformed document at line {line}: {message}")
+            }
+            FileErrorKind::Structure(message) => f.write_str(message),
+        }
+    }
+}
+
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
+mod throughput;

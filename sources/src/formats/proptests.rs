@@ -1,0 +1,150 @@
+//! No parser panics, whatever the bytes: random input, and real fixtures mutated by
+//! byte flips, insertions, deletions and truncation.
+
+use std::sync::{Arc, LazyLock};
+
+use gridflow_engine::component::SourceOutput;
+use proptest::prelude::*;
+
+use super::testing::fixture;
+use super::{Format, FormatOptions, format_by_name};
+
+/// One edit to a fixture, at a position taken modulo its length.
+#[derive(Clone, Debug)]
+enum Edit {
+    Replace(usize, u8),
+    Insert(usize, u8),
+    Delete(usize, usize),
+    Truncate(usize),
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    // Bytes that matter to the formats are more likely than uniform noise.
+    let byte = prop_oneof![
+        any::<u8>(),
+        prop::sample::select(b",\"\n\r<>/:.-0123456789eE{}[]TZ ".to_vec()),
+    ];
+    prop_oneof![
+        (any::<usize>(), byte.clone()).prop_map(|(at, b)| Edit::Replace(at, b)),
+        (any::<usize>(), byte).prop_map(|(at, b)| Edit::Insert(at, b)),
+        (any::<usize>(), 1usize..64).prop_map(|(at, n)| Edit::Delete(at, n)),
+        any::<usize>().prop_map(Edit::Truncate),
+    ]
+}
+
+fn apply(mut bytes: Vec<u8>, edits: &[Edit]) -> Vec<u8> {
+    for edit in edits {
+        let len = bytes.len().max(1);
+        match *edit {
+            Edit::Replace(at, byte) => {
+                if let Some(slot) = bytes.get_mut(at % len) {
+                    *slot = byte;
+                }
+            }
+            Edit::Insert(at, byte) => bytes.insert((at % len).min(bytes.len()), byte),
+            Edit::Delete(at, count) => {
+                let from = (at % len).min(bytes.len());
+                let to = (from + count).min(bytes.len());
+                bytes.drain(from..to);
+            }
+            Edit::Truncate(at) => bytes.truncate(at % len),
+        }
+    }
+    bytes
+}
+
+/// (format, a file name that selects its default product, fixture, prefix kept).
+const CASES: &[(&str, &str, &str, usize)] = &[
+    (
+        "spp_lmp",
+        "RTBM-LMP-SL-x.csv",
+        "spp/RTBM-LMP-SL-202503310840.csv",
+        3_000,
+    ),
+    ("nyiso_lbmp", "lmp.csv", "nyiso/lmp.csv", 3_000),
+    (
+        "ecb_fx",
+        "eurofxref-hist.csv",
+        "fx/eurofxref-hist_excerpt.csv",
+        3_000,
+    ),
+    ("ecb_fx", "eurofxref.csv", "fx/eurofxref.csv", 3_000),
+    (
+        "caiso_oasis",
+        "caiso.csv",
+        "caiso/20191101_20191201_PRC_LMP_DAM_20200603_00_24_23_v1_excerpt_20191102-04.csv",
+        3_000,
+    ),
+    (
+        "nordpool_v2",
+        "se.json",
+        "nordpool/se_current_day_price.json",
+        4_000,
+    ),
+    ("entsoe_a44", "fr.xml", "entsoe/FR_prices.xml", 7_000),
+    (
+        "entsoe_a44",
+        "es.xml",
+        "entsoe/ES_day_ahead_price.xml",
+        5_000,
+    ),
+];
+
+fn run(format: &dyn Format, name: &str, bytes: &[u8]) {
+    let mut out = SourceOutput::default();
+    let file: Arc<str> = Arc::from(name);
+    let _ = format.parse(bytes, &file, &Arc::from("fuzz"), &mut out);
+    for reject in &out.rejects {
+        assert!(
+            reject.origin.line > 0,
+            "row rejects carry a line: {reject:?}"
+        );
+    }
+}
+
+type Case = (Arc<dyn Format>, &'static str, Vec<u8>);
+
+/// Built once: the fixtures are read from disk for the first case only.
+static FORMATS: LazyLock<Vec<Case>> = LazyLock::new(|| {
+    CASES
+        .iter()
+        .map(|&(format, name, path, keep)| {
+            let mut bytes = fixture(path);
+            bytes.truncate(keep);
+            let format = format_by_name(format, FormatOptions::default()).unwrap();
+            (format, name, bytes)
+        })
+        .collect()
+});
+
+fn formats() -> Vec<Case> {
+    FORMATS.clone()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        for (format, name, _) in formats() {
+            run(format.as_ref(), name, &bytes);
+        }
+    }
+
+    #[test]
+    fn mutated_fixtures_never_panic(edits in prop::collection::vec(edit(), 1..8)) {
+        for (format, name, fixture) in formats() {
+            run(format.as_ref(), name, &apply(fixture, &edits));
+        }
+    }
+
+    #[test]
+    fn random_text_after_a_real_header_never_panics(tail in "[ -~\n]{0,300}") {
+        for (format, name, fixture) in formats() {
+            let header_end = fixture.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1);
+            let mut bytes = fixture[..header_end.min(fixture.len())].to_vec();
+            bytes.extend_from_slice(tail.as_bytes());
+            run(format.as_ref(), name, &bytes);
+        }
+    }
+}

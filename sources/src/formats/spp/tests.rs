@@ -1,0 +1,208 @@
+use super::*;
+use crate::formats::testing::{
+    assert_reject, fixture, p, parse, parse_ok, prices, replace_once, utc,
+};
+use gridflow_engine::record::Price;
+
+const RTBM: &str = "spp/RTBM-LMP-SL-202503310840.csv";
+const DA: &str = "spp/DA-LMP-SL-202503190100.csv";
+
+fn parser() -> SppLmp {
+    SppLmp::new(None).unwrap()
+}
+
+#[test]
+fn rtbm_row_is_pinned_field_by_field() {
+    // Line 2: 03/31/2025 08:40:00,03/31/2025 13:40:00,AEC,SOUC,35.6875,-6.9891,-247.3823,290.0589
+    let out = parse_ok(&parser(), RTBM, &fixture(RTBM));
+    assert!(out.rejects.is_empty(), "{:?}", out.rejects);
+    let prices = prices(&out);
+    assert_eq!(prices.len(), 1234);
+    let first = prices[0];
+    assert_eq!(first.market, Market::Spp);
+    assert_eq!(first.product, Product::RealTime5Min);
+    assert_eq!(&*first.location, "AEC");
+    assert_eq!(first.location_type, LocationType::Node);
+    assert_eq!(
+        first.interval,
+        NativeInterval::Utc {
+            start: utc("2025-03-31T13:35:00Z"),
+            end: utc("2025-03-31T13:40:00Z"),
+        }
+    );
+    assert_eq!(first.price.micros(), 35_687_500);
+    assert_eq!(first.components.energy, Some(p("290.0589")));
+    assert_eq!(first.components.congestion, Some(p("-247.3823")));
+    assert_eq!(first.components.loss, Some(p("-6.9891")));
+    assert_eq!(first.currency, Currency::USD);
+    assert_eq!(first.unit, Unit::MegawattHour);
+    assert_eq!(first.origin.line, 2);
+    assert_eq!(&*first.origin.file, RTBM);
+    assert_eq!(first.published_at, None);
+    // LMP = MEC + MCC + MLC, and the negative congestion is kept as published.
+    let sum = [
+        first.components.energy,
+        first.components.congestion,
+        first.components.loss,
+    ]
+    .into_iter()
+    .flatten()
+    .fold(Price::ZERO, |a, b| a.checked_add(b).unwrap());
+    assert_eq!(sum, first.price);
+}
+
+#[test]
+fn hubs_are_recognized_by_name() {
+    let out = parse_ok(&parser(), RTBM, &fixture(RTBM));
+    let hub = prices(&out)
+        .into_iter()
+        .find(|price| &*price.location == "GRDA_HUB")
+        .unwrap();
+    assert_eq!(hub.location_type, LocationType::Hub);
+    assert_eq!(hub.origin.line, 231);
+    assert_eq!(hub.price, p("33.1183"));
+    let hubs = prices(&out)
+        .iter()
+        .filter(|price| price.location_type == LocationType::Hub)
+        .count();
+    assert_eq!(hubs, 35);
+}
+
+#[test]
+fn day_ahead_file_is_hourly_and_interns_locations() {
+    let out = parse_ok(&parser(), DA, &fixture(DA));
+    assert!(out.rejects.is_empty());
+    let prices = prices(&out);
+    assert_eq!(prices.len(), 29_616);
+    let first = prices[0];
+    assert_eq!(first.product, Product::DayAheadHourly);
+    assert_eq!(&*first.location, "AEC");
+    assert_eq!(first.price, p("9.6667"));
+    assert_eq!(
+        first.interval,
+        NativeInterval::Utc {
+            start: utc("2025-03-19T05:00:00Z"),
+            end: utc("2025-03-19T06:00:00Z"),
+        }
+    );
+    let aec: Vec<_> = prices
+        .iter()
+        .filter(|price| &*price.location == "AEC")
+        .collect();
+    assert_eq!(aec.len(), 24);
+    assert!(
+        aec.iter()
+            .all(|price| Arc::ptr_eq(&price.location, &first.location))
+    );
+}
+
+#[test]
+fn product_override_changes_the_interval_length() {
+    let parser = SppLmp::new(Some(Product::RealTime15Min)).unwrap();
+    let out = parse_ok(&parser, "spp/other-name.csv", &fixture(RTBM));
+    let first = prices(&out)[0];
+    assert_eq!(first.product, Product::RealTime15Min);
+    assert_eq!(
+        first.interval,
+        NativeInterval::Utc {
+            start: utc("2025-03-31T13:25:00Z"),
+            end: utc("2025-03-31T13:40:00Z"),
+        }
+    );
+    assert!(SppLmp::new(Some(Product::Daily)).is_err());
+}
+
+#[test]
+fn unknown_file_name_asks_for_a_product() {
+    let error = parse(&parser(), "prices.csv", &fixture(RTBM)).unwrap_err();
+    assert!(error.to_string().contains("RTBM-LMP-SL-"), "{error}");
+    assert!(error.to_string().contains("`product`"), "{error}");
+}
+
+#[test]
+fn empty_file_is_one_file_error() {
+    let error = parse(
+        &parser(),
+        "spp/RTBM-LMP-SL-202503310845.csv",
+        &fixture("spp/RTBM-LMP-SL-202503310845.csv"),
+    )
+    .unwrap_err();
+    assert_eq!(error.kind, FileErrorKind::Empty);
+    assert_eq!(error.reason(), "empty file");
+    assert!(parse(&parser(), RTBM, b"\n \r\n").is_err());
+}
+
+#[test]
+fn renamed_header_names_expected_and_found() {
+    let bytes = replace_once(&fixture(RTBM), "Pnode,LMP,", "Pnode,Price,");
+    let error = parse(&parser(), RTBM, &bytes).unwrap_err();
+    let FileErrorKind::Header {
+        expected,
+        found,
+        missing,
+    } = &error.kind
+    else {
+        panic!("{error:?}");
+    };
+    assert_eq!(expected, HEADER);
+    assert_eq!(
+        found,
+        "Interval,GMTIntervalEnd,Settlement Location,Pnode,Price,MLC,MCC,MEC"
+    );
+    assert_eq!(missing, &["LMP".to_string()]);
+    let message = error.to_string();
+    assert!(
+        message.contains("spp_lmp") && message.contains(RTBM),
+        "{message}"
+    );
+    assert_eq!(error.raw(), found);
+}
+
+#[test]
+fn non_numeric_price_rejects_only_its_row() {
+    let bytes = replace_once(&fixture(RTBM), "38.8023", "n/a");
+    let out = parse_ok(&parser(), RTBM, &bytes);
+    assert_eq!(out.observations.len(), 1233);
+    assert_eq!(out.rejects.len(), 1);
+    let reject = &out.rejects[0];
+    assert_reject(reject, 3, &["LMP", "n/a", "not a decimal"]);
+    assert!(
+        reject
+            .raw
+            .starts_with("03/31/2025 08:40:00,03/31/2025 13:40:00,AECC_CSWS")
+    );
+    assert_eq!(&*reject.origin.file, RTBM);
+}
+
+#[test]
+fn truncated_file_rejects_the_cut_row() {
+    let bytes = fixture(RTBM);
+    let second_row_end = bytes
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(2)
+        .unwrap()
+        .0;
+    // Cut in the middle of the third data row.
+    let cut = &bytes[..second_row_end + 60];
+    let out = parse_ok(&parser(), RTBM, cut);
+    assert_eq!(out.observations.len(), 2);
+    assert_eq!(out.rejects.len(), 1);
+    assert_reject(&out.rejects[0], 4, &["expected 8 fields, found 4"]);
+}
+
+#[test]
+fn wrong_field_count_and_bad_time_are_rejected() {
+    let bytes = replace_once(&fixture(RTBM), "290.0589\n", "290.0589,extra\n");
+    let out = parse_ok(&parser(), RTBM, &bytes);
+    assert_reject(&out.rejects[0], 2, &["expected 8 fields, found 9"]);
+    let bytes = replace_once(
+        &fixture(RTBM),
+        "03/31/2025 13:40:00,AEC,",
+        "2025-03-31 13:40,AEC,",
+    );
+    let out = parse_ok(&parser(), RTBM, &bytes);
+    assert_eq!(out.rejects.len(), 1);
+    assert_reject(&out.rejects[0], 2, &["GMTIntervalEnd", "MM/DD/YYYY"]);
+}
