@@ -1,5 +1,6 @@
 //! The `gridflow` command: run, validate and draw pipeline files.
 
+mod bench;
 mod summary;
 
 use std::path::PathBuf;
@@ -54,6 +55,18 @@ enum Command {
     },
     /// List the source, operator and sink kinds this binary knows.
     Kinds,
+    /// Measure throughput and peak memory on synthetic ticks (run from the repository root).
+    Bench {
+        /// Pricing nodes.
+        #[arg(long, default_value_t = 20_000)]
+        nodes: u32,
+        /// 5-minute intervals per node.
+        #[arg(long, default_value_t = 50)]
+        intervals: u32,
+        /// Scratch directory (default: a new one under the system temp dir, removed after).
+        #[arg(long)]
+        work: Option<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -124,6 +137,10 @@ fn execute(command: Command) -> Result<ExitCode> {
                     println!("  {kind:<12} {summary}");
                 }
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { nodes, intervals, work } => {
+            bench::bench(nodes, intervals, work)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Run { file, workers, no_progress } => {

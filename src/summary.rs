@@ -59,7 +59,7 @@ pub(crate) fn render(plan: &Plan, metrics: &Metrics, workers: usize, wall: Durat
     );
     let _ = writeln!(out, "{:<10} {:<18} {:>12} {:>12} {:>12} {:>8}", "source", "name", "read", "written", "rejected", "files");
     let mut read_total = 0;
-    let mut rejected_total = 0;
+    let mut rejected_total: i64 = 0;
     for (role, name, counters) in metrics.iter().filter(|(role, _, _)| *role == Role::Source) {
         let _ = role;
         let tally = metrics.source_tally(name);
@@ -107,6 +107,16 @@ pub(crate) fn render(plan: &Plan, metrics: &Metrics, workers: usize, wall: Durat
         "total: {read_total} records read, {written_total} rows written, {rejected_total} rejected in {seconds:.3} s ({:.0} records/s)",
         read_total as f64 / seconds.max(1e-9)
     );
-    let _ = plan;
+    if let Some(peak) = peak_memory_mib() {
+        let _ = writeln!(out, "peak memory: {peak:.1} MiB (resident, whole process)");
+    }
     out
+}
+
+/// The process's peak resident set (Linux `VmHWM`), if the platform reports it.
+fn peak_memory_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
 }

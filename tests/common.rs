@@ -12,25 +12,25 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 /// One row of the `prices` table, with the Hive partition values from its path.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct LakeRow {
-    pub market: String,
-    pub location: String,
-    pub product: String,
-    pub interval_start: i64,
-    pub interval_end: i64,
-    pub price: i128,
-    pub native_price: i128,
-    pub currency: String,
-    pub native_currency: String,
-    pub published_at: i64,
-    pub diff: i64,
-    pub source: String,
-    pub file: String,
-    pub line: i64,
+pub(crate) struct LakeRow {
+    pub(crate) market: String,
+    pub(crate) location: String,
+    pub(crate) product: String,
+    pub(crate) interval_start: i64,
+    pub(crate) interval_end: i64,
+    pub(crate) price: i128,
+    pub(crate) native_price: i128,
+    pub(crate) currency: String,
+    pub(crate) native_currency: String,
+    pub(crate) published_at: i64,
+    pub(crate) diff: i64,
+    pub(crate) source: String,
+    pub(crate) file: String,
+    pub(crate) line: i64,
 }
 
 /// Every `*.parquet` file under `dir`, recursively, sorted.
-pub fn parquet_files(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn parquet_files(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(next) = stack.pop() {
@@ -49,7 +49,7 @@ pub fn parquet_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Files left under `dir` that are not committed Parquet files (temporaries).
-pub fn stray_files(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn stray_files(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(next) = stack.pop() {
@@ -124,7 +124,7 @@ fn decimals(batch: &RecordBatch, name: &str) -> Vec<i128> {
 }
 
 /// Every row of `<lake>/prices`, read with the parquet crate.
-pub fn read_prices(lake: &Path) -> Vec<LakeRow> {
+pub(crate) fn read_prices(lake: &Path) -> Vec<LakeRow> {
     let mut rows = Vec::new();
     for path in parquet_files(&lake.join("prices")) {
         let market = partition(&path, "market");
@@ -167,16 +167,16 @@ pub fn read_prices(lake: &Path) -> Vec<LakeRow> {
 
 /// One row of `<lake>/rejects`.
 #[derive(Clone, Debug)]
-pub struct RejectRow {
-    pub source: String,
-    pub file: String,
-    pub line: i64,
-    pub reason: String,
-    pub diff: i64,
+pub(crate) struct RejectRow {
+    pub(crate) source: String,
+    pub(crate) file: String,
+    pub(crate) line: i64,
+    pub(crate) reason: String,
+    pub(crate) diff: i64,
 }
 
 /// Every row of `<lake>/rejects`.
-pub fn read_rejects(lake: &Path) -> Vec<RejectRow> {
+pub(crate) fn read_rejects(lake: &Path) -> Vec<RejectRow> {
     let mut rows = Vec::new();
     for path in parquet_files(&lake.join("rejects")) {
         let source = partition(&path, "source");
@@ -200,7 +200,7 @@ pub fn read_rejects(lake: &Path) -> Vec<RejectRow> {
 }
 
 /// Net content: the rows whose diffs sum to non-zero, with that sum.
-pub fn net_content(rows: &[LakeRow]) -> BTreeMap<LakeRow, i64> {
+pub(crate) fn net_content(rows: &[LakeRow]) -> BTreeMap<LakeRow, i64> {
     let mut net: BTreeMap<LakeRow, i64> = BTreeMap::new();
     for row in rows {
         let mut key = row.clone();
@@ -212,7 +212,7 @@ pub fn net_content(rows: &[LakeRow]) -> BTreeMap<LakeRow, i64> {
 }
 
 /// The project's Python with duckdb and pyarrow, made by `scripts/test` (or $GRIDFLOW_PYTHON).
-pub fn python() -> PathBuf {
+pub(crate) fn python() -> PathBuf {
     if let Ok(python) = std::env::var("GRIDFLOW_PYTHON") {
         return PathBuf::from(python);
     }
@@ -226,7 +226,7 @@ pub fn python() -> PathBuf {
 }
 
 /// Runs the gridflow binary in the repository root with extra environment.
-pub fn gridflow(args: &[&str], environment: &[(&str, &Path)]) -> std::process::Output {
+pub(crate) fn gridflow(args: &[&str], environment: &[(&str, &Path)]) -> std::process::Output {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_gridflow"));
     command.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
     for (name, value) in environment {
@@ -236,6 +236,6 @@ pub fn gridflow(args: &[&str], environment: &[(&str, &Path)]) -> std::process::O
 }
 
 /// Microseconds since the epoch of an RFC 3339 instant.
-pub fn micros(text: &str) -> i64 {
+pub(crate) fn micros(text: &str) -> i64 {
     text.parse::<jiff::Timestamp>().unwrap().as_microsecond()
 }

@@ -3,6 +3,7 @@
 mod common;
 
 mod bad_input;
+mod codemap;
 mod dst;
 mod end_to_end;
 mod oracle;

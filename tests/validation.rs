@@ -157,12 +157,12 @@ fn broken_pipeline_reports_every_error_at_once() {
     let expect = [
         "invalid type: string \"large\"",
         "unknown source kind `file`",
-        "unknown input `spp_rt2` in",
+        "operators.normalize: unknown input `spp_rt2`; known: loop_a, loop_b, nordpool, spp_da, spp_rt",
         "unknown field `max_rate_age`",
         "missing field `path`",
+        "cycle in the pipeline graph: loop_a -> loop_b -> loop_a",
     ];
     for needle in expect {
-        let needle = needle.replace(" in", "");
         assert!(rendered.iter().any(|r| r.contains(&needle)), "no error contains {needle:?}: {rendered:#?}");
     }
     assert!(rendered.iter().all(|r| r.starts_with("pipelines/broken.toml:")), "{rendered:#?}");

@@ -102,6 +102,12 @@ pub trait SourcePlan: Send + Sync {
     fn describe(&self) -> String;
     /// Whether the source ends by itself (files) or runs until stopped (live feeds).
     fn bounded(&self) -> bool;
+    /// Whether the source carries reference data others depend on (FX rates). The runtime
+    /// reads such bounded sources to the end before polling the rest, so conversions find
+    /// their rate at once instead of rejecting and later retracting the reject.
+    fn reference_data(&self) -> bool {
+        false
+    }
     /// Opens this worker's share of the source.
     fn open(&self, context: &BuildContext) -> Result<Box<dyn SourceReader>, SourceError>;
 }

@@ -49,8 +49,9 @@ pub enum Role {
 pub struct SourceTally {
     /// Records inserted into sinks whose origin is the source (revisions count again).
     pub written: u64,
-    /// Rejects (parse and downstream) whose origin is the source.
-    pub rejected: u64,
+    /// Rejects (parse and downstream) whose origin is the source, net of retractions (a
+    /// missing FX rate that arrives later retracts its reject).
+    pub rejected: i64,
 }
 
 /// All components' counters of one run.
@@ -73,7 +74,7 @@ impl Metrics {
     }
 
     /// Adds to the tally of the source named `source`.
-    pub fn tally(&self, source: &Arc<str>, written: u64, rejected: u64) {
+    pub fn tally(&self, source: &Arc<str>, written: u64, rejected: i64) {
         let mut tallies = self
             .tallies
             .lock()

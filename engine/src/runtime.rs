@@ -62,6 +62,7 @@ pub enum RuntimeError {
 }
 
 struct OpenSource {
+    reference_data: bool,
     counters: Arc<ComponentCounters>,
     reader: Box<dyn SourceReader>,
     observations: InputSession<Time, Observation, Diff>,
@@ -141,6 +142,7 @@ fn run_worker(
                     let (observation_input, observations) = scope.new_collection();
                     let (reject_input, source_rejects) = scope.new_collection();
                     sources.push(OpenSource {
+                        reference_data: source.bounded() && source.reference_data(),
                         counters: context.counters.clone(),
                         reader,
                         observations: observation_input,
@@ -173,15 +175,14 @@ fn run_worker(
                     let upstream_rejects = plan
                         .upstream(index)
                         .into_iter()
+                        .filter(|upstream| *upstream != index)
                         .filter_map(|upstream| rejects[upstream].clone());
                     let all_rejects =
                         differential_dataflow::collection::concatenate(scope, upstream_rejects);
                     let tally_metrics = metrics.clone();
                     let all_rejects = all_rejects.inspect_batch(move |_, updates| {
                         for (reject, _, diff) in updates {
-                            if *diff > 0 {
-                                tally_metrics.tally(&reject.origin.source, 0, *diff as u64);
-                            }
+                            tally_metrics.tally(&reject.origin.source, 0, *diff as i64);
                         }
                     });
                     let inputs = inputs
@@ -211,7 +212,8 @@ fn run_worker(
             jiff::Timestamp::from_microsecond(time as i64).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
         let mut wait: Option<Duration> = None;
         let mut any_ready = false;
-        for source in sources.iter_mut().filter(|s| !s.finished) {
+        let reference_pending = sources.iter().any(|s| s.reference_data && !s.finished);
+        for source in sources.iter_mut().filter(|s| !s.finished && (s.reference_data || !reference_pending)) {
             output.observations.clear();
             output.rejects.clear();
             output.bytes = 0;

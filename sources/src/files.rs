@@ -297,6 +297,10 @@ impl SourcePlan for FilesPlan {
         true
     }
 
+    fn reference_data(&self) -> bool {
+        self.format.reference_data()
+    }
+
     fn open(&self, context: &BuildContext) -> Result<Box<dyn SourceReader>, SourceError> {
         let peers = context.worker.peers.max(1);
         let files: VecDeque<PathBuf> = self

@@ -79,7 +79,12 @@ pub(crate) fn interpolate_environment(
                     .or(default.map(str::to_string))
                 {
                     Some(value) => out.push_str(&value),
-                    None => missing.push((name.to_string(), span.clone())),
+                    None => {
+                        // Keep the reference so later checks of this value do not pile
+                        // a second, derived error on top of the missing variable.
+                        out.push_str(&rest[start..start + 2 + end + 1]);
+                        missing.push((name.to_string(), span.clone()));
+                    }
                 }
                 rest = &after[end + 1..];
             }

@@ -83,6 +83,10 @@ impl Format for EcbFx {
         NAME
     }
 
+    fn reference_data(&self) -> bool {
+        true
+    }
+
     fn parse(
         &self,
         bytes: &[u8],

@@ -29,6 +29,11 @@ pub trait Format: Send + Sync {
     /// The name used as `format = "..."` in pipeline files.
     fn name(&self) -> &'static str;
 
+    /// Whether the format carries reference data other records depend on (FX rates).
+    fn reference_data(&self) -> bool {
+        false
+    }
+
     /// Parses one whole file. `file` names it in every origin and `source` is the pipeline
     /// component reading it. Appends observations and per-row rejects to `out` (its `bytes`
     /// is left to the caller). On `Err`, `out` may hold part of the file's output; the
@@ -188,5 +193,3 @@ impl fmt::Display for FileErrorKind {
 mod proptests;
 #[cfg(test)]
 pub(crate) mod testing;
-#[cfg(test)]
-mod throughput;

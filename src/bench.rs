@@ -1,0 +1,184 @@
+//! `gridflow bench`: end-to-end throughput and peak memory on synthetic ticks.
+//!
+//! Each case runs as a child `gridflow run` so its peak memory (VmHWM) is its own. Cases:
+//! synthetic observations → normalize → Parquet (no parsing), and SPP-format CSV files →
+//! parse → normalize → Parquet, at 1 and 2 workers; then DuckDB converting the same CSV to
+//! ZSTD Parquet with `SET threads=1`, for scale.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+/// What one case measured.
+struct Measurement {
+    records: u64,
+    seconds: f64,
+    peak_mib: Option<f64>,
+}
+
+fn write_csv(dir: &Path, nodes: u32, intervals: u32) -> Result<u64> {
+    std::fs::create_dir_all(dir)?;
+    let mut bytes = 0;
+    for interval in 0..intervals {
+        // 5-minute intervals ending from 2025-03-31 00:05 local (CDT = UTC-5).
+        let end_minutes = 5 * (interval + 1);
+        let (hour, minute) = (end_minutes / 60, end_minutes % 60);
+        let local = format!("03/31/2025 {hour:02}:{minute:02}:00");
+        let gmt = format!("03/31/2025 {:02}:{minute:02}:00", hour + 5);
+        let path = dir.join(format!("RTBM-LMP-SL-20250331{hour:02}{minute:02}.csv"));
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        writeln!(out, "Interval,GMTIntervalEnd,Settlement Location,Pnode,LMP,MLC,MCC,MEC")?;
+        for node in 0..nodes {
+            let cents = (u64::from(node) * 7919 + u64::from(interval) * 104_729) % 30_000;
+            let lmp = cents as f64 / 100.0 - 50.0;
+            writeln!(out, "{local},{gmt},N{node:05},PN{node:05},{lmp:.4},0.2300,1.0000,{:.4}", lmp - 1.23)?;
+        }
+        out.flush()?;
+        bytes += std::fs::metadata(&path)?.len();
+    }
+    Ok(bytes)
+}
+
+fn pipeline(source: &str, lake: &Path) -> String {
+    format!(
+        r#"[pipeline]
+name = "bench"
+base_currency = "EUR"
+
+{source}
+
+[sources.ecb_rates]
+kind = "files"
+format = "ecb_fx"
+path = "data/fx/eurofxref-hist.csv"
+
+[operators.normalize]
+kind = "normalize"
+inputs = ["ticks", "ecb_rates"]
+
+[sinks.lake]
+kind = "parquet"
+inputs = ["normalize"]
+path = "{}"
+"#,
+        lake.display()
+    )
+}
+
+fn run_case(binary: &Path, pipeline_file: &Path, workers: usize) -> Result<Measurement> {
+    let output = Command::new(binary)
+        .args(["run", &pipeline_file.display().to_string(), "--no-progress", "--workers", &workers.to_string()])
+        .output()
+        .context("starting gridflow run")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        bail!("gridflow run failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    }
+    let ticks = stdout
+        .lines()
+        .find(|line| line.starts_with("source ") && line.split_whitespace().nth(1) == Some("ticks"))
+        .context("no ticks line in the summary")?;
+    let records: u64 = ticks.split_whitespace().nth(2).context("no count")?.parse()?;
+    let total = stdout.lines().find(|line| line.starts_with("total:")).context("no total line")?;
+    let seconds: f64 = total
+        .split(" in ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .context("no wall time")?
+        .parse()?;
+    let peak_mib = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("peak memory: "))
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|value| value.parse().ok());
+    Ok(Measurement { records, seconds, peak_mib })
+}
+
+fn duckdb_seconds(csv_glob: &Path, out: &Path) -> Result<Option<f64>> {
+    let python = Path::new(".venv/bin/python");
+    if !python.exists() {
+        return Ok(None);
+    }
+    let script = format!(
+        "import duckdb, time\ncon = duckdb.connect()\ncon.execute('SET threads=1')\nt = time.perf_counter()\ncon.execute(\"COPY (SELECT * FROM read_csv('{}')) TO '{}' (FORMAT parquet, COMPRESSION zstd)\")\nprint(time.perf_counter() - t)",
+        csv_glob.display(),
+        out.display()
+    );
+    let output = Command::new(python).arg("-c").arg(script).output()?;
+    if !output.status.success() {
+        bail!("duckdb failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    Ok(Some(String::from_utf8_lossy(&output.stdout).trim().parse()?))
+}
+
+/// Runs every case and prints a Markdown table.
+pub(crate) fn bench(nodes: u32, intervals: u32, work: Option<PathBuf>) -> Result<()> {
+    let binary = std::env::current_exe()?;
+    let work = work.unwrap_or_else(|| std::env::temp_dir().join(format!("gridflow-bench-{}", std::process::id())));
+    std::fs::create_dir_all(&work)?;
+    let csv_dir = work.join("csv");
+    let started = Instant::now();
+    let csv_bytes = write_csv(&csv_dir, nodes, intervals)?;
+    eprintln!(
+        "wrote {} rows ({:.1} MB) of SPP-format CSV in {:.1} s",
+        u64::from(nodes) * u64::from(intervals),
+        csv_bytes as f64 / 1e6,
+        started.elapsed().as_secs_f64()
+    );
+
+    let synthetic = format!(
+        "[sources.ticks]\nkind = \"synthetic\"\nnodes = {nodes}\nintervals = {intervals}\ninterval_minutes = 5\nstart = \"2025-03-31T05:00:00Z\""
+    );
+    let files = format!(
+        "[sources.ticks]\nkind = \"files\"\nformat = \"spp_lmp\"\npath = \"{}/RTBM-LMP-SL-*.csv\"",
+        csv_dir.display()
+    );
+    let mut table = String::from(
+        "| case | workers | records | wall s | records/s | MB/s of CSV | peak RSS MiB |\n|---|---|---|---|---|---|---|\n",
+    );
+    let mut csv_one_worker = None;
+    for (name, source) in [("normalize → Parquet", &synthetic), ("parse CSV → normalize → Parquet", &files)] {
+        for workers in [1, 2] {
+            let lake = work.join(format!("lake-{}-{workers}", if source == &synthetic { "synthetic" } else { "csv" }));
+            let _ = std::fs::remove_dir_all(&lake);
+            let file = work.join("bench.toml");
+            std::fs::write(&file, pipeline(source, &lake))?;
+            let measured = run_case(&binary, &file, workers)?;
+            let rate = measured.records as f64 / measured.seconds;
+            let mb = if source == &files { format!("{:.1}", csv_bytes as f64 / 1e6 / measured.seconds) } else { "–".into() };
+            if source == &files && workers == 1 {
+                csv_one_worker = Some(measured.seconds);
+            }
+            let _ = writeln!(
+                table,
+                "| {name} | {workers} | {} | {:.2} | {:.0} | {mb} | {} |",
+                measured.records,
+                measured.seconds,
+                rate,
+                measured.peak_mib.map_or("–".to_string(), |m| format!("{m:.0}"))
+            );
+            eprintln!("{name}, {workers} worker(s): {:.0} records/s", rate);
+        }
+    }
+    if let Some(duckdb) = duckdb_seconds(&csv_dir.join("*.csv"), &work.join("duckdb.parquet"))? {
+        let _ = writeln!(
+            table,
+            "| DuckDB CSV → ZSTD Parquet (`SET threads=1`) | 1 | {} | {duckdb:.2} | {:.0} | {:.1} | – |",
+            u64::from(nodes) * u64::from(intervals),
+            f64::from(nodes) * f64::from(intervals) / duckdb,
+            csv_bytes as f64 / 1e6 / duckdb
+        );
+        if let Some(ours) = csv_one_worker {
+            let _ = writeln!(table, "\ngridflow (parse → normalize → Parquet, 1 worker) / DuckDB time ratio: {:.2}", ours / duckdb);
+        }
+    } else {
+        table.push_str("\nDuckDB not measured: run scripts/setup-python first (creates .venv).\n");
+    }
+    print!("{table}");
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(())
+}
