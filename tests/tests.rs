@@ -4,6 +4,7 @@ mod common;
 
 mod bad_input;
 mod codemap;
+mod docs;
 mod dst;
 mod end_to_end;
 mod oracle;

@@ -64,7 +64,9 @@ impl<'scope> Normalize<'scope> for Collection<'scope, Observation> {
                 }
             })
             .map(|(_key, record)| record);
-        (current, time_rejects.concat(currency_rejects))
+        // The antijoin behind a missing-rate reject emits a reject and its retraction at the
+        // same time when the rate is already there; consolidating keeps both out of the lake.
+        (current, time_rejects.concat(currency_rejects).consolidate())
     }
 }
 
