@@ -1,0 +1,76 @@
+//! The timely operator that feeds a worker's updates to its two table writers.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use gridflow_engine::Collection;
+use gridflow_engine::component::BuildContext;
+use gridflow_engine::metrics::ComponentCounters;
+use gridflow_engine::record::{PriceRecord, Reject};
+use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
+
+use super::schema::{Prices, Rejects};
+use super::writer::TableWriter;
+
+/// Attaches one worker's writer operator to the prices and the rejects.
+///
+/// The operator does not exchange data: each worker writes the updates it already holds
+/// (differential has placed prices by market and location), under its own file names.
+pub(crate) fn attach<'scope>(
+    prices: Collection<'scope, PriceRecord>,
+    rejects: Collection<'scope, Reject>,
+    mut price_writer: TableWriter<Prices>,
+    mut reject_writer: TableWriter<Rejects>,
+    context: &BuildContext,
+) {
+    let scope = rejects.scope();
+    let mut builder = OperatorBuilder::new(format!("parquet:{}", context.name), scope);
+    let activator = scope.activator_for(builder.operator_info().address);
+    let mut price_input = builder.new_input(prices.inner, Pipeline);
+    let mut reject_input = builder.new_input(rejects.inner, Pipeline);
+    let counters: Arc<ComponentCounters> = context.counters.clone();
+
+    builder.build(move |_capabilities| {
+        // The age-based roll needs the operator to run when nothing arrives; this is the
+        // wake-up already requested, so that each batch does not queue another timer.
+        let mut wake_up: Option<Instant> = None;
+        move |frontiers| {
+            let now = Instant::now();
+            price_input.for_each(|_capability, updates| {
+                ComponentCounters::add(&counters.records_in, updates.len() as u64);
+                for (record, time, diff) in updates.iter() {
+                    price_writer.push(record, *time, *diff, now);
+                }
+            });
+            reject_input.for_each(|_capability, updates| {
+                for (record, time, diff) in updates.iter() {
+                    reject_writer.push(record, *time, *diff, now);
+                }
+            });
+
+            // An empty frontier means the input is closed (end of run or shutdown):
+            // everything still pending is committed now.
+            let mut due = None;
+            if frontiers[0].is_empty() {
+                price_writer.commit_all();
+            } else {
+                due = price_writer.expire(now);
+            }
+            if frontiers[1].is_empty() {
+                reject_writer.commit_all();
+            } else {
+                due = match (due, reject_writer.expire(now)) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+            if let Some(due) = due
+                && wake_up.is_none_or(|pending| pending <= now || pending > due)
+            {
+                activator.activate_after(due.saturating_duration_since(now));
+                wake_up = Some(due);
+            }
+        }
+    });
+}

@@ -1,0 +1,223 @@
+//! Drives a `parquet` sink with a tiny timely dataflow and reads the lake back.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow_array::RecordBatch;
+use differential_dataflow::input::Input;
+use gridflow_engine::component::{BuildContext, SinkPlan, Stream, WorkerInfo};
+use gridflow_engine::metrics::ComponentCounters;
+use gridflow_engine::pipeline::PipelineSettings;
+use gridflow_engine::record::{
+    Components, Currency, LocationType, Market, Origin, Price, PriceKey, PriceRecord, Product,
+    Reject, Unit, Version,
+};
+use gridflow_engine::{Diff, Time};
+use gridflow_sinks::parquet::ParquetSink;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::file::metadata::ParquetMetaData;
+
+/// Dataflow time of the first batch: 2023-11-14T22:13:20Z.
+pub const T0: Time = 1_700_000_000_000_000;
+/// Batches are one second apart.
+pub const STEP: Time = 1_000_000;
+
+/// What one dataflow time carries.
+#[derive(Default)]
+pub struct Batch {
+    pub prices: Vec<(PriceRecord, Diff)>,
+    pub rejects: Vec<(Reject, Diff)>,
+}
+
+pub fn utc(text: &str) -> jiff::Timestamp {
+    text.parse().unwrap()
+}
+
+/// A PJM-style record; `price` is a decimal text.
+pub fn record(
+    market: Market,
+    location: &str,
+    start: &str,
+    price: &str,
+    revision: Option<i64>,
+    line: u64,
+) -> PriceRecord {
+    let start = utc(start);
+    let price: Price = price.parse().unwrap();
+    PriceRecord {
+        key: PriceKey {
+            market,
+            location: Arc::from(location),
+            product: Product::DayAheadHourly,
+            interval_start: start,
+        },
+        location_type: LocationType::Hub,
+        interval_end: start + jiff::SignedDuration::from_hours(1),
+        price,
+        currency: Currency::EUR,
+        unit: Unit::MegawattHour,
+        components: Components::default(),
+        native_price: price,
+        native_currency: Currency::USD,
+        native_unit: Unit::MegawattHour,
+        version: Version {
+            revision,
+            published_at: utc("2024-01-01T12:00:00Z"),
+        },
+        origin: Origin {
+            source: Arc::from("pjm_da"),
+            file: Arc::from("data/pjm/da.csv"),
+            line,
+        },
+    }
+}
+
+pub fn reject(source: &str, line: u64, reason: &str) -> Reject {
+    Reject::new(
+        Origin {
+            source: Arc::from(source),
+            file: Arc::from("data/spp/DA.csv"),
+            line,
+        },
+        "parse",
+        "2024-01-01,HB,abc",
+        reason,
+    )
+}
+
+pub fn context(counters: Arc<ComponentCounters>) -> BuildContext {
+    BuildContext {
+        name: Arc::from("lake"),
+        settings: Arc::new(PipelineSettings::default()),
+        worker: WorkerInfo { index: 0, peers: 1 },
+        counters,
+    }
+}
+
+/// Feeds `batches` at times `T0`, `T0 + STEP`, ... and runs the dataflow to completion.
+pub fn run(sink: ParquetSink, batches: Vec<Batch>) -> Arc<ComponentCounters> {
+    run_with(sink, batches, |_| {})
+}
+
+/// As [`run`], calling `before_close` with a function that steps the worker, after the
+/// last batch but while the inputs are still open.
+pub fn run_with(
+    sink: ParquetSink,
+    batches: Vec<Batch>,
+    before_close: impl FnOnce(&mut dyn FnMut(Duration)) + Send + Sync + 'static,
+) -> Arc<ComponentCounters> {
+    let counters = Arc::new(ComponentCounters::default());
+    let context = context(counters.clone());
+    timely::execute_directly(move |worker| {
+        let (mut prices, mut rejects) = worker.dataflow::<Time, _, _>(|scope| {
+            let (price_input, price_collection) = scope.new_collection::<PriceRecord, Diff>();
+            let (reject_input, reject_collection) = scope.new_collection::<Reject, Diff>();
+            sink.build(
+                vec![Stream::Prices(price_collection)],
+                reject_collection,
+                &context,
+            )
+            .unwrap();
+            (price_input, reject_input)
+        });
+        let mut time = T0;
+        for batch in batches {
+            prices.advance_to(time);
+            rejects.advance_to(time);
+            for (record, diff) in batch.prices {
+                prices.update(record, diff);
+            }
+            for (record, diff) in batch.rejects {
+                rejects.update(record, diff);
+            }
+            // As the runtime does: hand each batch to the dataflow before reading more.
+            prices.flush();
+            rejects.flush();
+            worker.step();
+            time += STEP;
+        }
+        prices.advance_to(time);
+        rejects.advance_to(time);
+        prices.flush();
+        rejects.flush();
+        let mut step = |duration: Duration| {
+            let until = Instant::now() + duration;
+            while Instant::now() < until {
+                worker.step_or_park(Some(Duration::from_millis(20)));
+            }
+        };
+        before_close(&mut step);
+    });
+    counters
+}
+
+/// Feeds `batches` as [`run`] does into a dataflow that only counts the updates.
+pub fn run_counting(batches: Vec<Batch>) -> usize {
+    timely::execute_directly(move |worker| {
+        let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = seen.clone();
+        let mut prices = worker.dataflow::<Time, _, _>(|scope| {
+            let (input, collection) = scope.new_collection::<PriceRecord, Diff>();
+            collection.inspect_batch(move |_, updates| {
+                counted.fetch_add(updates.len(), std::sync::atomic::Ordering::Relaxed);
+            });
+            input
+        });
+        let mut time = T0;
+        for batch in batches {
+            prices.advance_to(time);
+            for (record, diff) in batch.prices {
+                prices.update(record, diff);
+            }
+            prices.flush();
+            worker.step();
+            time += STEP;
+        }
+        drop(prices);
+        while worker.has_dataflows() {
+            worker.step();
+        }
+        seen.load(std::sync::atomic::Ordering::Relaxed)
+    })
+}
+
+/// Every file under `root`, relative to it, sorted.
+pub fn files(root: &Path) -> Vec<PathBuf> {
+    fn walk(root: &Path, directory: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(directory) else {
+            return;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                out.push(path.strip_prefix(root).unwrap().to_path_buf());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, root, &mut out);
+    out.sort();
+    out
+}
+
+/// The files under `root` in `directory` (relative), with their contents.
+pub fn read_partition(root: &Path, directory: &str) -> Vec<(ParquetMetaData, Vec<RecordBatch>)> {
+    files(root)
+        .into_iter()
+        .filter(|file| file.parent() == Some(Path::new(directory)))
+        .map(|file| read(&root.join(file)))
+        .collect()
+}
+
+pub fn read(path: &Path) -> (ParquetMetaData, Vec<RecordBatch>) {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap()).unwrap();
+    let metadata = builder.metadata().as_ref().clone();
+    let batches = builder.build().unwrap().map(Result::unwrap).collect();
+    (metadata, batches)
+}

@@ -1,0 +1,569 @@
+//! The `parquet` sink end to end: a tiny dataflow writes a lake that is read back with the
+//! parquet crate's Arrow reader.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Decimal128Type, Int64Type, TimestampMicrosecondType};
+use arrow_array::{Array, RecordBatch};
+use arrow_schema::{DataType, TimeUnit};
+use common::{Batch, STEP, T0, files, read, read_partition, record, reject, run, run_with};
+use gridflow_engine::metrics::ComponentCounters;
+use gridflow_engine::record::{Market, Price, PriceRecord};
+use gridflow_sinks::parquet::{ParquetSink, ParquetSinkConfig};
+use parquet::basic::{Compression, LogicalType, TimeUnit as ParquetTimeUnit, Type as PhysicalType};
+
+/// The lake directory: a fresh temporary one, or `$GRIDFLOW_TEST_LAKE` (emptied first) to
+/// keep the result for querying it by hand (that is how docs/lake.md's queries were run).
+fn lake_root(temporary: &tempfile::TempDir, keep: bool) -> PathBuf {
+    match std::env::var_os("GRIDFLOW_TEST_LAKE").filter(|_| keep) {
+        Some(path) => {
+            let path = PathBuf::from(path);
+            let _ = std::fs::remove_dir_all(&path);
+            path
+        }
+        None => temporary.path().join("lake"),
+    }
+}
+
+fn sink(config: ParquetSinkConfig) -> ParquetSink {
+    ParquetSink::new(config).unwrap()
+}
+
+fn no_temporary_files(root: &Path) {
+    let all = files(root);
+    assert!(
+        all.iter()
+            .all(|file| file.extension().is_some_and(|e| e == "parquet")),
+        "stray files: {all:?}"
+    );
+    assert!(
+        all.iter()
+            .all(|file| !file.file_name().unwrap().to_string_lossy().starts_with('.')),
+        "hidden files left: {all:?}"
+    );
+}
+
+fn total_rows(partition: &[(parquet::file::metadata::ParquetMetaData, Vec<RecordBatch>)]) -> i64 {
+    partition
+        .iter()
+        .map(|(metadata, _)| metadata.file_metadata().num_rows())
+        .sum()
+}
+
+/// One row of the prices table, as the tests compare it.
+#[derive(Debug, PartialEq)]
+struct Row {
+    location: String,
+    interval_start: i64,
+    price: i128,
+    revision: Option<i64>,
+    changed_at: i64,
+    diff: i64,
+}
+
+fn rows(batches: &[RecordBatch]) -> Vec<Row> {
+    let mut out = Vec::new();
+    for batch in batches {
+        let column = |name: &str| batch.column_by_name(name).unwrap().clone();
+        let location = column("location");
+        let location = location.as_string::<i32>();
+        let start = column("interval_start");
+        let start = start.as_primitive::<TimestampMicrosecondType>();
+        let price = column("price");
+        let price = price.as_primitive::<Decimal128Type>();
+        let revision = column("revision");
+        let revision = revision.as_primitive::<Int64Type>();
+        let changed = column("changed_at");
+        let changed = changed.as_primitive::<TimestampMicrosecondType>();
+        let diff = column("diff");
+        let diff = diff.as_primitive::<Int64Type>();
+        for i in 0..batch.num_rows() {
+            out.push(Row {
+                location: location.value(i).to_string(),
+                interval_start: start.value(i),
+                price: price.value(i),
+                revision: revision.is_valid(i).then(|| revision.value(i)),
+                changed_at: changed.value(i),
+                diff: diff.value(i),
+            });
+        }
+    }
+    out
+}
+
+fn micros(text: &str) -> i64 {
+    common::utc(text).as_microsecond()
+}
+
+#[test]
+fn writes_every_version_into_hive_partitions() {
+    let temporary = tempfile::tempdir().unwrap();
+    let root = lake_root(&temporary, true);
+
+    let first = record(
+        Market::Pjm,
+        "WESTERN HUB",
+        "2024-01-01T23:00:00Z",
+        "25.5",
+        Some(1),
+        2,
+    );
+    let negative = record(
+        Market::Pjm,
+        "WESTERN HUB",
+        "2024-01-02T00:00:00Z",
+        "-12.345678",
+        Some(1),
+        3,
+    );
+    let mut ercot = record(
+        Market::Ercot,
+        "HB_NORTH",
+        "2024-01-01T05:00:00Z",
+        "30.000001",
+        None,
+        4,
+    );
+    ercot.components.energy = Some("29.5".parse().unwrap());
+    ercot.components.congestion = Some("0.500001".parse().unwrap());
+    let mut revised = first.clone();
+    revised.price = "27.25".parse().unwrap();
+    revised.version.revision = Some(2);
+    revised.version.published_at = common::utc("2024-01-02T09:30:00Z");
+    revised.origin.line = 9;
+
+    let counters = run(
+        sink(ParquetSinkConfig::new(&root)),
+        vec![
+            Batch {
+                prices: vec![(first.clone(), 1), (negative, 1), (ercot, 1)],
+                rejects: vec![
+                    (reject("spp_da", 7, "not a decimal number: `abc`"), 1),
+                    (reject("caiso rt/2", 8, "unknown product `XX`"), 1),
+                ],
+            },
+            Batch {
+                prices: vec![(first, -1), (revised, 1)],
+                rejects: vec![],
+            },
+        ],
+    );
+
+    // Layout: partition directories, committed files only.
+    let directories: Vec<String> = files(&root)
+        .iter()
+        .map(|file| file.parent().unwrap().display().to_string())
+        .collect();
+    assert_eq!(
+        directories,
+        [
+            "prices/market=ERCOT/date=2024-01-01",
+            "prices/market=PJM/date=2024-01-01",
+            "prices/market=PJM/date=2024-01-02",
+            "rejects/source=caiso%20rt%2F2/date=2023-11-14",
+            "rejects/source=spp_da/date=2023-11-14",
+        ]
+    );
+    no_temporary_files(&root);
+    for file in files(&root) {
+        let name = file.file_name().unwrap().to_string_lossy().to_string();
+        assert!(name.starts_with("part-") && name.contains("-w0-"), "{name}");
+    }
+
+    // Schema: partition columns only in paths; UTC microsecond timestamps; exact decimals.
+    let pjm = read_partition(&root, "prices/market=PJM/date=2024-01-01");
+    assert_eq!(pjm.len(), 1);
+    let (metadata, batches) = &pjm[0];
+    let schema = batches[0].schema();
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "location",
+            "location_type",
+            "product",
+            "interval_start",
+            "interval_end",
+            "price",
+            "currency",
+            "unit",
+            "energy",
+            "congestion",
+            "loss",
+            "native_price",
+            "native_currency",
+            "native_unit",
+            "revision",
+            "published_at",
+            "changed_at",
+            "diff",
+            "source",
+            "file",
+            "line",
+        ]
+    );
+    let utc_micros = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+    for name in [
+        "interval_start",
+        "interval_end",
+        "published_at",
+        "changed_at",
+    ] {
+        assert_eq!(
+            schema.field_with_name(name).unwrap().data_type(),
+            &utc_micros
+        );
+    }
+    for name in ["price", "native_price", "energy", "congestion", "loss"] {
+        assert_eq!(
+            schema.field_with_name(name).unwrap().data_type(),
+            &DataType::Decimal128(18, 6)
+        );
+    }
+    let descriptor = metadata.file_metadata().schema_descr();
+    let column = |name: &str| {
+        (0..descriptor.num_columns())
+            .map(|i| descriptor.column(i))
+            .find(|c| c.name() == name)
+            .unwrap()
+    };
+    assert_eq!(
+        column("interval_start").logical_type_ref(),
+        Some(&LogicalType::timestamp(true, ParquetTimeUnit::MICROS))
+    );
+    assert_eq!(column("price").physical_type(), PhysicalType::INT64);
+    assert_eq!(
+        column("price").logical_type_ref(),
+        Some(&LogicalType::decimal(6, 18))
+    );
+    assert!(matches!(
+        metadata.row_group(0).column(0).compression(),
+        Compression::ZSTD(_)
+    ));
+
+    // Rows: the first version, its retraction and the revision, each at its dataflow time.
+    let hour = micros("2024-01-01T23:00:00Z");
+    let changed = T0 as i64;
+    assert_eq!(
+        rows(batches),
+        [
+            Row {
+                location: "WESTERN HUB".into(),
+                interval_start: hour,
+                price: 25_500_000,
+                revision: Some(1),
+                changed_at: changed,
+                diff: 1
+            },
+            Row {
+                location: "WESTERN HUB".into(),
+                interval_start: hour,
+                price: 25_500_000,
+                revision: Some(1),
+                changed_at: changed + STEP as i64,
+                diff: -1
+            },
+            Row {
+                location: "WESTERN HUB".into(),
+                interval_start: hour,
+                price: 27_250_000,
+                revision: Some(2),
+                changed_at: changed + STEP as i64,
+                diff: 1
+            },
+        ]
+    );
+    let published = batches[0].column_by_name("published_at").unwrap();
+    let published = published.as_primitive::<TimestampMicrosecondType>();
+    assert_eq!(published.value(2), micros("2024-01-02T09:30:00Z"));
+
+    let next_day = read_partition(&root, "prices/market=PJM/date=2024-01-02");
+    let next_day = rows(&next_day[0].1);
+    assert_eq!(next_day.len(), 1);
+    assert_eq!(
+        next_day[0].price,
+        i128::from(Price::from_micros(-12_345_678).micros())
+    );
+
+    // Components: exact, with a null where the market publishes none.
+    let ercot = read_partition(&root, "prices/market=ERCOT/date=2024-01-01");
+    let batch = &ercot[0].1[0];
+    let decimal = |name: &str| {
+        batch
+            .column_by_name(name)
+            .unwrap()
+            .as_primitive::<Decimal128Type>()
+            .clone()
+    };
+    assert_eq!(decimal("price").value(0), 30_000_001);
+    assert_eq!(decimal("energy").value(0), 29_500_000);
+    assert_eq!(decimal("congestion").value(0), 500_001);
+    assert!(decimal("loss").is_null(0));
+    assert!(batch.column_by_name("revision").unwrap().is_null(0));
+    let text = |name: &str| {
+        batch
+            .column_by_name(name)
+            .unwrap()
+            .as_string::<i32>()
+            .value(0)
+            .to_string()
+    };
+    assert_eq!(text("currency"), "EUR");
+    assert_eq!(text("native_currency"), "USD");
+    assert_eq!(text("unit"), "MWh");
+    assert_eq!(text("product"), "DAY_AHEAD_HOURLY");
+    assert_eq!(text("location_type"), "HUB");
+    assert_eq!(text("source"), "pjm_da");
+    assert_eq!(text("file"), "data/pjm/da.csv");
+    assert_eq!(
+        batch
+            .column_by_name("line")
+            .unwrap()
+            .as_primitive::<Int64Type>()
+            .value(0),
+        4
+    );
+
+    // Rejects: where, why, when.
+    let rejects = read_partition(&root, "rejects/source=spp_da/date=2023-11-14");
+    let batch = &rejects[0].1[0];
+    assert_eq!(batch.num_rows(), 1);
+    let names: Vec<String> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "file",
+            "line",
+            "stage",
+            "raw",
+            "reason",
+            "changed_at",
+            "diff"
+        ]
+    );
+    let text = |name: &str| {
+        batch
+            .column_by_name(name)
+            .unwrap()
+            .as_string::<i32>()
+            .value(0)
+            .to_string()
+    };
+    assert_eq!(text("file"), "data/spp/DA.csv");
+    assert_eq!(text("stage"), "parse");
+    assert_eq!(text("raw"), "2024-01-01,HB,abc");
+    assert_eq!(text("reason"), "not a decimal number: `abc`");
+    assert_eq!(
+        batch
+            .column_by_name("line")
+            .unwrap()
+            .as_primitive::<Int64Type>()
+            .value(0),
+        7
+    );
+    assert_eq!(
+        batch
+            .column_by_name("diff")
+            .unwrap()
+            .as_primitive::<Int64Type>()
+            .value(0),
+        1
+    );
+    assert_eq!(
+        batch
+            .column_by_name("changed_at")
+            .unwrap()
+            .as_primitive::<TimestampMicrosecondType>()
+            .value(0),
+        changed
+    );
+
+    assert_eq!(ComponentCounters::get(&counters.records_in), 5);
+    assert_eq!(ComponentCounters::get(&counters.records_out), 5);
+    assert_eq!(ComponentCounters::get(&counters.files), 5);
+    assert_eq!(ComponentCounters::get(&counters.rejected), 0);
+}
+
+fn hours(market: Market, day: &str, count: usize) -> Vec<(PriceRecord, isize)> {
+    (0..count)
+        .map(|i| {
+            let record = record(
+                market,
+                &format!("NODE{i:03}"),
+                &format!("{day}T{:02}:00:00Z", i % 24),
+                &format!("{i}.25"),
+                None,
+                i as u64 + 2,
+            );
+            (record, 1)
+        })
+        .collect()
+}
+
+#[test]
+fn rolls_files_by_rows_and_cuts_row_groups() {
+    let temporary = tempfile::tempdir().unwrap();
+    let root = temporary.path().join("lake");
+    let mut config = ParquetSinkConfig::new(&root);
+    config.row_group_rows = 3;
+    config.max_file_rows = 7;
+    let counters = run(
+        sink(config),
+        vec![Batch {
+            prices: hours(Market::Spp, "2024-03-10", 20),
+            rejects: vec![],
+        }],
+    );
+    no_temporary_files(&root);
+    let partition = read_partition(&root, "prices/market=SPP/date=2024-03-10");
+    let mut shapes: Vec<Vec<i64>> = partition
+        .iter()
+        .map(|(metadata, _)| metadata.row_groups().iter().map(|g| g.num_rows()).collect())
+        .collect();
+    shapes.sort();
+    assert_eq!(shapes, [vec![3, 3], vec![3, 3, 1], vec![3, 3, 1]]);
+    let mut prices: Vec<i128> = partition
+        .iter()
+        .flat_map(|(_, batches)| rows(batches))
+        .map(|row| row.price)
+        .collect();
+    prices.sort();
+    assert_eq!(
+        prices,
+        (0..20)
+            .map(|i| i * 1_000_000 + 250_000)
+            .collect::<Vec<i128>>()
+    );
+    assert_eq!(ComponentCounters::get(&counters.files), 3);
+    assert_eq!(ComponentCounters::get(&counters.records_out), 20);
+}
+
+#[test]
+fn a_full_buffer_commits_the_largest_file_early() {
+    let temporary = tempfile::tempdir().unwrap();
+    let root = temporary.path().join("lake");
+    let mut config = ParquetSinkConfig::new(&root);
+    config.max_buffer_megabytes = 1;
+    // Three partitions filled in turn with incompressible locations: several megabytes in
+    // all, far below max_file_rows, so only the buffer budget can cut files.
+    let days = ["2024-01-01", "2024-01-02", "2024-01-03"];
+    let per_day = 20_000;
+    let mut prices = Vec::with_capacity(per_day * days.len());
+    for i in 0..per_day {
+        for day in days {
+            let mut row = record(
+                Market::Nyiso,
+                &format!(
+                    "{i:08}-{:064x}",
+                    (i as u128).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c)
+                ),
+                &format!("{day}T{:02}:00:00Z", i % 24),
+                "1.5",
+                None,
+                i as u64,
+            );
+            row.origin.line = i as u64;
+            prices.push((row, 1));
+        }
+    }
+    let counters = run(
+        sink(config),
+        vec![Batch {
+            prices,
+            rejects: vec![],
+        }],
+    );
+    no_temporary_files(&root);
+    let mut files_written = 0;
+    for day in days {
+        let partition = read_partition(&root, &format!("prices/market=NYISO/date={day}"));
+        assert_eq!(total_rows(&partition), per_day as i64);
+        files_written += partition.len();
+    }
+    assert!(files_written > days.len(), "no early commit");
+    assert_eq!(
+        ComponentCounters::get(&counters.records_out),
+        3 * per_day as u64
+    );
+    assert_eq!(
+        ComponentCounters::get(&counters.files) as usize,
+        files_written
+    );
+}
+
+#[test]
+fn commits_old_files_while_the_input_stays_open() {
+    let temporary = tempfile::tempdir().unwrap();
+    let root = temporary.path().join("lake");
+    let mut config = ParquetSinkConfig::new(&root);
+    config.max_file_age_seconds = 1;
+    let seen = Arc::new(AtomicBool::new(false));
+    let (seen_inside, root_inside) = (seen.clone(), root.clone());
+    run_with(
+        sink(config),
+        vec![Batch {
+            prices: hours(Market::Miso, "2024-06-01", 3),
+            rejects: vec![],
+        }],
+        move |step| {
+            for _ in 0..40 {
+                step(Duration::from_millis(100));
+                if !files(&root_inside).is_empty() {
+                    seen_inside.store(true, Ordering::Relaxed);
+                    break;
+                }
+            }
+        },
+    );
+    assert!(seen.load(Ordering::Relaxed), "no file committed by age");
+    assert_eq!(
+        total_rows(&read_partition(&root, "prices/market=MISO/date=2024-06-01")),
+        3
+    );
+}
+
+#[test]
+fn a_failed_partition_is_counted_and_the_rest_is_written() {
+    let temporary = tempfile::tempdir().unwrap();
+    let root = temporary.path().join("lake");
+    // A plain file where the PJM partition's directory belongs: creating it fails.
+    std::fs::create_dir_all(root.join("prices")).unwrap();
+    std::fs::write(root.join("prices/market=PJM"), b"not a directory").unwrap();
+    let mut prices = hours(Market::Pjm, "2024-01-01", 4);
+    prices.extend(hours(Market::Ercot, "2024-01-01", 2));
+    let counters = run(
+        sink(ParquetSinkConfig::new(&root)),
+        vec![Batch {
+            prices,
+            rejects: vec![],
+        }],
+    );
+    assert_eq!(ComponentCounters::get(&counters.rejected), 4);
+    assert_eq!(ComponentCounters::get(&counters.records_out), 2);
+    assert_eq!(
+        total_rows(&read_partition(
+            &root,
+            "prices/market=ERCOT/date=2024-01-01"
+        )),
+        2
+    );
+    let parquet: Vec<PathBuf> = files(&root)
+        .into_iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "parquet"))
+        .collect();
+    assert_eq!(parquet.len(), 1);
+    // Reading a single committed file works on its own, too.
+    let (metadata, _) = read(&root.join(&parquet[0]));
+    assert_eq!(metadata.file_metadata().num_rows(), 2);
+}
