@@ -1,35 +1,20 @@
 //! The `parquet` sink end to end: a tiny dataflow writes a lake that is read back with the
 //! parquet crate's Arrow reader.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crate::common::{Batch, STEP, T0, files, read, read_partition, record, reject, run, run_with};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Decimal128Type, Int64Type, TimestampMicrosecondType};
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType, TimeUnit};
-use common::{Batch, STEP, T0, files, read, read_partition, record, reject, run, run_with};
 use gridflow_engine::metrics::ComponentCounters;
 use gridflow_engine::record::{Market, Price, PriceRecord};
 use gridflow_sinks::parquet::{ParquetSink, ParquetSinkConfig};
 use parquet::basic::{Compression, LogicalType, TimeUnit as ParquetTimeUnit, Type as PhysicalType};
-
-/// The lake directory: a fresh temporary one, or `$GRIDFLOW_TEST_LAKE` (emptied first) to
-/// keep the result for querying it by hand (that is how docs/lake.md's queries were run).
-fn lake_root(temporary: &tempfile::TempDir, keep: bool) -> PathBuf {
-    match std::env::var_os("GRIDFLOW_TEST_LAKE").filter(|_| keep) {
-        Some(path) => {
-            let path = PathBuf::from(path);
-            let _ = std::fs::remove_dir_all(&path);
-            path
-        }
-        None => temporary.path().join("lake"),
-    }
-}
 
 fn sink(config: ParquetSinkConfig) -> ParquetSink {
     ParquetSink::new(config).unwrap()
@@ -98,14 +83,12 @@ fn rows(batches: &[RecordBatch]) -> Vec<Row> {
 }
 
 fn micros(text: &str) -> i64 {
-    common::utc(text).as_microsecond()
+    crate::common::utc(text).as_microsecond()
 }
 
-#[test]
-fn writes_every_version_into_hive_partitions() {
-    let temporary = tempfile::tempdir().unwrap();
-    let root = lake_root(&temporary, true);
-
+/// Writes the lake the tests (and docs/lake.md's queries) read: two markets, two dates, a
+/// negative price, a revision that retracts the first version, and rejects of two sources.
+pub(crate) fn write_example_lake(root: &Path) -> Arc<ComponentCounters> {
     let first = record(
         Market::Pjm,
         "WESTERN HUB",
@@ -135,11 +118,11 @@ fn writes_every_version_into_hive_partitions() {
     let mut revised = first.clone();
     revised.price = "27.25".parse().unwrap();
     revised.version.revision = Some(2);
-    revised.version.published_at = common::utc("2024-01-02T09:30:00Z");
+    revised.version.published_at = crate::common::utc("2024-01-02T09:30:00Z");
     revised.origin.line = 9;
 
-    let counters = run(
-        sink(ParquetSinkConfig::new(&root)),
+    run(
+        sink(ParquetSinkConfig::new(root)),
         vec![
             Batch {
                 prices: vec![(first.clone(), 1), (negative, 1), (ercot, 1)],
@@ -153,7 +136,14 @@ fn writes_every_version_into_hive_partitions() {
                 rejects: vec![],
             },
         ],
-    );
+    )
+}
+
+#[test]
+fn writes_every_version_into_hive_partitions() {
+    let temporary = tempfile::tempdir().unwrap();
+    let root = temporary.path().join("lake");
+    let counters = write_example_lake(&root);
 
     // Layout: partition directories, committed files only.
     let directories: Vec<String> = files(&root)

@@ -1,11 +1,9 @@
 //! Throughput of the `parquet` sink alone, on one worker. Ignored by default; run with
-//! `cargo test -p gridflow-sinks --release --test throughput -- --ignored --nocapture`.
-
-mod common;
+//! `cargo test -p gridflow-sinks --release --test tests throughput -- --ignored --nocapture`.
 
 use std::time::{Duration, Instant};
 
-use common::{Batch, record, run};
+use crate::common::{Batch, record, run};
 use gridflow_engine::metrics::ComponentCounters;
 use gridflow_engine::record::Market;
 use gridflow_sinks::parquet::{ParquetSink, ParquetSinkConfig};
@@ -80,7 +78,7 @@ fn one_worker_writes_a_million_records_per_second() {
         // The same input into a dataflow that only counts: what the plumbing costs.
         let input = copy(&batches);
         let started = cpu_time();
-        common::run_counting(input);
+        crate::common::run_counting(input);
         let plumbing = cpu_time() - started;
 
         let _ = std::fs::remove_dir_all(&root);
@@ -100,7 +98,7 @@ fn one_worker_writes_a_million_records_per_second() {
             best.1.min(elapsed.saturating_sub(plumbing)),
         );
     }
-    let bytes: u64 = common::files(&root)
+    let bytes: u64 = crate::common::files(&root)
         .iter()
         .map(|file| std::fs::metadata(root.join(file)).unwrap().len())
         .sum();

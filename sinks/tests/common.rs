@@ -1,7 +1,5 @@
 //! Drives a `parquet` sink with a tiny timely dataflow and reads the lake back.
 
-#![allow(dead_code, unreachable_pub)]
-
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,23 +20,23 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::metadata::ParquetMetaData;
 
 /// Dataflow time of the first batch: 2023-11-14T22:13:20Z.
-pub const T0: Time = 1_700_000_000_000_000;
+pub(crate) const T0: Time = 1_700_000_000_000_000;
 /// Batches are one second apart.
-pub const STEP: Time = 1_000_000;
+pub(crate) const STEP: Time = 1_000_000;
 
 /// What one dataflow time carries.
 #[derive(Default)]
-pub struct Batch {
-    pub prices: Vec<(PriceRecord, Diff)>,
-    pub rejects: Vec<(Reject, Diff)>,
+pub(crate) struct Batch {
+    pub(crate) prices: Vec<(PriceRecord, Diff)>,
+    pub(crate) rejects: Vec<(Reject, Diff)>,
 }
 
-pub fn utc(text: &str) -> jiff::Timestamp {
+pub(crate) fn utc(text: &str) -> jiff::Timestamp {
     text.parse().unwrap()
 }
 
 /// A PJM-style record; `price` is a decimal text.
-pub fn record(
+pub(crate) fn record(
     market: Market,
     location: &str,
     start: &str,
@@ -76,7 +74,7 @@ pub fn record(
     }
 }
 
-pub fn reject(source: &str, line: u64, reason: &str) -> Reject {
+pub(crate) fn reject(source: &str, line: u64, reason: &str) -> Reject {
     Reject::new(
         Origin {
             source: Arc::from(source),
@@ -89,7 +87,7 @@ pub fn reject(source: &str, line: u64, reason: &str) -> Reject {
     )
 }
 
-pub fn context(counters: Arc<ComponentCounters>) -> BuildContext {
+pub(crate) fn context(counters: Arc<ComponentCounters>) -> BuildContext {
     BuildContext {
         name: Arc::from("lake"),
         settings: Arc::new(PipelineSettings::default()),
@@ -99,13 +97,13 @@ pub fn context(counters: Arc<ComponentCounters>) -> BuildContext {
 }
 
 /// Feeds `batches` at times `T0`, `T0 + STEP`, ... and runs the dataflow to completion.
-pub fn run(sink: ParquetSink, batches: Vec<Batch>) -> Arc<ComponentCounters> {
+pub(crate) fn run(sink: ParquetSink, batches: Vec<Batch>) -> Arc<ComponentCounters> {
     run_with(sink, batches, |_| {})
 }
 
 /// As [`run`], calling `before_close` with a function that steps the worker, after the
 /// last batch but while the inputs are still open.
-pub fn run_with(
+pub(crate) fn run_with(
     sink: ParquetSink,
     batches: Vec<Batch>,
     before_close: impl FnOnce(&mut dyn FnMut(Duration)) + Send + Sync + 'static,
@@ -156,7 +154,7 @@ pub fn run_with(
 }
 
 /// Feeds `batches` as [`run`] does into a dataflow that only counts the updates.
-pub fn run_counting(batches: Vec<Batch>) -> usize {
+pub(crate) fn run_counting(batches: Vec<Batch>) -> usize {
     timely::execute_directly(move |worker| {
         let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counted = seen.clone();
@@ -186,7 +184,7 @@ pub fn run_counting(batches: Vec<Batch>) -> usize {
 }
 
 /// Every file under `root`, relative to it, sorted.
-pub fn files(root: &Path) -> Vec<PathBuf> {
+pub(crate) fn files(root: &Path) -> Vec<PathBuf> {
     fn walk(root: &Path, directory: &Path, out: &mut Vec<PathBuf>) {
         let Ok(entries) = std::fs::read_dir(directory) else {
             return;
@@ -207,7 +205,10 @@ pub fn files(root: &Path) -> Vec<PathBuf> {
 }
 
 /// The files under `root` in `directory` (relative), with their contents.
-pub fn read_partition(root: &Path, directory: &str) -> Vec<(ParquetMetaData, Vec<RecordBatch>)> {
+pub(crate) fn read_partition(
+    root: &Path,
+    directory: &str,
+) -> Vec<(ParquetMetaData, Vec<RecordBatch>)> {
     files(root)
         .into_iter()
         .filter(|file| file.parent() == Some(Path::new(directory)))
@@ -215,7 +216,7 @@ pub fn read_partition(root: &Path, directory: &str) -> Vec<(ParquetMetaData, Vec
         .collect()
 }
 
-pub fn read(path: &Path) -> (ParquetMetaData, Vec<RecordBatch>) {
+pub(crate) fn read(path: &Path) -> (ParquetMetaData, Vec<RecordBatch>) {
     let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap()).unwrap();
     let metadata = builder.metadata().as_ref().clone();
     let batches = builder.build().unwrap().map(Result::unwrap).collect();

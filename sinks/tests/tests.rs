@@ -1,0 +1,8 @@
+//! The sinks' integration tests, one binary split by topic (one link, faster CI).
+
+mod common;
+
+mod config;
+mod docs;
+mod lake;
+mod throughput;
