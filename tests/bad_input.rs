@@ -4,7 +4,8 @@
 use crate::common::{gridflow, read_prices, read_rejects};
 
 const HEADER: &str = "Interval,GMTIntervalEnd,Settlement Location,Pnode,LMP,MLC,MCC,MEC\n";
-const GOOD: &str = "03/31/2025 09:00:00,03/31/2025 14:00:00,AEC,SOUC,28.0359,-0.6716,-0.0233,28.7308\n";
+const GOOD: &str =
+    "03/31/2025 09:00:00,03/31/2025 14:00:00,AEC,SOUC,28.0359,-0.6716,-0.0233,28.7308\n";
 
 #[test]
 fn malformed_files_become_rejects_with_file_line_and_reason() {
@@ -15,12 +16,24 @@ fn malformed_files_become_rejects_with_file_line_and_reason() {
     // Non-numeric price on line 3, between good rows.
     write(
         "RTBM-LMP-SL-202503310900.csv",
-        &format!("{HEADER}{GOOD}03/31/2025 09:00:00,03/31/2025 14:00:00,AECC_CSWS,CSWS_AECC_LA,abc,-0.5179,0.0438,28.7308\n{}", GOOD.replace("AEC,SOUC", "AECC_ELKINS,CSWSELKINSUNELKINS_RA")),
+        &format!(
+            "{HEADER}{GOOD}03/31/2025 09:00:00,03/31/2025 14:00:00,AECC_CSWS,CSWS_AECC_LA,abc,-0.5179,0.0438,28.7308\n{}",
+            GOOD.replace("AEC,SOUC", "AECC_ELKINS,CSWSELKINSUNELKINS_RA")
+        ),
     );
     // Truncated in the middle of its second data row.
-    write("RTBM-LMP-SL-202503310905.csv", &format!("{HEADER}{}03/31/2025 09:05:00,03/31/20", GOOD.replace("09:00:00,03/31/2025 14:00", "09:05:00,03/31/2025 14:05")));
+    write(
+        "RTBM-LMP-SL-202503310905.csv",
+        &format!(
+            "{HEADER}{}03/31/2025 09:05:00,03/31/20",
+            GOOD.replace("09:00:00,03/31/2025 14:00", "09:05:00,03/31/2025 14:05")
+        ),
+    );
     // A renamed column: format drift.
-    write("RTBM-LMP-SL-202503310910.csv", &format!("{}{GOOD}", HEADER.replace("MEC", "Energy")));
+    write(
+        "RTBM-LMP-SL-202503310910.csv",
+        &format!("{}{GOOD}", HEADER.replace("MEC", "Energy")),
+    );
     // Empty, as SPP sometimes publishes.
     write("RTBM-LMP-SL-202503310915.csv", "");
 
@@ -53,7 +66,11 @@ path = "{}/lake"
     .unwrap();
     let output = gridflow(&["run", pipeline.to_str().unwrap(), "--no-progress"], &[]);
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 
     let lake = temp.path().join("lake");
     let prices = read_prices(&lake);
@@ -64,21 +81,35 @@ path = "{}/lake"
 
     let rejects = read_rejects(&lake);
     let find = |file: &str| {
-        rejects.iter().filter(|r| r.file.ends_with(file)).collect::<Vec<_>>()
+        rejects
+            .iter()
+            .filter(|r| r.file.ends_with(file))
+            .collect::<Vec<_>>()
     };
     let non_numeric = find("0900.csv");
     assert_eq!(non_numeric.len(), 1, "{rejects:?}");
     assert_eq!(non_numeric[0].line, 3);
-    assert!(non_numeric[0].reason.contains("abc"), "{}", non_numeric[0].reason);
+    assert!(
+        non_numeric[0].reason.contains("abc"),
+        "{}",
+        non_numeric[0].reason
+    );
     let truncated = find("0905.csv");
     assert_eq!(truncated.len(), 1, "{rejects:?}");
     assert_eq!(truncated[0].line, 3);
     let drift = find("0910.csv");
     assert_eq!(drift.len(), 1, "{rejects:?}");
-    assert!(drift[0].reason.contains("MEC") && drift[0].reason.contains("Energy"), "names expected and found: {}", drift[0].reason);
+    assert!(
+        drift[0].reason.contains("MEC") && drift[0].reason.contains("Energy"),
+        "names expected and found: {}",
+        drift[0].reason
+    );
     let empty = find("0915.csv");
     assert_eq!(empty.len(), 1);
     assert!(empty[0].reason.contains("empty"), "{}", empty[0].reason);
     assert!(rejects.iter().all(|r| r.source == "spp_rt"));
-    assert!(stdout.contains("spp_rt"), "the summary counts rejects per source: {stdout}");
+    assert!(
+        stdout.contains("spp_rt"),
+        "the summary counts rejects per source: {stdout}"
+    );
 }

@@ -5,7 +5,9 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Decimal128Type, Int8Type, Int64Type, TimestampMicrosecondType, UInt64Type};
+use arrow_array::types::{
+    Decimal128Type, Int8Type, Int64Type, TimestampMicrosecondType, UInt64Type,
+};
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -34,7 +36,9 @@ pub(crate) fn parquet_files(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(next) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&next) else { continue };
+        let Ok(entries) = std::fs::read_dir(&next) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {
@@ -53,13 +57,19 @@ pub(crate) fn stray_files(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(next) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&next) else { continue };
+        let Ok(entries) = std::fs::read_dir(&next) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {
                 stack.push(path);
-            } else if !path.file_name().is_some_and(|n| n.to_string_lossy().ends_with(".parquet"))
-                || path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            } else if !path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().ends_with(".parquet"))
+                || path
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
             {
                 found.push(path);
             }
@@ -86,41 +96,77 @@ fn batches(path: &Path) -> Vec<RecordBatch> {
 }
 
 fn strings(batch: &RecordBatch, name: &str) -> Vec<String> {
-    let column = batch.column_by_name(name).unwrap_or_else(|| panic!("no column {name}"));
+    let column = batch
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("no column {name}"));
     let column = arrow_cast_to_strings(column.as_ref());
     column
 }
 
 fn arrow_cast_to_strings(column: &dyn Array) -> Vec<String> {
     match column.data_type() {
-        DataType::Utf8 => column.as_string::<i32>().iter().map(|v| v.unwrap_or_default().to_string()).collect(),
-        DataType::LargeUtf8 => column.as_string::<i64>().iter().map(|v| v.unwrap_or_default().to_string()).collect(),
+        DataType::Utf8 => column
+            .as_string::<i32>()
+            .iter()
+            .map(|v| v.unwrap_or_default().to_string())
+            .collect(),
+        DataType::LargeUtf8 => column
+            .as_string::<i64>()
+            .iter()
+            .map(|v| v.unwrap_or_default().to_string())
+            .collect(),
         DataType::Dictionary(_, _) => {
             let dictionary = column.as_any_dictionary();
             let values = arrow_cast_to_strings(dictionary.values().as_ref());
-            dictionary.normalized_keys().into_iter().map(|k| values[k].clone()).collect()
+            dictionary
+                .normalized_keys()
+                .into_iter()
+                .map(|k| values[k].clone())
+                .collect()
         }
         other => panic!("not a string column: {other:?}"),
     }
 }
 
 fn integers(batch: &RecordBatch, name: &str) -> Vec<i64> {
-    let column = batch.column_by_name(name).unwrap_or_else(|| panic!("no column {name}"));
+    let column = batch
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("no column {name}"));
     match column.data_type() {
-        DataType::Int8 => column.as_primitive::<Int8Type>().iter().map(|v| i64::from(v.unwrap_or(0))).collect(),
-        DataType::Int64 => column.as_primitive::<Int64Type>().iter().map(|v| v.unwrap_or(0)).collect(),
-        DataType::UInt64 => column.as_primitive::<UInt64Type>().iter().map(|v| v.unwrap_or(0) as i64).collect(),
-        DataType::Timestamp(_, _) => {
-            column.as_primitive::<TimestampMicrosecondType>().iter().map(|v| v.unwrap_or(0)).collect()
-        }
+        DataType::Int8 => column
+            .as_primitive::<Int8Type>()
+            .iter()
+            .map(|v| i64::from(v.unwrap_or(0)))
+            .collect(),
+        DataType::Int64 => column
+            .as_primitive::<Int64Type>()
+            .iter()
+            .map(|v| v.unwrap_or(0))
+            .collect(),
+        DataType::UInt64 => column
+            .as_primitive::<UInt64Type>()
+            .iter()
+            .map(|v| v.unwrap_or(0) as i64)
+            .collect(),
+        DataType::Timestamp(_, _) => column
+            .as_primitive::<TimestampMicrosecondType>()
+            .iter()
+            .map(|v| v.unwrap_or(0))
+            .collect(),
         other => panic!("column {name} is {other:?}"),
     }
 }
 
 fn decimals(batch: &RecordBatch, name: &str) -> Vec<i128> {
-    let column = batch.column_by_name(name).unwrap_or_else(|| panic!("no column {name}"));
+    let column = batch
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("no column {name}"));
     assert_eq!(column.data_type(), &DataType::Decimal128(18, 6), "{name}");
-    column.as_primitive::<Decimal128Type>().iter().map(|v| v.unwrap_or(0)).collect()
+    column
+        .as_primitive::<Decimal128Type>()
+        .iter()
+        .map(|v| v.unwrap_or(0))
+        .collect()
 }
 
 /// Every row of `<lake>/prices`, read with the parquet crate.

@@ -12,7 +12,8 @@ fn every_pipeline_example_in_the_reference_validates() {
             continue; // the layout sketch, not a pipeline
         }
         // Globs resolve against the working directory: cargo runs tests in the repository root.
-        if let Err(errors) = gridflow_engine::pipeline::load("docs/pipelines.md", block, &registry) {
+        if let Err(errors) = gridflow_engine::pipeline::load("docs/pipelines.md", block, &registry)
+        {
             panic!("example does not validate:\n{block}\n{errors}");
         }
         examples += 1;

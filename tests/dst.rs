@@ -11,13 +11,18 @@ use crate::common::{gridflow, micros, read_prices};
 /// fall-back hour is `OPR_HR` 25) beside the UTC start. Resolving the local hour-ending through
 /// the engine must give the UTC start CAISO printed, on every row of both DST days.
 fn check_caiso_file(name: &str, day: &str, expected_hours: usize) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/caiso").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data/caiso")
+        .join(name);
     let text = std::fs::read_to_string(path).unwrap();
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     let column = |name: &str| header.iter().position(|h| *h == name).unwrap();
-    let (start_column, date_column, hour_column) =
-        (column("INTERVALSTARTTIME_GMT"), column("OPR_DT"), column("OPR_HR"));
+    let (start_column, date_column, hour_column) = (
+        column("INTERVALSTARTTIME_GMT"),
+        column("OPR_DT"),
+        column("OPR_HR"),
+    );
     let mut starts = BTreeSet::new();
     let mut checked = 0;
     for line in lines {
@@ -26,8 +31,16 @@ fn check_caiso_file(name: &str, day: &str, expected_hours: usize) {
             continue;
         }
         let hour: u8 = fields[hour_column].parse().unwrap();
-        let (hour_ending, occurrence) = if hour == 25 { (2, Occurrence::Repeated) } else { (hour, Occurrence::Unstated) };
-        let occurrence = if hour == 2 && expected_hours == 25 { Occurrence::First } else { occurrence };
+        let (hour_ending, occurrence) = if hour == 25 {
+            (2, Occurrence::Repeated)
+        } else {
+            (hour, Occurrence::Unstated)
+        };
+        let occurrence = if hour == 2 && expected_hours == 25 {
+            Occurrence::First
+        } else {
+            occurrence
+        };
         let interval = NativeInterval::HourEnding {
             date: day.parse().unwrap(),
             hour_ending,
@@ -48,12 +61,20 @@ fn check_caiso_file(name: &str, day: &str, expected_hours: usize) {
 
 #[test]
 fn us_hour_ending_spring_forward_has_23_hours() {
-    check_caiso_file("20190301_20190401_PRC_LMP_DAM_20200603_09_21_36_v1_excerpt_20190310.csv", "2019-03-10", 23);
+    check_caiso_file(
+        "20190301_20190401_PRC_LMP_DAM_20200603_09_21_36_v1_excerpt_20190310.csv",
+        "2019-03-10",
+        23,
+    );
 }
 
 #[test]
 fn us_hour_ending_fall_back_has_25_distinct_hours() {
-    check_caiso_file("20191101_20191201_PRC_LMP_DAM_20200603_00_24_23_v1_excerpt_20191102-04.csv", "2019-11-03", 25);
+    check_caiso_file(
+        "20191101_20191201_PRC_LMP_DAM_20200603_00_24_23_v1_excerpt_20191102-04.csv",
+        "2019-11-03",
+        25,
+    );
 }
 
 /// EPEX DE-LU through the whole pipeline: the local delivery days of the 2023 clock changes
@@ -82,21 +103,48 @@ path = "${GRIDFLOW_LAKE}"
     )
     .unwrap();
     let lake = temp.path().join("lake");
-    let output = gridflow(&["run", pipeline.to_str().unwrap(), "--no-progress"], &[("GRIDFLOW_LAKE", &lake)]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = gridflow(
+        &["run", pipeline.to_str().unwrap(), "--no-progress"],
+        &[("GRIDFLOW_LAKE", &lake)],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let rows = read_prices(&lake);
     let berlin = jiff::tz::TimeZone::get("Europe/Berlin").unwrap();
     let local_day = |start: i64| {
-        jiff::Timestamp::from_microsecond(start).unwrap().to_zoned_datetime(berlin.clone()).date().to_string()
+        jiff::Timestamp::from_microsecond(start)
+            .unwrap()
+            .to_zoned_datetime(berlin.clone())
+            .date()
+            .to_string()
     };
-    let hours_on = |day: &str| rows.iter().filter(|r| r.market == "EPEX" && local_day(r.interval_start) == day).count();
+    let hours_on = |day: &str| {
+        rows.iter()
+            .filter(|r| r.market == "EPEX" && local_day(r.interval_start) == day)
+            .count()
+    };
     assert_eq!(hours_on("2023-03-26"), 23);
     assert_eq!(hours_on("2023-10-29"), 25);
     // 02:00 local on 29 October happens twice: 00:00Z (CEST) and 01:00Z (CET).
     for start in ["2023-10-29T00:00:00Z", "2023-10-29T01:00:00Z"] {
-        assert!(rows.iter().any(|r| r.interval_start == micros(start)), "missing {start}");
+        assert!(
+            rows.iter().any(|r| r.interval_start == micros(start)),
+            "missing {start}"
+        );
     }
     // No 02:00 local on 26 March: 00:59Z is followed directly by 01:00Z = 03:00 CEST.
-    let spring: BTreeSet<i64> = rows.iter().map(|r| r.interval_start).filter(|s| local_day(*s) == "2023-03-26").collect();
-    assert!(spring.iter().zip(spring.iter().skip(1)).all(|(a, b)| b - a == 3_600_000_000));
+    let spring: BTreeSet<i64> = rows
+        .iter()
+        .map(|r| r.interval_start)
+        .filter(|s| local_day(*s) == "2023-03-26")
+        .collect();
+    assert!(
+        spring
+            .iter()
+            .zip(spring.iter().skip(1))
+            .all(|(a, b)| b - a == 3_600_000_000)
+    );
 }

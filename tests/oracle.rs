@@ -43,7 +43,9 @@ impl SourceKind for ScriptedKind {
         "test rounds"
     }
     fn configure(&self, _: &ComponentConfig<'_>) -> Result<Arc<dyn SourcePlan>, Vec<ConfigError>> {
-        Ok(Arc::new(ScriptedPlan { rounds: self.rounds.clone() }))
+        Ok(Arc::new(ScriptedPlan {
+            rounds: self.rounds.clone(),
+        }))
     }
 }
 
@@ -66,9 +68,17 @@ impl SourcePlan for ScriptedPlan {
 
 impl SourceReader for ScriptedReader {
     fn poll(&mut self, out: &mut SourceOutput) -> SourceStatus {
-        let Some(round) = self.rounds.get(self.next) else { return SourceStatus::Finished };
+        let Some(round) = self.rounds.get(self.next) else {
+            return SourceStatus::Finished;
+        };
         // Workers split each round, so arrivals interleave across workers too.
-        out.observations.extend(round.iter().enumerate().filter(|(i, _)| i % self.peers == self.worker).map(|(_, o)| o.clone()));
+        out.observations.extend(
+            round
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i % self.peers == self.worker)
+                .map(|(_, o)| o.clone()),
+        );
         self.next += 1;
         SourceStatus::Ready
     }
@@ -95,14 +105,26 @@ max_file_rows = 50
 
 fn run_pipeline(rounds: &Arc<Vec<Vec<Observation>>>, lake: &Path, workers: usize) -> Vec<LakeRow> {
     let mut registry = gridflow::registry();
-    registry.add_source(ScriptedKind { rounds: rounds.clone() });
+    registry.add_source(ScriptedKind {
+        rounds: rounds.clone(),
+    });
     let lake_text = lake.display().to_string();
     let plan = pipeline::load_with_environment("oracle.toml", PIPELINE, &registry, &|name| {
         (name == "LAKE").then(|| lake_text.clone())
     })
     .unwrap();
-    let metrics = Arc::new(Metrics::new(plan.nodes.iter().map(|n| (n.role, n.name.clone()))));
-    runtime::run(Arc::new(plan), metrics, RunOptions { workers, ..RunOptions::default() }).unwrap();
+    let metrics = Arc::new(Metrics::new(
+        plan.nodes.iter().map(|n| (n.role, n.name.clone())),
+    ));
+    runtime::run(
+        Arc::new(plan),
+        metrics,
+        RunOptions {
+            workers,
+            ..RunOptions::default()
+        },
+    )
+    .unwrap();
     read_prices(lake)
 }
 
@@ -118,21 +140,29 @@ struct Publication {
 }
 
 fn observation(publication: &Publication, line: u64) -> Observation {
-    let (market, currency) = [(Market::Spp, Currency::USD), (Market::Epex, Currency::EUR)][publication.market];
+    let (market, currency) =
+        [(Market::Spp, Currency::USD), (Market::Epex, Currency::EUR)][publication.market];
     let start = Timestamp::from_second(1_742_342_400 + 3600 * publication.hour as i64).unwrap();
     Observation::Price(PublishedPrice {
         market,
         product: Product::DayAheadHourly,
         location: Arc::from(format!("L{}", publication.location)),
         location_type: LocationType::Node,
-        interval: NativeInterval::Utc { start, end: Timestamp::from_second(start.as_second() + 3600).unwrap() },
+        interval: NativeInterval::Utc {
+            start,
+            end: Timestamp::from_second(start.as_second() + 3600).unwrap(),
+        },
         price: Price::from_micros(publication.price_cents * 10_000),
         currency,
         unit: Unit::MegawattHour,
         components: Components::default(),
         published_at: Some(Timestamp::from_second(publication.published_second).unwrap()),
         revision: publication.revision,
-        origin: Origin { source: Arc::from("feed"), file: Arc::from("generated"), line },
+        origin: Origin {
+            source: Arc::from("feed"),
+            file: Arc::from("generated"),
+            line,
+        },
     })
 }
 
@@ -143,7 +173,11 @@ fn usd_rate() -> Observation {
         date: date(2025, 3, 19),
         currency: Currency::USD,
         per_euro: Price::from_micros(USD_PER_EURO_MICROS),
-        origin: Origin { source: Arc::from("feed"), file: Arc::from("rates"), line: 1 },
+        origin: Origin {
+            source: Arc::from("feed"),
+            file: Arc::from("rates"),
+            line: 1,
+        },
     })
 }
 
@@ -151,7 +185,11 @@ fn usd_rate() -> Observation {
 fn divide_rounded(numerator: i128, denominator: i128) -> i128 {
     let quotient = numerator / denominator;
     let remainder = numerator % denominator;
-    if 2 * remainder.abs() >= denominator { quotient + numerator.signum() } else { quotient }
+    if 2 * remainder.abs() >= denominator {
+        quotient + numerator.signum()
+    } else {
+        quotient
+    }
 }
 
 /// The batch answer: per key the greatest (revision, published_at) wins; among the
@@ -159,7 +197,10 @@ fn divide_rounded(numerator: i128, denominator: i128) -> i128 {
 fn batch_final_state(publications: &[Publication]) -> BTreeSet<(String, String, i64, i128, i64)> {
     let mut by_key: BTreeMap<(usize, usize, usize), Vec<&Publication>> = BTreeMap::new();
     for publication in publications {
-        by_key.entry((publication.market, publication.location, publication.hour)).or_default().push(publication);
+        by_key
+            .entry((publication.market, publication.location, publication.hour))
+            .or_default()
+            .push(publication);
     }
     by_key
         .into_values()
@@ -181,39 +222,76 @@ fn batch_final_state(publications: &[Publication]) -> BTreeSet<(String, String, 
             };
             let market = ["SPP", "EPEX"][latest.market].to_string();
             let start = (1_742_342_400 + 3600 * latest.hour as i64) * 1_000_000;
-            (market, format!("L{}", latest.location), start, price, kept.published_second * 1_000_000)
+            (
+                market,
+                format!("L{}", latest.location),
+                start,
+                price,
+                kept.published_second * 1_000_000,
+            )
         })
         .collect()
 }
 
 fn lake_state(rows: &[LakeRow]) -> BTreeSet<(String, String, i64, i128, i64)> {
     let net = net_content(rows);
-    assert!(net.values().all(|count| *count == 1), "net multiplicities other than 1: {net:?}");
+    assert!(
+        net.values().all(|count| *count == 1),
+        "net multiplicities other than 1: {net:?}"
+    );
     net.keys()
-        .map(|row| (row.market.clone(), row.location.clone(), row.interval_start, row.price, row.published_at))
+        .map(|row| {
+            (
+                row.market.clone(),
+                row.location.clone(),
+                row.interval_start,
+                row.price,
+                row.published_at,
+            )
+        })
         .collect()
 }
 
 fn publications() -> impl Strategy<Value = (Vec<Publication>, Vec<usize>, usize, usize)> {
-    let publication = (0..2usize, 0..3usize, 0..4usize, -5_000i64..50_000, prop::option::weighted(0.3, 0..3i64));
-    (prop::collection::vec(publication, 1..40), any::<prop::sample::Index>(), 1..6usize, any::<prop::sample::Index>())
+    let publication = (
+        0..2usize,
+        0..3usize,
+        0..4usize,
+        -5_000i64..50_000,
+        prop::option::weighted(0.3, 0..3i64),
+    );
+    (
+        prop::collection::vec(publication, 1..40),
+        any::<prop::sample::Index>(),
+        1..6usize,
+        any::<prop::sample::Index>(),
+    )
         .prop_flat_map(|(raw, rate_round, rounds, _)| {
             let count = raw.len();
             // Unique publication seconds, in an order unrelated to arrival.
-            (Just(raw), Just(rate_round), Just(rounds), Just((1..=count as i64).collect::<Vec<_>>()).prop_shuffle(), prop::collection::vec(0..rounds, count), Just(count))
+            (
+                Just(raw),
+                Just(rate_round),
+                Just(rounds),
+                Just((1..=count as i64).collect::<Vec<_>>()).prop_shuffle(),
+                prop::collection::vec(0..rounds, count),
+                Just(count),
+            )
         })
         .prop_map(|(raw, rate_round, rounds, seconds, arrival_rounds, _)| {
             let mut publications: Vec<Publication> = raw
                 .into_iter()
                 .zip(seconds)
-                .map(|((market, location, hour, price_cents, revision), second)| Publication {
-                    market,
-                    location,
-                    hour,
-                    price_cents,
-                    published_second: 1_700_000_000 + second * 60,
-                    revision: if market == 1 { revision } else { None },
-                })
+                .map(
+                    |((market, location, hour, price_cents, revision), second)| Publication {
+                        market,
+                        location,
+                        hour,
+                        price_cents,
+                        published_second: 1_700_000_000 + second * 60,
+                        revision: if market == 1 { revision } else { None },
+                    },
+                )
                 .collect();
             // Re-publish some values unchanged later (deduplication) by copying a price.
             for i in (1..publications.len()).step_by(5) {
@@ -223,7 +301,12 @@ fn publications() -> impl Strategy<Value = (Vec<Publication>, Vec<usize>, usize,
                     later[0].price_cents = source.price_cents;
                 }
             }
-            (publications, arrival_rounds, rounds, rate_round.index(rounds))
+            (
+                publications,
+                arrival_rounds,
+                rounds,
+                rate_round.index(rounds),
+            )
         })
 }
 

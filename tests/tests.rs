@@ -8,4 +8,5 @@ mod docs;
 mod dst;
 mod end_to_end;
 mod oracle;
+mod shutdown;
 mod validation;

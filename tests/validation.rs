@@ -33,11 +33,16 @@ path = "target/unused-lake"
 
 #[test]
 fn valid_pipeline_loads_and_orders_the_graph() {
-    let text = format!("{SOURCE}\n[operators.normalize]\nkind = \"normalize\"\ninputs = [\"spp_rt\"]\n{SINK}");
+    let text = format!(
+        "{SOURCE}\n[operators.normalize]\nkind = \"normalize\"\ninputs = [\"spp_rt\"]\n{SINK}"
+    );
     let plan = pipeline::load("test.toml", &text, &gridflow::registry()).unwrap();
     let names: Vec<&str> = plan.nodes.iter().map(|node| &*node.name).collect();
     assert_eq!(names, ["spp_rt", "normalize", "lake"]);
-    assert!(plan.to_dot().contains("\"spp_rt\" -> \"normalize\" [label=\"observations\"]"));
+    assert!(
+        plan.to_dot()
+            .contains("\"spp_rt\" -> \"normalize\" [label=\"observations\"]")
+    );
     assert!(plan.to_text().contains("normalize"));
 }
 
@@ -49,15 +54,26 @@ fn unknown_kind() {
     let error = only(&text);
     assert_eq!((error.line, error.column), (2, 8));
     assert_eq!(error.component.as_deref(), Some("sources.spp_rt"));
-    assert!(error.message.starts_with("unknown source kind `file`; known: files"), "{}", error.message);
+    assert!(
+        error
+            .message
+            .starts_with("unknown source kind `file`; known: files"),
+        "{}",
+        error.message
+    );
     assert_eq!(error.help.as_deref(), Some("did you mean `files`?"));
 }
 
 #[test]
 fn unknown_input() {
-    let text = format!("{SOURCE}\n[operators.normalize]\nkind = \"normalize\"\ninputs = [\"spp_rt2\"]\n{SINK}");
+    let text = format!(
+        "{SOURCE}\n[operators.normalize]\nkind = \"normalize\"\ninputs = [\"spp_rt2\"]\n{SINK}"
+    );
     let error = only(&text);
-    assert_eq!(error.to_string().lines().next().unwrap(), "test.toml:9:11: operators.normalize: unknown input `spp_rt2`; known: spp_rt");
+    assert_eq!(
+        error.to_string().lines().next().unwrap(),
+        "test.toml:9:11: operators.normalize: unknown input `spp_rt2`; known: spp_rt"
+    );
     assert_eq!(error.help.as_deref(), Some("did you mean `spp_rt`?"));
 }
 
@@ -67,7 +83,10 @@ fn cycle() {
         "{SOURCE}\n[operators.normalize]\nkind = \"normalize\"\ninputs = [\"spp_rt\", \"other\"]\n\n[operators.other]\nkind = \"normalize\"\ninputs = [\"normalize\"]\n{SINK}"
     );
     let all = errors(&text);
-    let cycle = all.iter().find(|e| e.message.starts_with("cycle")).unwrap_or_else(|| panic!("{all:#?}"));
+    let cycle = all
+        .iter()
+        .find(|e| e.message.starts_with("cycle"))
+        .unwrap_or_else(|| panic!("{all:#?}"));
     assert!(
         cycle.message == "cycle in the pipeline graph: normalize -> other -> normalize"
             || cycle.message == "cycle in the pipeline graph: other -> normalize -> other",
@@ -83,7 +102,11 @@ fn missing_field() {
     );
     let error = only(&text);
     assert_eq!(error.component.as_deref(), Some("sinks.lake"));
-    assert!(error.message.contains("missing field `path`"), "{}", error.message);
+    assert!(
+        error.message.contains("missing field `path`"),
+        "{}",
+        error.message
+    );
     assert_eq!(error.line, 11);
 }
 
@@ -94,7 +117,11 @@ fn wrong_type() {
     );
     let error = only(&text);
     assert_eq!((error.line, error.column), (6, 14));
-    assert!(error.message.contains("invalid type: string \"large\""), "{}", error.message);
+    assert!(
+        error.message.contains("invalid type: string \"large\""),
+        "{}",
+        error.message
+    );
 }
 
 #[test]
@@ -105,7 +132,9 @@ fn unknown_field() {
     let error = only(&text);
     assert_eq!((error.line, error.column), (10, 1));
     assert!(
-        error.message.contains("unknown field `max_rate_age`, expected `max_rate_age_days`"),
+        error
+            .message
+            .contains("unknown field `max_rate_age`, expected `max_rate_age_days`"),
         "{}",
         error.message
     );
@@ -117,8 +146,17 @@ fn wrong_stream_kind() {
         "{SOURCE}\n[sinks.lake]\nkind = \"parquet\"\ninputs = [\"spp_rt\"]\npath = \"target/unused\"\n"
     );
     let error = only(&text);
-    assert!(error.message.contains("produces observations but `parquet` accepts prices"), "{}", error.message);
-    assert_eq!(error.help.as_deref(), Some("route the source through a `normalize` operator first"));
+    assert!(
+        error
+            .message
+            .contains("produces observations but `parquet` accepts prices"),
+        "{}",
+        error.message
+    );
+    assert_eq!(
+        error.help.as_deref(),
+        Some("route the source through a `normalize` operator first")
+    );
 }
 
 #[test]
@@ -127,15 +165,25 @@ fn environment_interpolation() {
         "{SOURCE}\n[operators.normalize]\nkind = \"normalize\"\ninputs = [\"spp_rt\"]\n\n[sinks.lake]\nkind = \"parquet\"\ninputs = [\"normalize\"]\npath = \"${{UNSET_VARIABLE}}\"\n"
     );
     let error = only(&text);
-    assert_eq!(error.message, "environment variable `UNSET_VARIABLE` is not set");
+    assert_eq!(
+        error.message,
+        "environment variable `UNSET_VARIABLE` is not set"
+    );
     let with_default = text.replace("${UNSET_VARIABLE}", "${UNSET_VARIABLE:-lake}");
-    assert!(pipeline::load_with_environment("t.toml", &with_default, &gridflow::registry(), &|_| None).is_ok());
+    assert!(
+        pipeline::load_with_environment("t.toml", &with_default, &gridflow::registry(), &|_| None)
+            .is_ok()
+    );
     let set = text.replace("UNSET_VARIABLE", "SET_VARIABLE");
     let plan = pipeline::load_with_environment("t.toml", &set, &gridflow::registry(), &|name| {
         (name == "SET_VARIABLE").then(|| "lake-from-env".to_string())
     })
     .unwrap();
-    assert!(plan.to_text().contains("lake-from-env"), "{}", plan.to_text());
+    assert!(
+        plan.to_text().contains("lake-from-env"),
+        "{}",
+        plan.to_text()
+    );
 }
 
 #[test]
@@ -163,9 +211,17 @@ fn broken_pipeline_reports_every_error_at_once() {
         "cycle in the pipeline graph: loop_a -> loop_b -> loop_a",
     ];
     for needle in expect {
-        assert!(rendered.iter().any(|r| r.contains(&needle)), "no error contains {needle:?}: {rendered:#?}");
+        assert!(
+            rendered.iter().any(|r| r.contains(&needle)),
+            "no error contains {needle:?}: {rendered:#?}"
+        );
     }
-    assert!(rendered.iter().all(|r| r.starts_with("pipelines/broken.toml:")), "{rendered:#?}");
+    assert!(
+        rendered
+            .iter()
+            .all(|r| r.starts_with("pipelines/broken.toml:")),
+        "{rendered:#?}"
+    );
 
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_gridflow"))
         .args(["validate", "pipelines/broken.toml"])

@@ -50,31 +50,45 @@ pub(super) fn convert<'scope>(
             .concat(euro)
     };
 
-    let in_base = prices.clone().filter(move |record| record.currency == base);
-    let foreign: Keyed<'scope, PriceRecord> = prices
-        .filter(move |record| record.currency != base)
-        .map(|record| ((record.currency, rate_date(&record)), record));
+    let (in_base, foreign) = super::split::split(prices, move |record| {
+        if record.currency == base {
+            Ok(record)
+        } else {
+            Err(((record.currency, rate_date(&record)), record))
+        }
+    });
+    let foreign: Keyed<'scope, PriceRecord> = foreign;
+    // One index of the foreign-currency prices serves both the conversion and the rejects.
+    let needed = foreign.clone().map(|(key, _)| key).distinct();
+    let foreign = foreign.arrange_by_key_named("Normalize: prices by currency and date");
 
-    let converted = foreign.clone().join_map(
-        factors.clone(),
-        move |_, record, (numerator, denominator)| apply(record, *numerator, *denominator, base),
+    let factor_keys = factors.clone().map(|(key, _)| key).distinct();
+    let converted = foreign.clone().join_core(
+        factors.arrange_by_key_named("Normalize: conversion factors"),
+        move |_, record, (numerator, denominator)| {
+            Some(apply(record, *numerator, *denominator, base))
+        },
     );
-    let converted_ok = converted.clone().flat_map(Result::ok);
-    let overflow = converted.flat_map(Result::err);
+    let (converted_ok, overflow) = super::split::split(converted, |result| result);
 
-    let missing = foreign
-        .antijoin(factors.map(|(key, _)| key).distinct())
-        .map(move |((currency, date), record)| {
-            Reject::new(
+    let missing_keys = needed.map(|key| (key, ())).antijoin(factor_keys);
+    let missing = foreign.join_core(
+        missing_keys.arrange_by_key_named("Normalize: dates without a rate"),
+        move |(currency, date), record, ()| {
+            Some(Reject::new(
                 record.origin.clone(),
                 "normalize",
-                &format!("{} {} {} {} {}", record.key.market, record.key.location, record.key.interval_start, record.native_price, currency),
+                &format!(
+                    "{} {} {} {} {}",
+                    record.key.market, record.key.location, record.key.interval_start, record.native_price, currency
+                ),
                 format!(
                     "no ECB reference rate for {currency}{} in force on {date} (latest within {max_age} days); add the rates to the pipeline's inputs",
                     if base == Currency::EUR { String::new() } else { format!(" and {base}") },
                 ),
-            )
-        });
+            ))
+        },
+    );
     (in_base.concat(converted_ok), missing.concat(overflow))
 }
 

@@ -12,6 +12,7 @@
 
 mod currency;
 mod kind;
+mod split;
 
 use gridflow_engine::Collection;
 use gridflow_engine::record::{
@@ -44,16 +45,11 @@ impl<'scope> Normalize<'scope> for Collection<'scope, Observation> {
         self,
         settings: NormalizeSettings,
     ) -> (Collection<'scope, PriceRecord>, Collection<'scope, Reject>) {
-        let rates = self.clone().flat_map(|observation| match observation {
-            Observation::Rate(rate) => Some((rate.currency, (rate.date, rate.per_euro))),
-            Observation::Price(_) => None,
+        let (rates, prices) = split::split(self, |observation| match observation {
+            Observation::Rate(rate) => Ok((rate.currency, (rate.date, rate.per_euro))),
+            Observation::Price(price) => Err(price),
         });
-        let resolved = self.flat_map(|observation| match observation {
-            Observation::Price(price) => Some(resolve(price)),
-            Observation::Rate(_) => None,
-        });
-        let time_rejects = resolved.clone().flat_map(Result::err);
-        let in_native_currency = resolved.flat_map(Result::ok);
+        let (in_native_currency, time_rejects) = split::split(prices, resolve);
 
         let (converted, currency_rejects) = currency::convert(in_native_currency, rates, settings);
         let current = converted
