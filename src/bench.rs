@@ -31,11 +31,18 @@ fn write_csv(dir: &Path, nodes: u32, intervals: u32) -> Result<u64> {
         let gmt = format!("03/31/2025 {:02}:{minute:02}:00", hour + 5);
         let path = dir.join(format!("RTBM-LMP-SL-20250331{hour:02}{minute:02}.csv"));
         let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
-        writeln!(out, "Interval,GMTIntervalEnd,Settlement Location,Pnode,LMP,MLC,MCC,MEC")?;
+        writeln!(
+            out,
+            "Interval,GMTIntervalEnd,Settlement Location,Pnode,LMP,MLC,MCC,MEC"
+        )?;
         for node in 0..nodes {
             let cents = (u64::from(node) * 7919 + u64::from(interval) * 104_729) % 30_000;
             let lmp = cents as f64 / 100.0 - 50.0;
-            writeln!(out, "{local},{gmt},N{node:05},PN{node:05},{lmp:.4},0.2300,1.0000,{:.4}", lmp - 1.23)?;
+            writeln!(
+                out,
+                "{local},{gmt},N{node:05},PN{node:05},{lmp:.4},0.2300,1.0000,{:.4}",
+                lmp - 1.23
+            )?;
         }
         out.flush()?;
         bytes += std::fs::metadata(&path)?.len();
@@ -71,19 +78,35 @@ path = "{}"
 
 fn run_case(binary: &Path, pipeline_file: &Path, workers: usize) -> Result<Measurement> {
     let output = Command::new(binary)
-        .args(["run", &pipeline_file.display().to_string(), "--no-progress", "--workers", &workers.to_string()])
+        .args([
+            "run",
+            &pipeline_file.display().to_string(),
+            "--no-progress",
+            "--workers",
+            &workers.to_string(),
+        ])
         .output()
         .context("starting gridflow run")?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
-        bail!("gridflow run failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+        bail!(
+            "gridflow run failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     let ticks = stdout
         .lines()
         .find(|line| line.starts_with("source ") && line.split_whitespace().nth(1) == Some("ticks"))
         .context("no ticks line in the summary")?;
-    let records: u64 = ticks.split_whitespace().nth(2).context("no count")?.parse()?;
-    let total = stdout.lines().find(|line| line.starts_with("total:")).context("no total line")?;
+    let records: u64 = ticks
+        .split_whitespace()
+        .nth(2)
+        .context("no count")?
+        .parse()?;
+    let total = stdout
+        .lines()
+        .find(|line| line.starts_with("total:"))
+        .context("no total line")?;
     let seconds: f64 = total
         .split(" in ")
         .nth(1)
@@ -95,7 +118,11 @@ fn run_case(binary: &Path, pipeline_file: &Path, workers: usize) -> Result<Measu
         .find_map(|line| line.strip_prefix("peak memory: "))
         .and_then(|rest| rest.split(' ').next())
         .and_then(|value| value.parse().ok());
-    Ok(Measurement { records, seconds, peak_mib })
+    Ok(Measurement {
+        records,
+        seconds,
+        peak_mib,
+    })
 }
 
 fn duckdb_seconds(csv_glob: &Path, out: &Path) -> Result<Option<f64>> {
@@ -112,13 +139,17 @@ fn duckdb_seconds(csv_glob: &Path, out: &Path) -> Result<Option<f64>> {
     if !output.status.success() {
         bail!("duckdb failed: {}", String::from_utf8_lossy(&output.stderr));
     }
-    Ok(Some(String::from_utf8_lossy(&output.stdout).trim().parse()?))
+    Ok(Some(
+        String::from_utf8_lossy(&output.stdout).trim().parse()?,
+    ))
 }
 
 /// Runs every case and prints a Markdown table.
 pub(crate) fn bench(nodes: u32, intervals: u32, work: Option<PathBuf>) -> Result<()> {
     let binary = std::env::current_exe()?;
-    let work = work.unwrap_or_else(|| std::env::temp_dir().join(format!("gridflow-bench-{}", std::process::id())));
+    let work = work.unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("gridflow-bench-{}", std::process::id()))
+    });
     std::fs::create_dir_all(&work)?;
     let csv_dir = work.join("csv");
     let started = Instant::now();
@@ -141,15 +172,29 @@ pub(crate) fn bench(nodes: u32, intervals: u32, work: Option<PathBuf>) -> Result
         "| case | workers | records | wall s | records/s | MB/s of CSV | peak RSS MiB |\n|---|---|---|---|---|---|---|\n",
     );
     let mut csv_one_worker = None;
-    for (name, source) in [("normalize → Parquet", &synthetic), ("parse CSV → normalize → Parquet", &files)] {
+    for (name, source) in [
+        ("normalize → Parquet", &synthetic),
+        ("parse CSV → normalize → Parquet", &files),
+    ] {
         for workers in [1, 2] {
-            let lake = work.join(format!("lake-{}-{workers}", if source == &synthetic { "synthetic" } else { "csv" }));
+            let lake = work.join(format!(
+                "lake-{}-{workers}",
+                if source == &synthetic {
+                    "synthetic"
+                } else {
+                    "csv"
+                }
+            ));
             let _ = std::fs::remove_dir_all(&lake);
             let file = work.join("bench.toml");
             std::fs::write(&file, pipeline(source, &lake))?;
             let measured = run_case(&binary, &file, workers)?;
             let rate = measured.records as f64 / measured.seconds;
-            let mb = if source == &files { format!("{:.1}", csv_bytes as f64 / 1e6 / measured.seconds) } else { "–".into() };
+            let mb = if source == &files {
+                format!("{:.1}", csv_bytes as f64 / 1e6 / measured.seconds)
+            } else {
+                "–".into()
+            };
             if source == &files && workers == 1 {
                 csv_one_worker = Some(measured.seconds);
             }
@@ -159,7 +204,9 @@ pub(crate) fn bench(nodes: u32, intervals: u32, work: Option<PathBuf>) -> Result
                 measured.records,
                 measured.seconds,
                 rate,
-                measured.peak_mib.map_or("–".to_string(), |m| format!("{m:.0}"))
+                measured
+                    .peak_mib
+                    .map_or("–".to_string(), |m| format!("{m:.0}"))
             );
             eprintln!("{name}, {workers} worker(s): {:.0} records/s", rate);
         }
@@ -173,7 +220,11 @@ pub(crate) fn bench(nodes: u32, intervals: u32, work: Option<PathBuf>) -> Result
             csv_bytes as f64 / 1e6 / duckdb
         );
         if let Some(ours) = csv_one_worker {
-            let _ = writeln!(table, "\ngridflow (parse → normalize → Parquet, 1 worker) / DuckDB time ratio: {:.2}", ours / duckdb);
+            let _ = writeln!(
+                table,
+                "\ngridflow (parse → normalize → Parquet, 1 worker) / DuckDB time ratio: {:.2}",
+                ours / duckdb
+            );
         }
     } else {
         table.push_str("\nDuckDB not measured: run scripts/setup-python first (creates .venv).\n");

@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
+use gridflow_engine::Registry;
 use gridflow_engine::metrics::{Metrics, Role};
 use gridflow_engine::pipeline::{self, Plan};
 use gridflow_engine::runtime::{self, RunOptions};
-use gridflow_engine::Registry;
 
 /// Stream processing for energy markets: pipeline files in, a Parquet lake out.
 #[derive(Parser, Debug)]
@@ -81,7 +81,8 @@ enum GraphFormat {
 
 /// Loads a pipeline, printing every error; `Ok(None)` when it is invalid.
 fn load(file: &PathBuf, registry: &Registry) -> Result<Option<Plan>> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     match pipeline::load(&file.display().to_string(), &text, registry) {
         Ok(plan) => Ok(Some(plan)),
         Err(errors) => {
@@ -95,7 +96,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     match execute(cli.command) {
         Ok(code) => code,
         Err(error) => {
@@ -131,7 +135,11 @@ fn execute(command: Command) -> Result<ExitCode> {
             None => ExitCode::from(2),
         }),
         Command::Kinds => {
-            for (role, title) in [(Role::Source, "sources"), (Role::Operator, "operators"), (Role::Sink, "sinks")] {
+            for (role, title) in [
+                (Role::Source, "sources"),
+                (Role::Operator, "operators"),
+                (Role::Sink, "sinks"),
+            ] {
                 println!("{title}:");
                 for (kind, summary) in registry.summaries(role) {
                     println!("  {kind:<12} {summary}");
@@ -139,11 +147,19 @@ fn execute(command: Command) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench { nodes, intervals, work } => {
+        Command::Bench {
+            nodes,
+            intervals,
+            work,
+        } => {
             bench::bench(nodes, intervals, work)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { file, workers, no_progress } => {
+        Command::Run {
+            file,
+            workers,
+            no_progress,
+        } => {
             let Some(plan) = load(&file, &registry)? else {
                 return Ok(ExitCode::from(2));
             };
@@ -154,7 +170,9 @@ fn execute(command: Command) -> Result<ExitCode> {
 
 fn run(plan: Plan, workers: usize, no_progress: bool) -> Result<ExitCode> {
     let plan = Arc::new(plan);
-    let metrics = Arc::new(Metrics::new(plan.nodes.iter().map(|node| (node.role, node.name.clone()))));
+    let metrics = Arc::new(Metrics::new(
+        plan.nodes.iter().map(|node| (node.role, node.name.clone())),
+    ));
     let stop = Arc::new(AtomicBool::new(false));
     let handler_stop = stop.clone();
     ctrlc::set_handler(move || {
@@ -168,7 +186,10 @@ fn run(plan: Plan, workers: usize, no_progress: bool) -> Result<ExitCode> {
 
     tracing::info!(pipeline = %plan.path, workers, "starting");
     let started = Instant::now();
-    let options = RunOptions { workers, stop: stop.clone() };
+    let options = RunOptions {
+        workers,
+        stop: stop.clone(),
+    };
     let worker_plan = plan.clone();
     let worker_metrics = metrics.clone();
     let handle = std::thread::spawn(move || runtime::run(worker_plan, worker_metrics, options));
@@ -178,8 +199,19 @@ fn run(plan: Plan, workers: usize, no_progress: bool) -> Result<ExitCode> {
         std::thread::sleep(Duration::from_millis(100));
     }
     progress.finish();
-    let result = handle.join().map_err(|_| anyhow::anyhow!("the runtime thread panicked"))?;
+    let result = handle
+        .join()
+        .map_err(|_| anyhow::anyhow!("the runtime thread panicked"))?;
     result.context("running the pipeline")?;
-    print!("{}", summary::render(&plan, &metrics, workers, started.elapsed(), stop.load(Ordering::SeqCst)));
+    print!(
+        "{}",
+        summary::render(
+            &plan,
+            &metrics,
+            workers,
+            started.elapsed(),
+            stop.load(Ordering::SeqCst)
+        )
+    );
     Ok(ExitCode::SUCCESS)
 }

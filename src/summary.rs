@@ -16,7 +16,11 @@ impl Progress {
     pub(crate) fn new(hidden: bool) -> Self {
         let bar = ProgressBar::with_draw_target(
             Some(0),
-            if hidden { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() },
+            if hidden {
+                ProgressDrawTarget::hidden()
+            } else {
+                ProgressDrawTarget::stderr()
+            },
         );
         bar.set_style(
             ProgressStyle::with_template(
@@ -35,7 +39,9 @@ impl Progress {
         self.bar.set_length(total.max(read));
         self.bar.set_position(read);
         let rate = records as f64 / elapsed.as_secs_f64().max(1e-3);
-        self.bar.set_message(format!("{records} read, {written} written, {rate:.0} records/s"));
+        self.bar.set_message(format!(
+            "{records} read, {written} written, {rate:.0} records/s"
+        ));
     }
 
     pub(crate) fn finish(&self) {
@@ -48,16 +54,30 @@ fn get(counter: &std::sync::atomic::AtomicU64) -> u64 {
 }
 
 /// The end-of-run summary: per source, per operator, per sink, then totals.
-pub(crate) fn render(plan: &Plan, metrics: &Metrics, workers: usize, wall: Duration, stopped: bool) -> String {
+pub(crate) fn render(
+    plan: &Plan,
+    metrics: &Metrics,
+    workers: usize,
+    wall: Duration,
+    stopped: bool,
+) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
         "pipeline {} ({}) {} with {workers} worker(s)",
         plan.settings.name,
         plan.path,
-        if stopped { "stopped by Ctrl-C" } else { "finished" }
+        if stopped {
+            "stopped by Ctrl-C"
+        } else {
+            "finished"
+        }
     );
-    let _ = writeln!(out, "{:<10} {:<18} {:>12} {:>12} {:>12} {:>8}", "source", "name", "read", "written", "rejected", "files");
+    let _ = writeln!(
+        out,
+        "{:<10} {:<18} {:>12} {:>12} {:>12} {:>8}",
+        "source", "name", "read", "written", "rejected", "files"
+    );
     let mut read_total = 0;
     let mut rejected_total: i64 = 0;
     for (role, name, counters) in metrics.iter().filter(|(role, _, _)| *role == Role::Source) {
@@ -76,7 +96,10 @@ pub(crate) fn render(plan: &Plan, metrics: &Metrics, workers: usize, wall: Durat
             get(&counters.files)
         );
     }
-    for (_, name, counters) in metrics.iter().filter(|(role, _, _)| *role == Role::Operator) {
+    for (_, name, counters) in metrics
+        .iter()
+        .filter(|(role, _, _)| *role == Role::Operator)
+    {
         let _ = writeln!(
             out,
             "{:<10} {:<18} {:>12} {:>12} {:>12}   (updates in / out / rejected)",

@@ -213,7 +213,10 @@ fn run_worker(
         let mut wait: Option<Duration> = None;
         let mut any_ready = false;
         let reference_pending = sources.iter().any(|s| s.reference_data && !s.finished);
-        for source in sources.iter_mut().filter(|s| !s.finished && (s.reference_data || !reference_pending)) {
+        for source in sources
+            .iter_mut()
+            .filter(|s| !s.finished && (s.reference_data || !reference_pending))
+        {
             output.observations.clear();
             output.rejects.clear();
             output.bytes = 0;
