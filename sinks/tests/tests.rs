@@ -5,4 +5,3 @@ mod common;
 mod config;
 mod docs;
 mod lake;
-mod throughput;
