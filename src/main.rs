@@ -213,5 +213,11 @@ fn run(plan: Plan, workers: usize, no_progress: bool) -> Result<ExitCode> {
             stop.load(Ordering::SeqCst)
         )
     );
+    // A sink that could not commit rows logged why; the run must not look successful.
+    let unwritten = metrics.total(Role::Sink, |counters| &counters.rejected);
+    if unwritten > 0 {
+        eprintln!("error: {unwritten} rows could not be written by the sinks (see the log above)");
+        return Ok(ExitCode::FAILURE);
+    }
     Ok(ExitCode::SUCCESS)
 }

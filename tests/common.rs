@@ -99,8 +99,7 @@ fn strings(batch: &RecordBatch, name: &str) -> Vec<String> {
     let column = batch
         .column_by_name(name)
         .unwrap_or_else(|| panic!("no column {name}"));
-    let column = arrow_cast_to_strings(column.as_ref());
-    column
+    arrow_cast_to_strings(column.as_ref())
 }
 
 fn arrow_cast_to_strings(column: &dyn Array) -> Vec<String> {

@@ -212,7 +212,7 @@ fn broken_pipeline_reports_every_error_at_once() {
     ];
     for needle in expect {
         assert!(
-            rendered.iter().any(|r| r.contains(&needle)),
+            rendered.iter().any(|r| r.contains(needle)),
             "no error contains {needle:?}: {rendered:#?}"
         );
     }

@@ -153,36 +153,6 @@ pub(crate) fn run_with(
     counters
 }
 
-/// Feeds `batches` as [`run`] does into a dataflow that only counts the updates.
-pub(crate) fn run_counting(batches: Vec<Batch>) -> usize {
-    timely::execute_directly(move |worker| {
-        let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let counted = seen.clone();
-        let mut prices = worker.dataflow::<Time, _, _>(|scope| {
-            let (input, collection) = scope.new_collection::<PriceRecord, Diff>();
-            collection.inspect_batch(move |_, updates| {
-                counted.fetch_add(updates.len(), std::sync::atomic::Ordering::Relaxed);
-            });
-            input
-        });
-        let mut time = T0;
-        for batch in batches {
-            prices.advance_to(time);
-            for (record, diff) in batch.prices {
-                prices.update(record, diff);
-            }
-            prices.flush();
-            worker.step();
-            time += STEP;
-        }
-        drop(prices);
-        while worker.has_dataflows() {
-            worker.step();
-        }
-        seen.load(std::sync::atomic::Ordering::Relaxed)
-    })
-}
-
 /// Every file under `root`, relative to it, sorted.
 pub(crate) fn files(root: &Path) -> Vec<PathBuf> {
     fn walk(root: &Path, directory: &Path, out: &mut Vec<PathBuf>) {

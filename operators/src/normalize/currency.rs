@@ -12,6 +12,7 @@ use jiff::civil::Date;
 use jiff::tz::Offset;
 
 use super::NormalizeSettings;
+use super::split::Either;
 
 type Rates<'scope> = VecCollection<'scope, Time, (Currency, (Date, Price)), Diff>;
 type Keyed<'scope, V> = VecCollection<'scope, Time, ((Currency, Date), V), Diff>;
@@ -52,9 +53,9 @@ pub(super) fn convert<'scope>(
 
     let (in_base, foreign) = super::split::split(prices, move |record| {
         if record.currency == base {
-            Ok(record)
+            Either::Left(record)
         } else {
-            Err(((record.currency, rate_date(&record)), record))
+            Either::Right(((record.currency, rate_date(&record)), record))
         }
     });
     let foreign: Keyed<'scope, PriceRecord> = foreign;
@@ -69,7 +70,10 @@ pub(super) fn convert<'scope>(
             Some(apply(record, *numerator, *denominator, base))
         },
     );
-    let (converted_ok, overflow) = super::split::split(converted, |result| result);
+    let (converted_ok, overflow) = super::split::split(converted, |result| match result {
+        Ok(record) => Either::Left(record),
+        Err(reject) => Either::Right(reject),
+    });
 
     let missing_keys = needed.map(|key| (key, ())).antijoin(factor_keys);
     let missing = foreign.join_core(

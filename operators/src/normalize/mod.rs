@@ -14,6 +14,8 @@ mod currency;
 mod kind;
 mod split;
 
+use split::Either;
+
 use gridflow_engine::Collection;
 use gridflow_engine::record::{
     Components, Currency, Observation, Price, PriceKey, PriceRecord, PublishedPrice, Reject,
@@ -46,10 +48,14 @@ impl<'scope> Normalize<'scope> for Collection<'scope, Observation> {
         settings: NormalizeSettings,
     ) -> (Collection<'scope, PriceRecord>, Collection<'scope, Reject>) {
         let (rates, prices) = split::split(self, |observation| match observation {
-            Observation::Rate(rate) => Ok((rate.currency, (rate.date, rate.per_euro))),
-            Observation::Price(price) => Err(price),
+            Observation::Rate(rate) => Either::Left((rate.currency, (rate.date, rate.per_euro))),
+            Observation::Price(price) => Either::Right(price),
         });
-        let (in_native_currency, time_rejects) = split::split(prices, resolve);
+        let (in_native_currency, time_rejects) =
+            split::split(prices, |price| match resolve(price) {
+                Ok(record) => Either::Left(record),
+                Err(reject) => Either::Right(reject),
+            });
 
         let (converted, currency_rejects) = currency::convert(in_native_currency, rates, settings);
         let current = converted

@@ -8,15 +8,18 @@ use differential_dataflow::AsCollection;
 use gridflow_engine::Collection;
 use timely::dataflow::operators::vec::{Map, Partition};
 
-enum Either<L, R> {
+/// Which output a record goes to.
+pub(super) enum Either<L, R> {
+    /// The first output.
     Left(L),
+    /// The second output.
     Right(R),
 }
 
-/// Sends each record to the left output (`Ok`) or the right one (`Err`), moving it.
+/// Sends each record to the left or the right output, moving it.
 pub(super) fn split<'scope, D, L, R>(
     collection: Collection<'scope, D>,
-    route: impl Fn(D) -> Result<L, R> + 'static,
+    route: impl Fn(D) -> Either<L, R> + 'static,
 ) -> (Collection<'scope, L>, Collection<'scope, R>)
 where
     D: 'static,
@@ -25,9 +28,12 @@ where
 {
     let mut parts = collection
         .inner
-        .partition(2, move |(data, time, diff)| match route(data) {
-            Ok(left) => (0, (Either::Left(left), time, diff)),
-            Err(right) => (1, (Either::Right(right), time, diff)),
+        .partition(2, move |(data, time, diff)| {
+            let routed = route(data);
+            (
+                u64::from(matches!(routed, Either::Right(_))),
+                (routed, time, diff),
+            )
         })
         .into_iter();
     let (Some(left), Some(right)) = (parts.next(), parts.next()) else {

@@ -7,6 +7,11 @@ use timely::dataflow::operators::capture::{Capture, Extract};
 
 use super::*;
 
+/// Final records with their net multiplicity.
+type Weighted<D> = Vec<(D, isize)>;
+/// What `capture` collects: batches of updates per time.
+type Captured<D> = Vec<(u64, Vec<(D, u64, isize)>)>;
+
 fn origin() -> Origin {
     Origin {
         source: Arc::from("test"),
@@ -56,7 +61,7 @@ fn rate(day: i8, currency: Currency, per_euro: &str) -> Observation {
 fn run(
     rounds: Vec<Vec<(Observation, isize)>>,
     base: Currency,
-) -> (Vec<(PriceRecord, isize)>, Vec<(Reject, isize)>) {
+) -> (Weighted<PriceRecord>, Weighted<Reject>) {
     let (prices, rejects) = timely::execute_directly(move |worker| {
         let (mut input, prices, rejects) = worker.dataflow::<u64, _, _>(|scope| {
             let (input, observations) = scope.new_collection::<Observation, isize>();
@@ -82,7 +87,7 @@ fn run(
     )
 }
 
-fn consolidate<D: Ord + Clone>(batches: Vec<(u64, Vec<(D, u64, isize)>)>) -> Vec<(D, isize)> {
+fn consolidate<D: Ord + Clone>(batches: Captured<D>) -> Weighted<D> {
     let mut all: Vec<(D, isize)> = batches
         .into_iter()
         .flat_map(|(_, b)| b)
