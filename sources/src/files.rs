@@ -395,7 +395,8 @@ impl FilesReader {
     }
 
     fn poll_backfill(&mut self, out: &mut SourceOutput) -> SourceStatus {
-        if self.pending.is_empty() && !self.files.is_empty() {
+        // Small files are gathered into one batch: every batch costs the dataflow a round.
+        while self.pending.len() < self.batch_size && !self.files.is_empty() {
             self.read_next(out);
             self.pending.extend(self.scratch.observations.drain(..));
         }

@@ -115,16 +115,20 @@ impl Observation {
 ///
 /// Its `Hash` covers only market and location, so that differential's exchange sends every
 /// interval of a location to the same worker (see ARCHITECTURE.md, "Data placement").
+///
+/// Fields are declared (and so ordered) interval first: markets publish roughly in time
+/// order, so new keys sort after the ones already indexed and differential's searches of
+/// its index stay short instead of comparing location names across the whole history.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct PriceKey {
-    /// Publishing market.
-    pub market: Market,
-    /// Location name.
-    pub location: Arc<str>,
-    /// Product.
-    pub product: Product,
     /// UTC interval start.
     pub interval_start: Timestamp,
+    /// Publishing market.
+    pub market: Market,
+    /// Product.
+    pub product: Product,
+    /// Location name.
+    pub location: Arc<str>,
 }
 
 impl std::hash::Hash for PriceKey {
