@@ -263,4 +263,30 @@ print("pyarrow rows", table.num_rows)
         printed.contains(&format!("pyarrow rows {}", rows.len())),
         "{printed}"
     );
+
+    // The README's command, verbatim, with the DuckDB command-line client.
+    let duckdb = python().with_file_name("duckdb");
+    let query = "SELECT market, count(*), min(interval_start), max(price) FROM read_parquet('lake/prices/**/*.parquet', hive_partitioning=true) GROUP BY 1";
+    let output = std::process::Command::new(duckdb)
+        .args(["-c", query])
+        .current_dir(temp.path())
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{table}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for (market, count) in &written {
+        let row = table
+            .lines()
+            .find(|l| l.contains(&format!(" {market} ")))
+            .unwrap_or_else(|| panic!("{table}"));
+        assert!(row.contains(&format!(" {count} ")), "{row}");
+    }
+    assert!(
+        table.contains("timestamp with time zone") && table.contains("decimal(18,6)"),
+        "{table}"
+    );
 }
