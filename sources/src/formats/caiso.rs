@@ -306,12 +306,7 @@ impl Format for CaisoOasis {
             file,
             source,
         };
-        let bytes = context.content(bytes)?;
-        let mut reader = csv_reader(bytes, false);
-        let mut record = ByteRecord::new();
-        if next_record(&mut reader, &mut record).is_none() {
-            return Err(context.error(FileErrorKind::Empty));
-        }
+        let (mut reader, mut record) = context.open_csv(bytes)?;
         let [start, end, node, run, lmp_type, price] = require_columns(
             &context,
             &record,

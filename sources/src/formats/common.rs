@@ -49,6 +49,20 @@ impl Context<'_> {
         }
         Ok(bytes)
     }
+
+    /// A CSV reader over a file's content, positioned after its header, which is returned
+    /// in the record buffer the parser then reuses for every row.
+    pub(crate) fn open_csv<'b>(
+        &self,
+        bytes: &'b [u8],
+    ) -> Result<(csv::Reader<&'b [u8]>, ByteRecord), FileError> {
+        let mut reader = csv_reader(self.content(bytes)?, false);
+        let mut header = ByteRecord::new();
+        if next_record(&mut reader, &mut header).is_none() {
+            return Err(self.error(FileErrorKind::Empty));
+        }
+        Ok((reader, header))
+    }
 }
 
 /// Shares one allocation per distinct location name within a file: a day-ahead SPP file

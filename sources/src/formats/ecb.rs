@@ -11,12 +11,11 @@
 
 use std::sync::Arc;
 
-use csv::ByteRecord;
 use gridflow_engine::component::SourceOutput;
 use gridflow_engine::record::{Currency, FxRate, Observation, Price, Product};
 use jiff::civil::Date;
 
-use super::common::{Context, csv_reader, header_text, iso_date, next_record, raw_text};
+use super::common::{Context, header_text, iso_date, next_record, raw_text};
 use super::{FileError, FileErrorKind, Format, FormatLookupError};
 
 /// `format = "ecb_fx"`.
@@ -99,13 +98,8 @@ impl Format for EcbFx {
             file,
             source,
         };
-        let bytes = context.content(bytes)?;
         // Fields are trimmed where read: the daily file separates them with `, `.
-        let mut reader = csv_reader(bytes, false);
-        let mut record = ByteRecord::new();
-        if next_record(&mut reader, &mut record).is_none() {
-            return Err(context.error(FileErrorKind::Empty));
-        }
+        let (mut reader, mut record) = context.open_csv(bytes)?;
         let header_error = |missing: &str| {
             context.error(FileErrorKind::Header {
                 expected: HEADER.to_string(),

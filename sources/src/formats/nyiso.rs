@@ -27,10 +27,10 @@ use jiff::civil::DateTime;
 use jiff::tz::{AmbiguousOffset, TimeZone};
 
 use super::common::{
-    Context, Interner, csv_reader, file_name, find_column, next_record, price_field,
-    product_minutes, raw_text, require_columns, us_datetime,
+    Context, Interner, file_name, find_column, next_record, price_field, product_minutes, raw_text,
+    require_columns, us_datetime,
 };
-use super::{FileError, FileErrorKind, Format, FormatLookupError};
+use super::{FileError, Format, FormatLookupError};
 
 /// `format = "nyiso_lbmp"`.
 pub const NAME: &str = "nyiso_lbmp";
@@ -230,12 +230,7 @@ impl Format for NyisoLbmp {
             file,
             source,
         };
-        let bytes = context.content(bytes)?;
-        let mut reader = csv_reader(bytes, false);
-        let mut record = ByteRecord::new();
-        if next_record(&mut reader, &mut record).is_none() {
-            return Err(context.error(FileErrorKind::Empty));
-        }
+        let (mut reader, mut record) = context.open_csv(bytes)?;
         let [stamp, name, lbmp, losses, congestion] = require_columns(
             &context,
             &record,

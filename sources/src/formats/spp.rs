@@ -17,8 +17,8 @@ use gridflow_engine::record::{
 use jiff::Timestamp;
 
 use super::common::{
-    Context, Interner, add_minutes, csv_reader, file_name, next_record, optional_price,
-    price_field, product_minutes, raw_text, require_columns, us_datetime, utc,
+    Context, Interner, add_minutes, file_name, next_record, optional_price, price_field,
+    product_minutes, raw_text, require_columns, us_datetime, utc,
 };
 use super::{FileError, FileErrorKind, Format, FormatLookupError};
 
@@ -179,13 +179,8 @@ impl Format for SppLmp {
             file,
             source,
         };
-        let bytes = context.content(bytes)?;
+        let (mut reader, mut record) = context.open_csv(bytes)?;
         let (product, minutes) = self.product_for(&context)?;
-        let mut reader = csv_reader(bytes, false);
-        let mut record = ByteRecord::new();
-        if next_record(&mut reader, &mut record).is_none() {
-            return Err(context.error(FileErrorKind::Empty));
-        }
         let [end, location, lmp, mlc, mcc, mec] = require_columns(
             &context,
             &record,

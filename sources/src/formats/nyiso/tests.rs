@@ -1,4 +1,5 @@
 use super::*;
+use crate::formats::FileErrorKind;
 use crate::formats::testing::{
     assert_reject, fixture, p, parse, parse_ok, prices, replace_once, utc,
 };
