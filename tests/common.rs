@@ -31,8 +31,8 @@ pub(crate) struct LakeRow {
     pub(crate) line: i64,
 }
 
-/// Every `*.parquet` file under `dir`, recursively, sorted.
-pub(crate) fn parquet_files(dir: &Path) -> Vec<PathBuf> {
+/// Every file under `dir`, recursively, sorted.
+fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(next) = stack.pop() {
@@ -43,7 +43,7 @@ pub(crate) fn parquet_files(dir: &Path) -> Vec<PathBuf> {
             let path = entry.path();
             if path.is_dir() {
                 stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "parquet") {
+            } else {
                 found.push(path);
             }
         }
@@ -52,30 +52,26 @@ pub(crate) fn parquet_files(dir: &Path) -> Vec<PathBuf> {
     found
 }
 
+/// Every committed `*.parquet` file under `dir`, recursively, sorted.
+pub(crate) fn parquet_files(dir: &Path) -> Vec<PathBuf> {
+    walk(dir)
+        .into_iter()
+        .filter(|path| path.extension().is_some_and(|e| e == "parquet"))
+        .collect()
+}
+
 /// Files left under `dir` that are not committed Parquet files (temporaries).
 pub(crate) fn stray_files(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(next) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&next) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if !path
+    walk(dir)
+        .into_iter()
+        .filter(|path| {
+            let name = path
                 .file_name()
-                .is_some_and(|n| n.to_string_lossy().ends_with(".parquet"))
-                || path
-                    .file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-            {
-                found.push(path);
-            }
-        }
-    }
-    found
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            !name.ends_with(".parquet") || name.starts_with('.')
+        })
+        .collect()
 }
 
 fn partition(path: &Path, name: &str) -> String {
