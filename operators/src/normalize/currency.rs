@@ -11,8 +11,8 @@ use gridflow_engine::{Collection, Diff, Time};
 use jiff::civil::Date;
 use jiff::tz::Offset;
 
-use super::NormalizeSettings;
 use super::split::Either;
+use super::{NormalizeSettings, Shared};
 
 type Rates<'scope> = VecCollection<'scope, Time, (Currency, (Date, Price)), Diff>;
 type Keyed<'scope, V> = VecCollection<'scope, Time, ((Currency, Date), V), Diff>;
@@ -24,10 +24,10 @@ pub(super) fn rate_date(record: &PriceRecord) -> Date {
 
 /// Converts `prices` to the base currency; prices without a rate become rejects.
 pub(super) fn convert<'scope>(
-    prices: Collection<'scope, PriceRecord>,
+    prices: Collection<'scope, Shared>,
     rates: Rates<'scope>,
     settings: NormalizeSettings,
-) -> (Collection<'scope, PriceRecord>, Collection<'scope, Reject>) {
+) -> (Collection<'scope, Shared>, Collection<'scope, Reject>) {
     let base = settings.base_currency;
     let max_age = settings.max_rate_age_days;
     let in_force = rates_in_force(rates, max_age);
@@ -58,7 +58,7 @@ pub(super) fn convert<'scope>(
             Either::Right(((record.currency, rate_date(&record)), record))
         }
     });
-    let foreign: Keyed<'scope, PriceRecord> = foreign;
+    let foreign: Keyed<'scope, Shared> = foreign;
     // One index of the foreign-currency prices serves both the conversion and the rejects.
     let needed = foreign.clone().map(|(key, _)| key).distinct();
     let foreign = foreign.arrange_by_key_named("Normalize: prices by currency and date");
@@ -101,10 +101,10 @@ fn apply(
     numerator: i64,
     denominator: i64,
     base: Currency,
-) -> Result<PriceRecord, Reject> {
+) -> Result<Shared, Reject> {
     let convert = |price: Price| price.scale_by(numerator, denominator);
     let convert_optional = |price: Option<Price>| price.map(convert);
-    let mut out = record.clone();
+    let mut out = PriceRecord::clone(record);
     let (Some(price), Some(energy), Some(congestion), Some(loss)) = (
         convert(record.price),
         convert_optional(record.components.energy).map_or(Some(None), |v| v.map(Some)),
@@ -123,7 +123,7 @@ fn apply(
     out.components.congestion = congestion;
     out.components.loss = loss;
     out.currency = base;
-    Ok(out)
+    Ok(std::sync::Arc::new(out))
 }
 
 /// Every (currency, date) with the rate in force on it.
