@@ -6,7 +6,7 @@
 //! (the euro's rate is 1), in exact integer arithmetic rounded half away from zero.
 
 use differential_dataflow::collection::vec::Collection as VecCollection;
-use gridflow_engine::record::{Currency, Price, PriceRecord, Reject};
+use gridflow_engine::record::{Currency, Price, PriceKey, PriceRecord, Reject};
 use gridflow_engine::{Collection, Diff, Time};
 use jiff::civil::Date;
 use jiff::tz::Offset;
@@ -55,10 +55,15 @@ pub(super) fn convert<'scope>(
         if record.currency == base {
             Either::Left(record)
         } else {
-            Either::Right(((record.currency, rate_date(&record)), record))
+            Either::Right((
+                (record.currency, rate_date(&record)),
+                (record.key.clone(), record),
+            ))
         }
     });
-    let foreign: Keyed<'scope, Shared> = foreign;
+    // Many prices share one (currency, date): the index orders them by their key, kept
+    // inline so that sorting does not chase every record's pointer.
+    let foreign: Keyed<'scope, (PriceKey, Shared)> = foreign;
     // One index of the foreign-currency prices serves both the conversion and the rejects.
     let needed = foreign.clone().map(|(key, _)| key).distinct();
     let foreign = foreign.arrange_by_key_named("Normalize: prices by currency and date");
@@ -66,7 +71,7 @@ pub(super) fn convert<'scope>(
     let factor_keys = factors.clone().map(|(key, _)| key).distinct();
     let converted = foreign.clone().join_core(
         factors.arrange_by_key_named("Normalize: conversion factors"),
-        move |_, record, (numerator, denominator)| {
+        move |_, (_, record), (numerator, denominator)| {
             Some(apply(record, *numerator, *denominator, base))
         },
     );
@@ -78,7 +83,7 @@ pub(super) fn convert<'scope>(
     let missing_keys = needed.map(|key| (key, ())).antijoin(factor_keys);
     let missing = foreign.join_core(
         missing_keys.arrange_by_key_named("Normalize: dates without a rate"),
-        move |(currency, date), record, ()| {
+        move |(currency, date), (_, record), ()| {
             Some(Reject::new(
                 record.origin.clone(),
                 "normalize",
