@@ -115,7 +115,18 @@ fn demo_pipeline_writes_a_lake_that_outside_readers_read() {
     for row in &rows {
         *written.entry(row.market.clone()).or_default() += 1;
     }
-    // A reject can be retracted (a price read before its FX rate): count net rejects.
+    // FX rates are read on every worker before any price, so no missing-rate reject is
+    // ever written and later retracted.
+    assert!(
+        rejects.iter().all(|r| r.diff == 1),
+        "{:?}",
+        rejects
+            .iter()
+            .filter(|r| r.diff != 1)
+            .take(3)
+            .collect::<Vec<_>>()
+    );
+    // Count net rejects all the same: the lake's contract is the sum of `diff`.
     let mut net_rejects: BTreeMap<(String, String, i64, String), i64> = BTreeMap::new();
     for reject in &rejects {
         *net_rejects

@@ -103,8 +103,8 @@ pub trait SourcePlan: Send + Sync {
     /// Whether the source ends by itself (files) or runs until stopped (live feeds).
     fn bounded(&self) -> bool;
     /// Whether the source carries reference data others depend on (FX rates). The runtime
-    /// reads such bounded sources to the end before polling the rest, so conversions find
-    /// their rate at once instead of rejecting and later retracting the reject.
+    /// reads such bounded sources to the end, on every worker, before polling the rest, so
+    /// conversions find their rate at once instead of rejecting and later retracting.
     fn reference_data(&self) -> bool {
         false
     }

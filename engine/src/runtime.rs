@@ -65,9 +65,20 @@ struct OpenSource {
     reference_data: bool,
     counters: Arc<ComponentCounters>,
     reader: Box<dyn SourceReader>,
+    /// The source's inputs; dropped (closed) when it finishes, so its frontier empties.
+    inputs: Option<SourceInputs>,
+}
+
+struct SourceInputs {
     observations: InputSession<Time, Observation, Diff>,
     rejects: InputSession<Time, Reject, Diff>,
-    finished: bool,
+}
+
+impl SourceInputs {
+    fn advance_to(&mut self, time: Time) {
+        self.observations.advance_to(time);
+        self.rejects.advance_to(time);
+    }
 }
 
 fn wall_clock_micros() -> Time {
@@ -119,6 +130,10 @@ fn run_worker(
         peers: worker.peers(),
     };
     let probe = ProbeHandle::<Time>::new();
+    // Empties once every worker has read all its reference data (FX rates) and closed
+    // those inputs: market data waits for it, so no price is converted before its rate
+    // could have arrived.
+    let reference_probe = ProbeHandle::<Time>::new();
     let mut sources = Vec::new();
     worker.dataflow::<Time, _, _>(|scope| -> Result<(), String> {
         let mut outputs: Vec<Option<Stream<'_>>> = Vec::with_capacity(plan.nodes.len());
@@ -141,15 +156,23 @@ fn run_worker(
                     ComponentCounters::add(&context.counters.bytes_total, reader.total_bytes());
                     let (observation_input, observations) = scope.new_collection();
                     let (reject_input, source_rejects) = scope.new_collection();
+                    let reference_data = source.bounded() && source.reference_data();
                     sources.push(OpenSource {
-                        reference_data: source.bounded() && source.reference_data(),
+                        reference_data,
                         counters: context.counters.clone(),
                         reader,
-                        observations: observation_input,
-                        rejects: reject_input,
-                        finished: false,
+                        inputs: Some(SourceInputs {
+                            observations: observation_input,
+                            rejects: reject_input,
+                        }),
                     });
-                    outputs.push(Some(Stream::Observations(observations.probe_with(&probe))));
+                    let observations = observations.probe_with(&probe);
+                    let observations = if reference_data {
+                        observations.probe_with(&reference_probe)
+                    } else {
+                        observations
+                    };
+                    outputs.push(Some(Stream::Observations(observations)));
                     rejects.push(Some(source_rejects.probe_with(&probe)));
                 }
                 NodeImplementation::Operator(operator) => {
@@ -201,21 +224,20 @@ fn run_worker(
 
     let mut time: Time = 0;
     let mut output = SourceOutput::default();
-    while !stop.load(Ordering::Relaxed) && sources.iter().any(|s| !s.finished) {
+    while !stop.load(Ordering::Relaxed) && sources.iter().any(|s| s.inputs.is_some()) {
         // Every input moves to the next time together, so the frontier can pass the last one.
         time = wall_clock_micros().max(time + 1);
-        for source in &mut sources {
-            source.observations.advance_to(time);
-            source.rejects.advance_to(time);
+        for inputs in sources.iter_mut().filter_map(|s| s.inputs.as_mut()) {
+            inputs.advance_to(time);
         }
         let learned_at =
             jiff::Timestamp::from_microsecond(time as i64).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
         let mut wait: Option<Duration> = None;
         let mut any_ready = false;
-        let reference_pending = sources.iter().any(|s| s.reference_data && !s.finished);
+        let reference_pending = !reference_probe.with_frontier(|frontier| frontier.is_empty());
         for source in sources
             .iter_mut()
-            .filter(|s| !s.finished && (s.reference_data || !reference_pending))
+            .filter(|s| s.inputs.is_some() && (s.reference_data || !reference_pending))
         {
             output.observations.clear();
             output.rejects.clear();
@@ -225,37 +247,46 @@ fn run_worker(
             ComponentCounters::add(&counters.records_out, output.observations.len() as u64);
             ComponentCounters::add(&counters.rejected, output.rejects.len() as u64);
             ComponentCounters::add(&counters.bytes_read, output.bytes);
+            let Some(inputs) = source.inputs.as_mut() else {
+                continue;
+            };
             for mut observation in output.observations.drain(..) {
                 // A value whose publication time the source does not state was published,
                 // as far as gridflow can know, when it was read.
                 if let Observation::Price(price) = &mut observation {
                     price.published_at.get_or_insert(learned_at);
                 }
-                source.observations.insert(observation);
+                inputs.observations.insert(observation);
             }
             for reject in output.rejects.drain(..) {
-                source.rejects.insert(reject);
+                inputs.rejects.insert(reject);
             }
             match status {
                 SourceStatus::Ready => any_ready = true,
                 SourceStatus::Waiting(duration) => {
                     wait = Some(wait.map_or(duration, |w| w.min(duration)));
                 }
-                SourceStatus::Finished => source.finished = true,
+                SourceStatus::Finished => source.inputs = None,
             }
         }
         let next = time + 1;
-        for source in &mut sources {
-            source.observations.advance_to(next);
-            source.rejects.advance_to(next);
-            source.observations.flush();
-            source.rejects.flush();
+        for inputs in sources.iter_mut().filter_map(|s| s.inputs.as_mut()) {
+            inputs.advance_to(next);
+            inputs.observations.flush();
+            inputs.rejects.flush();
         }
         // Bound the data in flight: finish this batch before reading more.
         while probe.less_than(&next) && !stop.load(Ordering::Relaxed) {
             worker.step_or_park(Some(Duration::from_millis(10)));
         }
-        if !any_ready && let Some(wait) = wait {
+        if reference_pending
+            && !sources
+                .iter()
+                .any(|s| s.reference_data && s.inputs.is_some())
+        {
+            // This worker's reference data is read; another worker's is not yet.
+            worker.step_or_park(Some(Duration::from_millis(1)));
+        } else if !any_ready && let Some(wait) = wait {
             worker.step_or_park(Some(wait.min(Duration::from_millis(200))));
         }
     }
