@@ -1,7 +1,10 @@
-//! Every complete pipeline in docs/pipelines.md validates, so the reference cannot drift.
+//! Every complete pipeline in docs/pipelines.md validates and runs, so the reference
+//! cannot drift.
+
+use crate::common::{gridflow, read_prices};
 
 #[test]
-fn every_pipeline_example_in_the_reference_validates() {
+fn every_pipeline_example_in_the_reference_validates_and_runs() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(root.join("docs/pipelines.md")).unwrap();
     let registry = gridflow::registry();
@@ -16,6 +19,23 @@ fn every_pipeline_example_in_the_reference_validates() {
         {
             panic!("example does not validate:\n{block}\n{errors}");
         }
+        let temp = tempfile::tempdir().unwrap();
+        let file = temp.path().join("example.toml");
+        std::fs::write(&file, block).unwrap();
+        let lake = temp.path().join("lake");
+        let output = gridflow(
+            &["run", file.to_str().unwrap(), "--no-progress"],
+            &[("GRIDFLOW_LAKE", &lake)],
+        );
+        assert!(
+            output.status.success(),
+            "example failed:\n{block}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            !read_prices(&lake).is_empty(),
+            "example wrote no prices:\n{block}"
+        );
         examples += 1;
     }
     assert!(examples >= 4, "found {examples} examples");
