@@ -35,12 +35,14 @@ impl Progress {
         let total = metrics.total(Role::Source, |c| &c.bytes_total);
         let read = metrics.total(Role::Source, |c| &c.bytes_read);
         let records = metrics.total(Role::Source, |c| &c.records_out);
-        let written = metrics.total(Role::Sink, |c| &c.records_out);
+        // Rows reach the lake when their file commits; updates arriving at sinks show
+        // progress sooner.
+        let to_sinks = metrics.total(Role::Sink, |c| &c.records_in);
         self.bar.set_length(total.max(read));
         self.bar.set_position(read);
         let rate = records as f64 / elapsed.as_secs_f64().max(1e-3);
         self.bar.set_message(format!(
-            "{records} read, {written} written, {rate:.0} records/s"
+            "{records} read, {to_sinks} to sinks, {rate:.0} records/s"
         ));
     }
 
