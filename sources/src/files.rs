@@ -9,8 +9,10 @@
 //! speed = 300.0
 //! ```
 //!
-//! Files are sorted by path and dealt to workers round-robin (worker `i` of `n` reads the
-//! files whose index is `i` modulo `n`), so each file is parsed once, by one worker. A file
+//! In backfill, files are sorted by path and dealt to workers round-robin (worker `i` of `n`
+//! reads the files whose index is `i` modulo `n`), so each file is parsed once, by one
+//! worker. In replay, worker 0 reads every file, so that one event-time clock paces them
+//! all; records still spread over workers downstream by (market, location). A file
 //! that cannot be read or that its format refuses as a whole becomes one reject at line 0
 //! and the source goes on with the next file.
 
@@ -303,11 +305,17 @@ impl SourcePlan for FilesPlan {
 
     fn open(&self, context: &BuildContext) -> Result<Box<dyn SourceReader>, SourceError> {
         let peers = context.worker.peers.max(1);
+        // Replay paces every file against one event-time clock, which only works if one
+        // reader sees them all; the exchange spreads the records over workers downstream.
+        let mine = |index: usize| match self.mode {
+            Mode::Backfill => index % peers == context.worker.index,
+            Mode::Replay => context.worker.index == 0,
+        };
         let files: VecDeque<PathBuf> = self
             .files
             .iter()
             .enumerate()
-            .filter(|(index, _)| index % peers == context.worker.index)
+            .filter(|(index, _)| mine(*index))
             .map(|(_, path)| path.clone())
             .collect();
         let total_bytes = files

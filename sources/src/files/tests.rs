@@ -155,6 +155,18 @@ fn replay_paces_by_event_time() {
 }
 
 #[test]
+fn replay_reads_every_file_on_the_first_worker() {
+    let mut config = rtbm_config();
+    config.mode = Mode::Replay;
+    config.speed = Some(1e9);
+    let plan = FilesPlan::new(&config).unwrap();
+    let (first, _) = drain(plan.open(&context(0, 2)).unwrap().as_mut());
+    let (second, _) = drain(plan.open(&context(1, 2)).unwrap().as_mut());
+    assert_eq!(first.observations.len(), 6 * RTBM_ROWS);
+    assert!(second.observations.is_empty() && second.rejects.is_empty());
+}
+
+#[test]
 fn two_workers_read_each_file_exactly_once() {
     let mut config = FilesConfig::new("spp_lmp", &data_path("spp/*.csv"));
     config.batch_size = 4096;
