@@ -141,6 +141,15 @@ fn unknown_field() {
 }
 
 #[test]
+fn empty_inputs() {
+    let text =
+        format!("{SOURCE}\n[operators.normalize]\nkind = \"normalize\"\ninputs = []\n{SINK}");
+    let error = only(&text);
+    assert_eq!(error.message, "`inputs` is empty");
+    assert_eq!((error.line, error.column), (9, 10));
+}
+
+#[test]
 fn wrong_stream_kind() {
     let text = format!(
         "{SOURCE}\n[sinks.lake]\nkind = \"parquet\"\ninputs = [\"spp_rt\"]\npath = \"target/unused\"\n"

@@ -340,6 +340,18 @@ fn take_inputs(
         return Vec::new();
     }
     match value.into_inner() {
+        DeValue::Array(items) if items.is_empty() => {
+            errors.push(
+                ConfigError::at(
+                    source,
+                    Some(value_span),
+                    Some(label.to_string()),
+                    "`inputs` is empty",
+                )
+                .with_help("name at least one upstream source or operator"),
+            );
+            Vec::new()
+        }
         DeValue::Array(items) => items
             .into_iter()
             .filter_map(|item| {
