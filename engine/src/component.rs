@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::metrics::ComponentCounters;
 use crate::pipeline::{ComponentConfig, ConfigError, PipelineSettings};
 use crate::record::{Observation, PriceRecord, Reject};
-use crate::{Collection, Diff};
+use crate::Collection;
 
 /// The type of data on an edge of the pipeline graph.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -255,6 +255,3 @@ pub enum SinkError {
         message: String,
     },
 }
-
-/// Keeps `Diff` in the public vocabulary of component authors.
-pub type Update<D> = (D, crate::Time, Diff);
