@@ -148,3 +148,65 @@ path = "${GRIDFLOW_LAKE}"
             .all(|(a, b)| b - a == 3_600_000_000)
     );
 }
+
+/// NYISO real-time: local interval-ending stamps with no `Time Zone` column. On the
+/// fall-back day 2024-11-03 the stamps 01:00..01:55 are written twice; through the whole
+/// pipeline every 5-minute interval from 04:00Z to 07:00Z must land exactly once.
+#[test]
+fn us_interval_ending_fall_back_without_a_dst_column() {
+    let temp = tempfile::tempdir().unwrap();
+    let mut csv = String::from(
+        "\"Time Stamp\",\"Name\",\"PTID\",\"LBMP ($/MWHr)\",\"Marginal Cost Losses ($/MWHr)\",\"Marginal Cost Congestion ($/MWHr)\"\n",
+    );
+    let new_york = jiff::tz::TimeZone::get("America/New_York").unwrap();
+    let mut expected_ends = BTreeSet::new();
+    for step in 1..=36 {
+        let end = micros("2024-11-03T04:00:00Z") + step * 300_000_000;
+        expected_ends.insert(end);
+        let local = jiff::Timestamp::from_microsecond(end)
+            .unwrap()
+            .to_zoned_datetime(new_york.clone());
+        csv.push_str(&format!(
+            "\"{}\",\"WEST\",61752,{}.00,0.50,0.00\n",
+            local.strftime("%m/%d/%Y %H:%M:%S"),
+            20 + step
+        ));
+    }
+    std::fs::write(temp.path().join("20241103rtlbmp_zone.csv"), &csv).unwrap();
+    let pipeline = temp.path().join("nyiso.toml");
+    std::fs::write(
+        &pipeline,
+        format!(
+            "[pipeline]\nbase_currency = \"USD\"\n\n[sources.nyiso]\nkind = \"files\"\nformat = \"nyiso_lbmp\"\npath = \"{}/*.csv\"\n\n[operators.normalize]\nkind = \"normalize\"\ninputs = [\"nyiso\"]\n\n[sinks.lake]\nkind = \"parquet\"\ninputs = [\"normalize\"]\npath = \"${{GRIDFLOW_LAKE}}\"\n",
+            temp.path().display()
+        ),
+    )
+    .unwrap();
+    let lake = temp.path().join("lake");
+    let output = gridflow(
+        &["run", pipeline.to_str().unwrap(), "--no-progress"],
+        &[("GRIDFLOW_LAKE", &lake)],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rows = read_prices(&lake);
+    let ends: BTreeSet<i64> = rows.iter().map(|r| r.interval_end).collect();
+    assert_eq!(
+        rows.len(),
+        36,
+        "every interval once, none rejected as ambiguous"
+    );
+    assert_eq!(ends, expected_ends);
+    // The two "01:00" stamps: 05:00Z (EDT) priced 32, then 06:00Z (EST) priced 44.
+    let price_at = |end: &str| {
+        rows.iter()
+            .find(|r| r.interval_end == micros(end))
+            .unwrap()
+            .price
+    };
+    assert_eq!(price_at("2024-11-03T05:00:00Z"), 32_000_000);
+    assert_eq!(price_at("2024-11-03T06:00:00Z"), 44_000_000);
+}

@@ -9,10 +9,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::Collection;
 use crate::metrics::ComponentCounters;
 use crate::pipeline::{ComponentConfig, ConfigError, PipelineSettings};
 use crate::record::{Observation, PriceRecord, Reject};
-use crate::Collection;
 
 /// The type of data on an edge of the pipeline graph.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -10,9 +10,10 @@
 //! `energy = LBMP - losses + congestion_raw`, keeping `price = energy + congestion + loss`.
 //!
 //! On the DST fall-back day a wall-clock time occurs twice. A `Time Zone` of `EST` on such
-//! a time marks the repeated occurrence and `EDT` the first; without the column, the second
-//! row seen for the same location and stamp is taken as the repeated occurrence, and the
-//! first stays unstated (the normalizer refuses a still-ambiguous time rather than guess).
+//! a time marks the repeated occurrence and `EDT` the first; without the column, a first
+//! pass finds the stamps a location has twice: the first row of such a pair is the first
+//! occurrence and the second the repeated one. A stamp in the fold written only once stays
+//! unstated (the normalizer refuses a still-ambiguous time rather than guess).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -27,8 +28,8 @@ use jiff::civil::DateTime;
 use jiff::tz::{AmbiguousOffset, TimeZone};
 
 use super::common::{
-    Context, Interner, file_name, find_column, next_record, price_field, product_minutes, raw_text,
-    require_columns, us_datetime,
+    Context, Interner, csv_reader, file_name, find_column, next_record, price_field,
+    product_minutes, raw_text, require_columns, us_datetime,
 };
 use super::{FileError, Format, FormatLookupError};
 
@@ -115,7 +116,37 @@ struct Rows<'a> {
     location_type: LocationType,
     clock: MarketClock,
     interner: Interner,
+    /// (location, stamp) pairs the file writes twice: the fall-back hour, when no
+    /// `Time Zone` column says which is which (found by a first pass over the file).
+    repeated: HashSet<(Arc<str>, DateTime)>,
     seen: HashSet<(Arc<str>, DateTime)>,
+}
+
+/// Whether a wall-clock time can fall in America/New_York's fall-back hour at all.
+fn may_repeat(time: DateTime) -> bool {
+    matches!(time.month(), 10 | 11) && time.hour() <= 2
+}
+
+/// The (location, stamp) pairs written more than once among the times that may repeat.
+fn repeated_stamps(
+    bytes: &[u8],
+    columns: &Columns,
+    interner: &mut Interner,
+) -> HashSet<(Arc<str>, DateTime)> {
+    let mut once = HashSet::new();
+    let mut twice = HashSet::new();
+    let mut reader = csv_reader(bytes, false);
+    let mut record = ByteRecord::new();
+    while next_record(&mut reader, &mut record).is_some() {
+        let time = record.get(columns.stamp).and_then(us_datetime);
+        let location = record.get(columns.name).and_then(|name| interner.get(name));
+        if let (Some(time), Some(location)) = (time.filter(|t| may_repeat(*t)), location)
+            && !once.insert((location.clone(), time))
+        {
+            twice.insert((location, time));
+        }
+    }
+    twice
 }
 
 impl Rows<'_> {
@@ -142,10 +173,13 @@ impl Rows<'_> {
                 "`Time Zone` `{}` is neither EST nor EDT",
                 String::from_utf8_lossy(zone)
             )),
-            // Only the small hours of October and November can repeat; skip the set otherwise.
-            None if matches!(time.month(), 10 | 11) && time.hour() <= 2 => {
-                if self.seen.insert((location.clone(), time)) {
+            // Only the small hours of October and November can repeat; skip the sets otherwise.
+            None if may_repeat(time) => {
+                let key = (location.clone(), time);
+                if !self.repeated.contains(&key) {
                     Ok(Occurrence::Unstated)
+                } else if self.seen.insert(key) {
+                    Ok(Occurrence::First)
                 } else {
                     Ok(Occurrence::Repeated)
                 }
@@ -273,8 +307,13 @@ impl Format for NyisoLbmp {
             location_type,
             clock: MarketClock::zone(ZONE),
             interner: Interner::default(),
+            repeated: HashSet::new(),
             seen: HashSet::new(),
         };
+        if rows.columns.time_zone.is_none() {
+            rows.repeated =
+                repeated_stamps(context.content(bytes)?, &rows.columns, &mut rows.interner);
+        }
         while let Some((line, start, stop)) = next_record(&mut reader, &mut record) {
             match rows.row(&record, line) {
                 Ok(observation) => out.observations.push(observation),

@@ -85,9 +85,10 @@ fn time_zone_column_tells_the_repeated_hour() {
 }
 
 #[test]
-fn without_time_zone_the_second_sighting_is_repeated() {
+fn without_time_zone_a_stamp_written_twice_is_first_then_repeated() {
     let text = format!(
         "{HEADER}\n\"11/06/2016 01:05:00\",\"WEST\",61752,20.00,0.50,0.00\n\
+         \"11/06/2016 01:05:00\",\"CAPITL\",61757,20.50,0.50,0.00\n\
          \"11/06/2016 01:05:00\",\"WEST\",61752,21.00,0.50,0.00\n"
     );
     let out = parse_ok(&parser(), FILE, text.as_bytes());
@@ -99,14 +100,26 @@ fn without_time_zone_the_second_sighting_is_repeated() {
             other => panic!("{other:?}"),
         })
         .collect();
-    assert_eq!(occurrences, [Occurrence::Unstated, Occurrence::Repeated]);
-    assert!(
-        prices[0].interval.resolve().is_err(),
-        "the first stays ambiguous"
+    assert_eq!(
+        occurrences,
+        [
+            Occurrence::First,
+            Occurrence::Unstated,
+            Occurrence::Repeated
+        ]
+    );
+    // 01:05 EDT, then 01:05 EST an hour later.
+    assert_eq!(
+        prices[0].interval.resolve().unwrap().end,
+        utc("2016-11-06T05:05:00Z")
     );
     assert_eq!(
-        prices[1].interval.resolve().unwrap().end,
+        prices[2].interval.resolve().unwrap().end,
         utc("2016-11-06T06:05:00Z")
+    );
+    assert!(
+        prices[1].interval.resolve().is_err(),
+        "a fold stamp written once stays ambiguous and is refused, not guessed"
     );
 }
 
