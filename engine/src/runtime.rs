@@ -327,7 +327,10 @@ fn tally_written(stream: Stream<'_>, metrics: Arc<Metrics>) -> Stream<'_> {
                 let mut run: Option<(&Arc<str>, u64)> = None;
                 for (record, _, diff) in updates.iter().filter(|(_, _, diff)| *diff > 0) {
                     match &mut run {
-                        Some((source, count)) if ***source == *record.origin.source => {
+                        Some((source, count))
+                            if Arc::ptr_eq(source, &record.origin.source)
+                                || ***source == *record.origin.source =>
+                        {
                             *count += *diff as u64
                         }
                         _ => {
