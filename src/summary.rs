@@ -82,8 +82,7 @@ pub(crate) fn render(
     );
     let mut read_total = 0;
     let mut rejected_total: i64 = 0;
-    for (role, name, counters) in metrics.iter().filter(|(role, _, _)| *role == Role::Source) {
-        let _ = role;
+    for (_, name, counters) in metrics.iter().filter(|(role, _, _)| *role == Role::Source) {
         let tally = metrics.source_tally(name);
         read_total += get(&counters.records_out);
         rejected_total += tally.rejected;

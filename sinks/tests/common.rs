@@ -192,3 +192,24 @@ pub(crate) fn read(path: &Path) -> (ParquetMetaData, Vec<RecordBatch>) {
     let batches = builder.build().unwrap().map(Result::unwrap).collect();
     (metadata, batches)
 }
+
+/// The text in the first row of a string column.
+pub(crate) fn first_text(batch: &RecordBatch, name: &str) -> String {
+    use arrow_array::cast::AsArray;
+    batch
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("no column {name}"))
+        .as_string::<i32>()
+        .value(0)
+        .to_string()
+}
+
+/// The value in the first row of an Int64 column.
+pub(crate) fn first_int(batch: &RecordBatch, name: &str) -> i64 {
+    use arrow_array::cast::AsArray;
+    batch
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("no column {name}"))
+        .as_primitive::<arrow_array::types::Int64Type>()
+        .value(0)
+}

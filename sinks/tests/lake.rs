@@ -6,7 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::common::{Batch, STEP, T0, files, read, read_partition, record, reject, run, run_with};
+use crate::common::{
+    Batch, STEP, T0, files, first_int, first_text, read, read_partition, record, reject, run,
+    run_with,
+};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Decimal128Type, Int64Type, TimestampMicrosecondType};
 use arrow_array::{Array, RecordBatch};
@@ -296,14 +299,7 @@ fn writes_every_version_into_hive_partitions() {
     assert_eq!(decimal("congestion").value(0), 500_001);
     assert!(decimal("loss").is_null(0));
     assert!(batch.column_by_name("revision").unwrap().is_null(0));
-    let text = |name: &str| {
-        batch
-            .column_by_name(name)
-            .unwrap()
-            .as_string::<i32>()
-            .value(0)
-            .to_string()
-    };
+    let text = |name: &str| first_text(batch, name);
     assert_eq!(text("currency"), "EUR");
     assert_eq!(text("native_currency"), "USD");
     assert_eq!(text("unit"), "MWh");
@@ -311,14 +307,7 @@ fn writes_every_version_into_hive_partitions() {
     assert_eq!(text("location_type"), "HUB");
     assert_eq!(text("source"), "pjm_da");
     assert_eq!(text("file"), "data/pjm/da.csv");
-    assert_eq!(
-        batch
-            .column_by_name("line")
-            .unwrap()
-            .as_primitive::<Int64Type>()
-            .value(0),
-        4
-    );
+    assert_eq!(first_int(batch, "line"), 4);
 
     // Rejects: where, why, when.
     let rejects = read_partition(&root, "rejects/source=spp_da/date=2023-11-14");
@@ -342,34 +331,13 @@ fn writes_every_version_into_hive_partitions() {
             "diff"
         ]
     );
-    let text = |name: &str| {
-        batch
-            .column_by_name(name)
-            .unwrap()
-            .as_string::<i32>()
-            .value(0)
-            .to_string()
-    };
+    let text = |name: &str| first_text(batch, name);
     assert_eq!(text("file"), "data/spp/DA.csv");
     assert_eq!(text("stage"), "parse");
     assert_eq!(text("raw"), "2024-01-01,HB,abc");
     assert_eq!(text("reason"), "not a decimal number: `abc`");
-    assert_eq!(
-        batch
-            .column_by_name("line")
-            .unwrap()
-            .as_primitive::<Int64Type>()
-            .value(0),
-        7
-    );
-    assert_eq!(
-        batch
-            .column_by_name("diff")
-            .unwrap()
-            .as_primitive::<Int64Type>()
-            .value(0),
-        1
-    );
+    assert_eq!(first_int(batch, "line"), 7);
+    assert_eq!(first_int(batch, "diff"), 1);
     assert_eq!(
         batch
             .column_by_name("changed_at")

@@ -93,6 +93,10 @@ fn same_value(a: &PriceRecord, b: &PriceRecord) -> bool {
 
 /// The greatest version, represented by the earliest version with the same value.
 fn current_version<'a>(versions: &[(&'a Shared, isize)]) -> Option<&'a Shared> {
+    // Almost every key has one version: answer it without sorting or allocating.
+    if let [(record, count)] = versions {
+        return (*count > 0).then_some(*record);
+    }
     let mut present: Vec<&Shared> = versions
         .iter()
         .filter(|(_, count)| *count > 0)

@@ -24,10 +24,9 @@ use gridflow_engine::record::{
 use jiff::Timestamp;
 
 use super::common::{
-    Context, Interner, csv_reader, iso_date, iso_timestamp, next_record, price_field, raw_text,
-    require_columns,
+    Context, Interner, iso_date, iso_timestamp, next_record, price_field, raw_text, require_columns,
 };
-use super::{FileError, FileErrorKind, Format};
+use super::{FileError, Format};
 
 /// `format = "caiso_oasis"`.
 pub const NAME: &str = "caiso_oasis";
@@ -98,17 +97,8 @@ pub struct OperatingHourRow {
 /// Every row's `OPR_DT`/`OPR_HR` as an hour-ending interval, beside its UTC start.
 pub fn operating_hours(bytes: &[u8], file: &Arc<str>) -> Result<Vec<OperatingHourRow>, FileError> {
     let source: Arc<str> = Arc::from("");
-    let context = Context {
-        format: NAME,
-        file,
-        source: &source,
-    };
-    let bytes = context.content(bytes)?;
-    let mut reader = csv_reader(bytes, false);
-    let mut record = ByteRecord::new();
-    if next_record(&mut reader, &mut record).is_none() {
-        return Err(context.error(FileErrorKind::Empty));
-    }
+    let context = Context::new(NAME, file, &source);
+    let (mut reader, mut record) = context.open_csv(bytes)?;
     let [start, date, hour, node, lmp_type] = require_columns(
         &context,
         &record,
@@ -301,11 +291,7 @@ impl Format for CaisoOasis {
         source: &Arc<str>,
         out: &mut SourceOutput,
     ) -> Result<(), FileError> {
-        let context = Context {
-            format: NAME,
-            file,
-            source,
-        };
+        let context = Context::new(NAME, file, source);
         let (mut reader, mut record) = context.open_csv(bytes)?;
         let [start, end, node, run, lmp_type, price] = require_columns(
             &context,

@@ -19,7 +19,16 @@ pub(crate) struct Context<'a> {
     pub(crate) source: &'a Arc<str>,
 }
 
-impl Context<'_> {
+impl<'a> Context<'a> {
+    /// The context of one file of a format, read by one source component.
+    pub(crate) fn new(format: &'static str, file: &'a Arc<str>, source: &'a Arc<str>) -> Self {
+        Context {
+            format,
+            file,
+            source,
+        }
+    }
+
     pub(crate) fn origin(&self, line: u64) -> Origin {
         Origin {
             source: self.source.clone(),

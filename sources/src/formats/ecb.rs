@@ -93,11 +93,7 @@ impl Format for EcbFx {
         source: &Arc<str>,
         out: &mut SourceOutput,
     ) -> Result<(), FileError> {
-        let context = Context {
-            format: NAME,
-            file,
-            source,
-        };
+        let context = Context::new(NAME, file, source);
         // Fields are trimmed where read: the daily file separates them with `, `.
         let (mut reader, mut record) = context.open_csv(bytes)?;
         let header_error = |missing: &str| {

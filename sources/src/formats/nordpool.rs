@@ -287,11 +287,7 @@ impl Format for NordPoolV2 {
         source: &Arc<str>,
         out: &mut SourceOutput,
     ) -> Result<(), FileError> {
-        let context = Context {
-            format: NAME,
-            file,
-            source,
-        };
+        let context = Context::new(NAME, file, source);
         let bytes = context.content(bytes)?;
         let text = std::str::from_utf8(bytes)
             .map_err(|error| context.error(FileErrorKind::Encoding(error.to_string())))?;

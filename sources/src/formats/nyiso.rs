@@ -259,11 +259,7 @@ impl Format for NyisoLbmp {
         source: &Arc<str>,
         out: &mut SourceOutput,
     ) -> Result<(), FileError> {
-        let context = Context {
-            format: NAME,
-            file,
-            source,
-        };
+        let context = Context::new(NAME, file, source);
         let (mut reader, mut record) = context.open_csv(bytes)?;
         let [stamp, name, lbmp, losses, congestion] = require_columns(
             &context,

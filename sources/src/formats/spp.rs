@@ -174,11 +174,7 @@ impl Format for SppLmp {
         source: &Arc<str>,
         out: &mut SourceOutput,
     ) -> Result<(), FileError> {
-        let context = Context {
-            format: NAME,
-            file,
-            source,
-        };
+        let context = Context::new(NAME, file, source);
         let (mut reader, mut record) = context.open_csv(bytes)?;
         let (product, minutes) = self.product_for(&context)?;
         let [end, location, lmp, mlc, mcc, mec] = require_columns(
