@@ -1,120 +1,143 @@
-//! Currency conversion as an as-of join on the ECB reference rates in the stream.
+//! The ECB reference rates a worker knows, and conversion to the base currency with them.
 //!
 //! The rate in force for a date is the latest rate dated on or before it, for at most
 //! `max_rate_age_days` days (ECB publishes on TARGET business days only). Rates are quoted
 //! per euro, so a price in currency C becomes base currency B by `price × rate(B) / rate(C)`
 //! (the euro's rate is 1), in exact integer arithmetic rounded half away from zero.
 
-use differential_dataflow::collection::vec::Collection as VecCollection;
-use gridflow_engine::record::{Currency, Price, PriceKey, PriceRecord, Reject};
-use gridflow_engine::{Collection, Diff, Time};
+use gridflow_engine::Diff;
+use gridflow_engine::record::{Currency, Price, PriceRecord, Reject};
+use jiff::Timestamp;
 use jiff::civil::Date;
-use jiff::tz::Offset;
+use std::collections::{BTreeMap, HashMap};
+use std::ops::RangeInclusive;
 
-use super::split::Either;
-use super::{NormalizeSettings, Shared};
+use super::NormalizeSettings;
 
-type Rates<'scope> = VecCollection<'scope, Time, (Currency, (Date, Price)), Diff>;
-type Keyed<'scope, V> = VecCollection<'scope, Time, ((Currency, Date), V), Diff>;
+const SECONDS_PER_DAY: i64 = 86_400;
 
-/// The UTC date of a record's interval start: the date whose rate applies.
-pub(super) fn rate_date(record: &PriceRecord) -> Date {
-    Offset::UTC.to_datetime(record.key.interval_start).date()
+/// Days since 1970-01-01 (UTC): the calendar arithmetic of rate ages in one integer.
+pub(super) type EpochDay = i32;
+
+/// The UTC day of an instant: the date whose rate applies to an interval starting then.
+pub(super) fn epoch_day(instant: Timestamp) -> EpochDay {
+    instant.as_second().div_euclid(SECONDS_PER_DAY) as EpochDay
 }
 
-/// Converts `prices` to the base currency; prices without a rate become rejects.
-pub(super) fn convert<'scope>(
-    prices: Collection<'scope, Shared>,
-    rates: Rates<'scope>,
+/// The day of a calendar date.
+pub(super) fn date_day(date: Date) -> EpochDay {
+    let since = date
+        .since(Date::constant(1970, 1, 1))
+        .map(|span| span.get_days());
+    since.unwrap_or(EpochDay::MIN)
+}
+
+fn day_date(day: EpochDay) -> Date {
+    Timestamp::from_second(i64::from(day) * SECONDS_PER_DAY)
+        .map(|instant| jiff::tz::Offset::UTC.to_datetime(instant).date())
+        .unwrap_or(Date::MIN)
+}
+
+/// A rate as it arrives: per euro, for one currency and date.
+pub(super) type RateUpdate = ((Currency, Date, Price), Diff);
+
+/// Every rate received so far, with multiplicities, by currency and day.
+pub(super) struct RateBook {
     settings: NormalizeSettings,
-) -> (Collection<'scope, Shared>, Collection<'scope, Reject>) {
-    let base = settings.base_currency;
-    let max_age = settings.max_rate_age_days;
-    let in_force = rates_in_force(rates, max_age);
-
-    // (currency, date) -> (numerator, denominator) taking that currency to the base.
-    let factors: Keyed<'scope, (i64, i64)> = if base == Currency::EUR {
-        in_force.map(|(currency, (date, rate))| ((currency, date), (Price::SCALE, rate.micros())))
-    } else {
-        let base_rates = in_force
-            .clone()
-            .filter(move |(currency, _)| *currency == base)
-            .map(|(_, (date, rate))| (date, rate.micros()));
-        let euro = base_rates
-            .clone()
-            .map(|(date, base_rate)| ((Currency::EUR, date), (base_rate, Price::SCALE)));
-        in_force
-            .map(|(currency, (date, rate))| (date, (currency, rate.micros())))
-            .join_map(base_rates, |date, (currency, rate), base_rate| {
-                ((*currency, *date), (*base_rate, *rate))
-            })
-            .concat(euro)
-    };
-
-    let (in_base, foreign) = super::split::split(prices, move |record| {
-        if record.currency == base {
-            Either::Left(record)
-        } else {
-            Either::Right((
-                (record.currency, rate_date(&record)),
-                (record.key.clone(), record),
-            ))
-        }
-    });
-    // Many prices share one (currency, date): the index orders them by their key, kept
-    // inline so that sorting does not chase every record's pointer.
-    let foreign: Keyed<'scope, (PriceKey, Shared)> = foreign;
-    // One index of the foreign-currency prices serves both the conversion and the rejects.
-    let needed = foreign.clone().map(|(key, _)| key).distinct();
-    let foreign = foreign.arrange_by_key_named("Normalize: prices by currency and date");
-
-    let factor_keys = factors.clone().map(|(key, _)| key).distinct();
-    let converted = foreign.clone().join_core(
-        factors.arrange_by_key_named("Normalize: conversion factors"),
-        move |_, (_, record), (numerator, denominator)| {
-            Some(apply(record, *numerator, *denominator, base))
-        },
-    );
-    let (converted_ok, overflow) = super::split::split(converted, |result| match result {
-        Ok(record) => Either::Left(record),
-        Err(reject) => Either::Right(reject),
-    });
-
-    let missing_keys = needed.map(|key| (key, ())).antijoin(factor_keys);
-    let missing = foreign.join_core(
-        missing_keys.arrange_by_key_named("Normalize: dates without a rate"),
-        move |(currency, date), (_, record), ()| {
-            Some(Reject::new(
-                record.origin.clone(),
-                "normalize",
-                &format!(
-                    "{} {} {} {} {}",
-                    record.key.market, record.key.location, record.key.interval_start, record.native_price, currency
-                ),
-                format!(
-                    "no ECB reference rate for {currency}{} in force on {date} (latest within {max_age} days); add the rates to the pipeline's inputs",
-                    if base == Currency::EUR { String::new() } else { format!(" and {base}") },
-                ),
-            ))
-        },
-    );
-    (in_base.concat(converted_ok), missing.concat(overflow))
+    /// Per currency and day, the rates published for it; a correction adds a second one,
+    /// and the greatest present rate wins so the choice never depends on arrival order.
+    rates: HashMap<Currency, BTreeMap<EpochDay, Vec<(Price, Diff)>>>,
 }
 
-fn apply(
+impl RateBook {
+    pub(super) fn new(settings: NormalizeSettings) -> Self {
+        RateBook {
+            settings,
+            rates: HashMap::new(),
+        }
+    }
+
+    /// Applies one update; returns the days whose rate in force may have changed.
+    pub(super) fn update(
+        &mut self,
+        currency: Currency,
+        date: Date,
+        rate: Price,
+        diff: Diff,
+    ) -> RangeInclusive<EpochDay> {
+        let day = date_day(date);
+        let dated = self.rates.entry(currency).or_default();
+        let rates = dated.entry(day).or_default();
+        match rates.iter_mut().find(|(present, _)| *present == rate) {
+            Some((_, count)) => *count += diff,
+            None => rates.push((rate, diff)),
+        }
+        rates.retain(|(_, count)| *count != 0);
+        if rates.is_empty() {
+            dated.remove(&day);
+        }
+        day..=day.saturating_add(EpochDay::from(self.settings.max_rate_age_days))
+    }
+
+    /// The rate per euro in force for `currency` on `day`.
+    fn in_force(&self, currency: Currency, day: EpochDay) -> Option<i64> {
+        if currency == Currency::EUR {
+            return Some(Price::SCALE);
+        }
+        let oldest = day.saturating_sub(EpochDay::from(self.settings.max_rate_age_days));
+        self.rates
+            .get(&currency)?
+            .range(oldest..=day)
+            .rev()
+            .find_map(|(_, rates)| {
+                rates
+                    .iter()
+                    .filter(|(_, count)| *count > 0)
+                    .map(|(rate, _)| rate.micros())
+                    .max()
+            })
+    }
+
+    /// `(numerator, denominator)` taking a price in `currency` on `day` to the base currency.
+    pub(super) fn factor(&self, currency: Currency, day: EpochDay) -> Option<(i64, i64)> {
+        let base = self.settings.base_currency;
+        let base_rate = self.in_force(base, day)?;
+        let rate = self.in_force(currency, day)?;
+        Some((base_rate, rate))
+    }
+
+    /// Why a price in `currency` on `day` has no conversion.
+    pub(super) fn missing_reason(&self, currency: Currency, day: EpochDay) -> String {
+        let base = self.settings.base_currency;
+        format!(
+            "no ECB reference rate for {currency}{} in force on {} (latest within {} days); add the rates to the pipeline's inputs",
+            if base == Currency::EUR {
+                String::new()
+            } else {
+                format!(" and {base}")
+            },
+            day_date(day),
+            self.settings.max_rate_age_days,
+        )
+    }
+}
+
+/// A copy of `record` in the base currency, or a reject if a value overflows.
+pub(super) fn convert(
     record: &PriceRecord,
-    numerator: i64,
-    denominator: i64,
+    (numerator, denominator): (i64, i64),
     base: Currency,
-) -> Result<Shared, Reject> {
+) -> Result<PriceRecord, Reject> {
     let convert = |price: Price| price.scale_by(numerator, denominator);
-    let convert_optional = |price: Option<Price>| price.map(convert);
-    let mut out = PriceRecord::clone(record);
+    let convert_optional = |price: Option<Price>| match price {
+        None => Some(None),
+        Some(price) => convert(price).map(Some),
+    };
     let (Some(price), Some(energy), Some(congestion), Some(loss)) = (
         convert(record.price),
-        convert_optional(record.components.energy).map_or(Some(None), |v| v.map(Some)),
-        convert_optional(record.components.congestion).map_or(Some(None), |v| v.map(Some)),
-        convert_optional(record.components.loss).map_or(Some(None), |v| v.map(Some)),
+        convert_optional(record.components.energy),
+        convert_optional(record.components.congestion),
+        convert_optional(record.components.loss),
     ) else {
         return Err(Reject::new(
             record.origin.clone(),
@@ -123,42 +146,68 @@ fn apply(
             "price overflows in currency conversion",
         ));
     };
+    let mut out = PriceRecord::clone(record);
     out.price = price;
     out.components.energy = energy;
     out.components.congestion = congestion;
     out.components.loss = loss;
     out.currency = base;
-    Ok(std::sync::Arc::new(out))
+    Ok(out)
 }
 
-/// Every (currency, date) with the rate in force on it.
-fn rates_in_force(rates: Rates<'_>, max_age: u8) -> Rates<'_> {
-    rates.reduce_named(
-        "Normalize: rates in force",
-        move |_currency, dated, output| {
-            let present: Vec<(Date, Price)> = dated
-                .iter()
-                .filter(|(_, count)| *count > 0)
-                .map(|(rate, _)| **rate)
-                .collect();
-            for (index, (date, rate)) in present.iter().enumerate() {
-                let next = present.get(index + 1).map(|(next, _)| *next);
-                if next == Some(*date) {
-                    // Two rates for one date (a correction): the greater sorts last and wins.
-                    continue;
-                }
-                let mut day = *date;
-                for _ in 0..=max_age {
-                    if next.is_some_and(|next| day >= next) {
-                        break;
-                    }
-                    output.push(((day, *rate), 1));
-                    match day.tomorrow() {
-                        Ok(tomorrow) => day = tomorrow,
-                        Err(_) => break,
-                    }
-                }
-            }
-        },
-    )
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+
+    #[test]
+    fn epoch_days_agree_for_dates_and_instants() {
+        for text in ["1969-12-31", "1970-01-01", "2024-02-29", "2024-11-03"] {
+            let date: Date = text.parse().unwrap();
+            let midnight = jiff::tz::Offset::UTC
+                .to_timestamp(date.to_datetime(jiff::civil::Time::midnight()))
+                .unwrap();
+            let day = date_day(date);
+            assert_eq!(day, epoch_day(midnight), "{text}");
+            assert_eq!(
+                day,
+                epoch_day(midnight + jiff::SignedDuration::from_hours(23))
+            );
+            assert_eq!(day_date(day), date);
+        }
+        assert_eq!(date_day(date(1970, 1, 2)), 1);
+    }
+
+    #[test]
+    fn greatest_present_rate_of_the_latest_date_within_the_age_wins() {
+        let mut book = RateBook::new(NormalizeSettings {
+            base_currency: Currency::EUR,
+            max_rate_age_days: 3,
+        });
+        let monday = date(2024, 1, 8);
+        let rate = |text: &str| text.parse::<Price>().unwrap();
+        assert_eq!(
+            book.update(Currency::USD, monday, rate("1.10"), 1),
+            date_day(monday)..=date_day(monday) + 3
+        );
+        book.update(Currency::USD, monday, rate("1.20"), 1);
+        let day = date_day(monday);
+        assert_eq!(
+            book.factor(Currency::USD, day),
+            Some((1_000_000, 1_200_000))
+        );
+        assert_eq!(
+            book.factor(Currency::USD, day + 3),
+            Some((1_000_000, 1_200_000))
+        );
+        assert_eq!(book.factor(Currency::USD, day + 4), None);
+        assert_eq!(book.factor(Currency::USD, day - 1), None);
+        book.update(Currency::USD, monday, rate("1.20"), -1);
+        assert_eq!(
+            book.factor(Currency::USD, day + 1),
+            Some((1_000_000, 1_100_000))
+        );
+        book.update(Currency::USD, monday, rate("1.10"), -1);
+        assert_eq!(book.factor(Currency::USD, day), None);
+    }
 }

@@ -4,19 +4,24 @@
 //! 1. **Time and unit**: each [`PublishedPrice`]'s native interval is resolved to UTC
 //!    ([`NativeInterval::resolve`]); prices per kWh become per MWh. Impossible or ambiguous
 //!    local times become rejects.
-//! 2. **Currency** ([`currency`]): an as-of join with the ECB rates in the same stream; a
-//!    price with no rate in force for its date is a reject, retracted if the rate arrives.
+//! 2. **Currency** ([`currency`]): the ECB rate in force for the interval's UTC date; a
+//!    price with no rate in force is a reject, retracted if the rate arrives later.
 //! 3. **Versions**: per [`PriceKey`] the greatest [`Version`] is current; among versions
 //!    carrying the same value the earliest is kept, so an identical re-publication changes
 //!    nothing while a changed value retracts the old record and inserts the new one.
+//!
+//! Stage 1 is a stateless routing step; stages 2 and 3 share one stateful operator per
+//! worker ([`state`]), fed prices by (market, location) and every rate. Its output is the
+//! differential collection a `join` with the rates followed by a `reduce` per key would
+//! give, maintained in a hash map: nearly every key is written once, and differential's
+//! sorted indexes spent most of the run merging batches no later update would read.
 
 mod currency;
 mod kind;
-mod split;
+mod operator;
+mod state;
 
 use std::sync::Arc;
-
-use split::Either;
 
 use gridflow_engine::Collection;
 use gridflow_engine::record::{
@@ -26,7 +31,7 @@ use gridflow_engine::record::{
 
 pub use kind::{NormalizeConfig, NormalizeKind};
 
-/// A record shared between differential's indexes inside the operator.
+/// A record shared between the operator's state and its output, not copied.
 type Shared = Arc<PriceRecord>;
 
 /// What normalization needs to know.
@@ -52,31 +57,9 @@ impl<'scope> Normalize<'scope> for Collection<'scope, Observation> {
         self,
         settings: NormalizeSettings,
     ) -> (Collection<'scope, PriceRecord>, Collection<'scope, Reject>) {
-        let (rates, prices) = split::split(self, |observation| match observation {
-            Observation::Rate(rate) => Either::Left((rate.currency, (rate.date, rate.per_euro))),
-            Observation::Price(price) => Either::Right(price),
-        });
-        // Inside the operator records are shared, not copied: differential moves and clones
-        // its values many times while sorting and merging its indexes, and a pointer is
-        // cheaper to move than a 200-byte record.
-        let (in_native_currency, time_rejects) =
-            split::split(prices, |price| match resolve(price) {
-                Ok(record) => Either::Left(Arc::new(record)),
-                Err(reject) => Either::Right(reject),
-            });
-
-        let (converted, currency_rejects) = currency::convert(in_native_currency, rates, settings);
-        let current = converted
-            .map(|record| (record.key.clone(), record))
-            .reduce_named("Normalize: current version", |_key, versions, output| {
-                if let Some(record) = current_version(versions) {
-                    output.push((record.clone(), 1));
-                }
-            })
-            .map(|(_key, record)| Arc::unwrap_or_clone(record));
-        // The antijoin behind a missing-rate reject emits a reject and its retraction at the
-        // same time when the rate is already there; consolidating keeps both out of the lake.
-        (current, time_rejects.concat(currency_rejects).consolidate())
+        let (prices, rates, time_rejects) = operator::route(self);
+        let (current, conversion_rejects) = operator::convert_and_version(prices, rates, settings);
+        (current, time_rejects.concat(conversion_rejects))
     }
 }
 

@@ -252,3 +252,41 @@ fn kilowatt_hour_prices_become_per_megawatt_hour() {
     assert_eq!(prices[0].0.unit, Unit::MegawattHour);
     assert_eq!(prices[0].0.native_unit, Unit::KilowattHour);
 }
+
+#[test]
+fn a_late_or_corrected_base_currency_rate_reconverts_every_foreign_price() {
+    // USD base: a JPY price needs the JPY and the USD rate of its day.
+    let jpy_price = published("C", 3, "17568", Currency::JPY, 10);
+    let first_rounds = vec![
+        vec![
+            (jpy_price.clone(), 1),
+            (rate(18, Currency::JPY, "175.68"), 1),
+        ],
+        vec![(rate(18, Currency::USD, "1.25"), 1)],
+    ];
+    let (prices, rejects) = run(first_rounds.clone(), Currency::USD);
+    assert!(rejects.is_empty(), "{rejects:?}");
+    assert_eq!(prices.len(), 1);
+    assert_eq!(prices[0].0.price, Price::from_units(125));
+
+    let mut corrected = first_rounds;
+    corrected.push(vec![
+        (rate(18, Currency::USD, "1.25"), -1),
+        (rate(18, Currency::USD, "1.5"), 1),
+    ]);
+    let (prices, rejects) = run(corrected.clone(), Currency::USD);
+    assert!(rejects.is_empty(), "{rejects:?}");
+    assert_eq!(prices, vec![(prices[0].0.clone(), 1)]);
+    assert_eq!(prices[0].0.price, Price::from_units(150));
+
+    // Withdrawing the USD rate makes the price a reject again.
+    corrected.push(vec![(rate(18, Currency::USD, "1.5"), -1)]);
+    let (prices, rejects) = run(corrected, Currency::USD);
+    assert!(prices.is_empty(), "{prices:?}");
+    assert_eq!(rejects.len(), 1);
+    assert!(
+        rejects[0].0.reason.contains("JPY and USD"),
+        "{}",
+        rejects[0].0.reason
+    );
+}
