@@ -351,7 +351,7 @@ struct FilesReader {
 }
 
 impl FilesReader {
-    /// Reads and parses the next file: observations land in `scratch`, rejects in `out`.
+    /// Reads and parses the next file into `out`; a refused file leaves only its reject.
     fn read_next(&mut self, out: &mut SourceOutput) {
         let Some(path) = self.files.pop_front() else {
             return;
@@ -365,8 +365,6 @@ impl FilesReader {
             };
             Reject::new(origin, "parse", raw, reason)
         };
-        self.scratch.observations.clear();
-        self.scratch.rejects.clear();
         match std::fs::read(&path) {
             Err(error) => {
                 tracing::warn!(source = %self.source, file = %file, %error, "cannot read file");
@@ -375,25 +373,22 @@ impl FilesReader {
             }
             Ok(bytes) => {
                 out.bytes += bytes.len() as u64;
-                match self
-                    .format
-                    .parse(&bytes, &file, &self.source, &mut self.scratch)
-                {
+                let (observations, rejects) = (out.observations.len(), out.rejects.len());
+                match self.format.parse(&bytes, &file, &self.source, out) {
                     Ok(()) => {
                         tracing::debug!(
                             source = %self.source,
                             file = %file,
-                            observations = self.scratch.observations.len(),
-                            rejects = self.scratch.rejects.len(),
+                            observations = out.observations.len() - observations,
+                            rejects = out.rejects.len() - rejects,
                             "file parsed"
                         );
-                        out.rejects.append(&mut self.scratch.rejects);
                     }
                     Err(error) => {
                         tracing::warn!(source = %self.source, %error, "file refused");
                         // A refused file contributes its one reject, not half its rows.
-                        self.scratch.observations.clear();
-                        self.scratch.rejects.clear();
+                        out.observations.truncate(observations);
+                        out.rejects.truncate(rejects);
                         out.rejects.push(file_reject(error.raw(), error.reason()));
                     }
                 }
@@ -403,13 +398,18 @@ impl FilesReader {
     }
 
     fn poll_backfill(&mut self, out: &mut SourceOutput) -> SourceStatus {
-        // Small files are gathered into one batch: every batch costs the dataflow a round.
-        while self.pending.len() < self.batch_size && !self.files.is_empty() {
-            self.read_next(out);
-            self.pending.extend(self.scratch.observations.drain(..));
-        }
+        // What the last file left over goes first.
         let take = self.pending.len().min(self.batch_size);
         out.observations.extend(self.pending.drain(..take));
+        // Small files are gathered into one batch (every batch costs the dataflow a round),
+        // parsed straight into the batch; a file that overflows it spills into `pending`.
+        while out.observations.len() < self.batch_size && !self.files.is_empty() {
+            self.read_next(out);
+        }
+        if out.observations.len() > self.batch_size {
+            self.pending
+                .extend(out.observations.drain(self.batch_size..));
+        }
         if self.pending.is_empty() && self.files.is_empty() {
             SourceStatus::Finished
         } else {
@@ -428,8 +428,13 @@ impl SourceReader for FilesReader {
         let status = if self.files.is_empty() {
             replay.poll(out, self.batch_size)
         } else {
-            self.read_next(out);
-            replay.load(self.scratch.observations.drain(..), out);
+            let mut scratch = std::mem::take(&mut self.scratch);
+            scratch.observations.clear();
+            self.read_next(&mut scratch);
+            out.rejects.append(&mut scratch.rejects);
+            out.bytes += std::mem::take(&mut scratch.bytes);
+            replay.load(scratch.observations.drain(..), out);
+            self.scratch = scratch;
             SourceStatus::Ready
         };
         self.replay = Some(replay);

@@ -9,6 +9,7 @@ use gridflow_engine::Diff;
 use gridflow_engine::record::{Currency, Price, PriceRecord, Reject};
 use jiff::Timestamp;
 use jiff::civil::Date;
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::RangeInclusive;
 
@@ -47,13 +48,18 @@ pub(super) struct RateBook {
     /// Per currency and day, the rates published for it; a correction adds a second one,
     /// and the greatest present rate wins so the choice never depends on arrival order.
     rates: HashMap<Currency, BTreeMap<EpochDay, Vec<(Price, Diff)>>>,
+    /// The last factor looked up: consecutive prices mostly share currency and day.
+    last_factor: Cell<Option<LastFactor>>,
 }
+
+type LastFactor = ((Currency, EpochDay), Option<(i64, i64)>);
 
 impl RateBook {
     pub(super) fn new(settings: NormalizeSettings) -> Self {
         RateBook {
             settings,
             rates: HashMap::new(),
+            last_factor: Cell::new(None),
         }
     }
 
@@ -66,6 +72,7 @@ impl RateBook {
         diff: Diff,
     ) -> RangeInclusive<EpochDay> {
         let day = date_day(date);
+        self.last_factor.set(None);
         let dated = self.rates.entry(currency).or_default();
         let rates = dated.entry(day).or_default();
         match rates.iter_mut().find(|(present, _)| *present == rate) {
@@ -100,10 +107,15 @@ impl RateBook {
 
     /// `(numerator, denominator)` taking a price in `currency` on `day` to the base currency.
     pub(super) fn factor(&self, currency: Currency, day: EpochDay) -> Option<(i64, i64)> {
+        if let Some((at, factor)) = self.last_factor.get()
+            && at == (currency, day)
+        {
+            return factor;
+        }
         let base = self.settings.base_currency;
-        let base_rate = self.in_force(base, day)?;
-        let rate = self.in_force(currency, day)?;
-        Some((base_rate, rate))
+        let factor = self.in_force(base, day).zip(self.in_force(currency, day));
+        self.last_factor.set(Some(((currency, day), factor)));
+        factor
     }
 
     /// Why a price in `currency` on `day` has no conversion.

@@ -100,9 +100,8 @@ pub(super) fn convert_and_version<'scope>(
     let (mut rejects_output, rejects) = builder.new_output();
 
     builder.build(move |_capabilities| {
-        let mut normalizer = Normalizer::new(settings);
+        let mut normalizer = Some(Normalizer::new(settings));
         let mut pending: BTreeMap<Time, Pending> = BTreeMap::new();
-        let mut changes = Changes::default();
         move |frontiers| {
             prices_input.for_each(|capability, updates| {
                 let expected = updates.len();
@@ -143,23 +142,24 @@ pub(super) fn convert_and_version<'scope>(
                     break;
                 }
                 let batch = entry.remove();
+                let Some(normalizer) = normalizer.as_mut() else {
+                    break;
+                };
+                let mut changes = Changes::at(time);
                 normalizer.process(batch.rates, batch.prices, &mut changes);
                 if !changes.prices.is_empty() {
-                    let mut updates: Vec<(PriceRecord, Time, Diff)> = changes
-                        .prices
-                        .drain(..)
-                        .map(|(record, diff)| (record, time, diff))
-                        .collect();
-                    current_output.give(&batch.emit_prices, &mut updates);
+                    current_output.give(&batch.emit_prices, &mut changes.prices);
                 }
                 if !changes.rejects.is_empty() {
-                    let mut updates: Vec<(Reject, Time, Diff)> = changes
-                        .rejects
-                        .drain(..)
-                        .map(|(reject, diff)| (reject, time, diff))
-                        .collect();
-                    differential_dataflow::consolidation::consolidate_updates(&mut updates);
-                    rejects_output.give(&batch.emit_rejects, &mut updates);
+                    differential_dataflow::consolidation::consolidate_updates(&mut changes.rejects);
+                    rejects_output.give(&batch.emit_rejects, &mut changes.rejects);
+                }
+            }
+            if pending.is_empty() && frontiers.iter().all(|frontier| frontier.is_empty()) {
+                // Nothing can arrive any more. Freeing a million records takes a noticeable
+                // part of a run; let another thread do it while the sinks flush.
+                if let Some(finished) = normalizer.take() {
+                    std::thread::spawn(move || drop(finished));
                 }
             }
         }

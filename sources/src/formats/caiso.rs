@@ -315,7 +315,7 @@ impl Format for CaisoOasis {
             lmp_type,
             price,
         };
-        let mut names = Interner::default();
+        let mut names = Interner;
         let mut groups = HashMap::new();
         while let Some(position) = next_record(&mut reader, &mut record) {
             if let Err(reason) = self.add_row(&columns, &record, position, &mut names, &mut groups)

@@ -302,7 +302,7 @@ impl Format for NyisoLbmp {
             minutes,
             location_type,
             clock: MarketClock::zone(ZONE),
-            interner: Interner::default(),
+            interner: Interner,
             repeated: HashSet::new(),
             seen: HashSet::new(),
         };

@@ -203,7 +203,7 @@ impl Format for SppLmp {
             },
             product,
             minutes: i64::from(minutes),
-            interner: Interner::default(),
+            interner: Interner,
             last_end_text: Vec::new(),
             last_interval: None,
         };
