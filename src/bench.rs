@@ -2,8 +2,10 @@
 //!
 //! Each case runs as a child `gridflow run` so its peak memory (VmHWM) is its own. Cases:
 //! synthetic observations → normalize → Parquet (no parsing), and SPP-format CSV files →
-//! parse → normalize → Parquet, at 1 and 2 workers; then DuckDB converting the same CSV to
-//! ZSTD Parquet with `SET threads=1`, for scale.
+//! parse → normalize → Parquet, at 1 and 2 workers; the ECB history alone (the fixed cost
+//! inside every case); then DuckDB converting the same CSV to ZSTD Parquet with
+//! `SET threads=1`, for scale. Every case runs `repeat` times; the table gives the median
+//! wall time and the range, since a shared VM varies by ±15 % between runs.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -50,6 +52,29 @@ fn write_csv(dir: &Path, nodes: u32, intervals: u32) -> Result<u64> {
     Ok(bytes)
 }
 
+/// The median and the range of repeated measurements of one case.
+struct Repeated {
+    median: Measurement,
+    fastest: f64,
+    slowest: f64,
+}
+
+fn repeated(runs: usize, mut measure: impl FnMut() -> Result<Measurement>) -> Result<Repeated> {
+    let mut all = Vec::with_capacity(runs);
+    for _ in 0..runs.max(1) {
+        all.push(measure()?);
+    }
+    all.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
+    let fastest = all[0].seconds;
+    let slowest = all[all.len() - 1].seconds;
+    let median = all.swap_remove(all.len() / 2);
+    Ok(Repeated {
+        median,
+        fastest,
+        slowest,
+    })
+}
+
 fn pipeline(source: &str, lake: &Path) -> String {
     format!(
         r#"[pipeline]
@@ -65,18 +90,29 @@ path = "data/fx/eurofxref-hist.csv"
 
 [operators.normalize]
 kind = "normalize"
-inputs = ["ticks", "ecb_rates"]
+inputs = [{inputs}]
 
 [sinks.lake]
 kind = "parquet"
 inputs = ["normalize"]
 path = "{}"
 "#,
-        lake.display()
+        lake.display(),
+        inputs = if source.is_empty() {
+            r#""ecb_rates""#
+        } else {
+            r#""ticks", "ecb_rates""#
+        },
     )
 }
 
-fn run_case(binary: &Path, pipeline_file: &Path, workers: usize) -> Result<Measurement> {
+/// Runs one case; `ticks` says whether the records counted are the ticks' (else the rates').
+fn run_case(
+    binary: &Path,
+    pipeline_file: &Path,
+    workers: usize,
+    ticks: bool,
+) -> Result<Measurement> {
     let output = Command::new(binary)
         .args([
             "run",
@@ -94,11 +130,12 @@ fn run_case(binary: &Path, pipeline_file: &Path, workers: usize) -> Result<Measu
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    let ticks = stdout
+    let counted = if ticks { "ticks" } else { "ecb_rates" };
+    let line = stdout
         .lines()
-        .find(|line| line.starts_with("source ") && line.split_whitespace().nth(1) == Some("ticks"))
-        .context("no ticks line in the summary")?;
-    let records: u64 = ticks
+        .find(|line| line.starts_with("source ") && line.split_whitespace().nth(1) == Some(counted))
+        .context("no line for the counted source in the summary")?;
+    let records: u64 = line
         .split_whitespace()
         .nth(2)
         .context("no count")?
@@ -144,8 +181,13 @@ fn duckdb_seconds(csv_glob: &Path, out: &Path) -> Result<Option<f64>> {
     ))
 }
 
-/// Runs every case and prints a Markdown table.
-pub(crate) fn bench(nodes: u32, intervals: u32, work: Option<PathBuf>) -> Result<()> {
+/// Runs every case `repeat` times and prints a Markdown table.
+pub(crate) fn bench(
+    nodes: u32,
+    intervals: u32,
+    repeat: usize,
+    work: Option<PathBuf>,
+) -> Result<()> {
     let binary = std::env::current_exe()?;
     let work = work.unwrap_or_else(|| {
         std::env::temp_dir().join(format!("gridflow-bench-{}", std::process::id()))
@@ -168,62 +210,76 @@ pub(crate) fn bench(nodes: u32, intervals: u32, work: Option<PathBuf>) -> Result
         "[sources.ticks]\nkind = \"files\"\nformat = \"spp_lmp\"\npath = \"{}/RTBM-LMP-SL-*.csv\"",
         csv_dir.display()
     );
-    let mut table = String::from(
-        "| case | workers | records | wall s | records/s | MB/s of CSV | peak RSS MiB |\n|---|---|---|---|---|---|---|\n",
+    let mut table = format!(
+        "Median of {repeat} runs per case (range in brackets).\n\n| case | workers | records | wall s | records/s | MB/s of CSV | peak RSS MiB |\n|---|---|---|---|---|---|---|\n",
     );
+    let file = work.join("bench.toml");
+    let mut run = |name: &str, source: &str, workers: usize| -> Result<Repeated> {
+        let lake = work.join("lake");
+        std::fs::write(&file, pipeline(source, &lake))?;
+        let measured = repeated(repeat, || {
+            let _ = std::fs::remove_dir_all(&lake);
+            run_case(&binary, &file, workers, !source.is_empty())
+        })?;
+        let _ = std::fs::remove_dir_all(&lake);
+        let seconds = measured.median.seconds;
+        let rate = measured.median.records as f64 / seconds;
+        let mb = if source == files {
+            format!("{:.1}", csv_bytes as f64 / 1e6 / seconds)
+        } else {
+            "–".into()
+        };
+        let _ = writeln!(
+            table,
+            "| {name} | {workers} | {} | {seconds:.2} ({:.2}–{:.2}) | {rate:.0} | {mb} | {} |",
+            measured.median.records,
+            measured.fastest,
+            measured.slowest,
+            measured
+                .median
+                .peak_mib
+                .map_or("–".to_string(), |m| format!("{m:.0}"))
+        );
+        eprintln!("{name}, {workers} worker(s): {rate:.0} records/s");
+        Ok(measured)
+    };
     let mut csv_one_worker = None;
     for (name, source) in [
         ("normalize → Parquet", &synthetic),
         ("parse CSV → normalize → Parquet", &files),
     ] {
         for workers in [1, 2] {
-            let lake = work.join(format!(
-                "lake-{}-{workers}",
-                if source == &synthetic {
-                    "synthetic"
-                } else {
-                    "csv"
-                }
-            ));
-            let _ = std::fs::remove_dir_all(&lake);
-            let file = work.join("bench.toml");
-            std::fs::write(&file, pipeline(source, &lake))?;
-            let measured = run_case(&binary, &file, workers)?;
-            let rate = measured.records as f64 / measured.seconds;
-            let mb = if source == &files {
-                format!("{:.1}", csv_bytes as f64 / 1e6 / measured.seconds)
-            } else {
-                "–".into()
-            };
+            let measured = run(name, source, workers)?;
             if source == &files && workers == 1 {
-                csv_one_worker = Some(measured.seconds);
+                csv_one_worker = Some(measured.median.seconds);
             }
-            let _ = writeln!(
-                table,
-                "| {name} | {workers} | {} | {:.2} | {:.0} | {mb} | {} |",
-                measured.records,
-                measured.seconds,
-                rate,
-                measured
-                    .peak_mib
-                    .map_or("–".to_string(), |m| format!("{m:.0}"))
-            );
-            eprintln!("{name}, {workers} worker(s): {:.0} records/s", rate);
         }
     }
-    if let Some(duckdb) = duckdb_seconds(&csv_dir.join("*.csv"), &work.join("duckdb.parquet"))? {
+    run("ECB history alone (inside every case above)", "", 1)?;
+    let duckdb = repeated(repeat, || {
+        let seconds = duckdb_seconds(&csv_dir.join("*.csv"), &work.join("duckdb.parquet"))?;
+        Ok(Measurement {
+            records: u64::from(nodes) * u64::from(intervals),
+            seconds: seconds.unwrap_or(f64::NAN),
+            peak_mib: None,
+        })
+    })?;
+    if duckdb.median.seconds.is_finite() {
+        let seconds = duckdb.median.seconds;
         let _ = writeln!(
             table,
-            "| DuckDB CSV → ZSTD Parquet (`SET threads=1`) | 1 | {} | {duckdb:.2} | {:.0} | {:.1} | – |",
-            u64::from(nodes) * u64::from(intervals),
-            f64::from(nodes) * f64::from(intervals) / duckdb,
-            csv_bytes as f64 / 1e6 / duckdb
+            "| DuckDB CSV → ZSTD Parquet (`SET threads=1`) | 1 | {} | {seconds:.2} ({:.2}–{:.2}) | {:.0} | {:.1} | – |",
+            duckdb.median.records,
+            duckdb.fastest,
+            duckdb.slowest,
+            duckdb.median.records as f64 / seconds,
+            csv_bytes as f64 / 1e6 / seconds
         );
         if let Some(ours) = csv_one_worker {
             let _ = writeln!(
                 table,
-                "\ngridflow (parse → normalize → Parquet, 1 worker) / DuckDB time ratio: {:.2}",
-                ours / duckdb
+                "\ngridflow (parse → normalize → Parquet, 1 worker) / DuckDB median time ratio: {:.2}",
+                ours / seconds
             );
         }
     } else {

@@ -63,6 +63,9 @@ enum Command {
         /// 5-minute intervals per node.
         #[arg(long, default_value_t = 50)]
         intervals: u32,
+        /// Runs per case; the table reports the median and the range.
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
         /// Scratch directory (default: a new one under the system temp dir, removed after).
         #[arg(long)]
         work: Option<PathBuf>,
@@ -150,9 +153,10 @@ fn execute(command: Command) -> Result<ExitCode> {
         Command::Bench {
             nodes,
             intervals,
+            repeat,
             work,
         } => {
-            bench::bench(nodes, intervals, work)?;
+            bench::bench(nodes, intervals, repeat, work)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Run {

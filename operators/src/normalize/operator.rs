@@ -145,7 +145,7 @@ pub(super) fn convert_and_version<'scope>(
                 let Some(normalizer) = normalizer.as_mut() else {
                     break;
                 };
-                let mut changes = Changes::at(time);
+                let mut changes = Changes::at(time, batch.prices.len());
                 normalizer.process(batch.rates, batch.prices, &mut changes);
                 if !changes.prices.is_empty() {
                     current_output.give(&batch.emit_prices, &mut changes.prices);

@@ -123,11 +123,11 @@ pub(super) struct Changes {
 }
 
 impl Changes {
-    /// Empty changes at `time`.
-    pub(super) fn at(time: Time) -> Self {
+    /// Empty changes at `time`, with room for `prices` price changes.
+    pub(super) fn at(time: Time, prices: usize) -> Self {
         Changes {
             time,
-            prices: Vec::new(),
+            prices: Vec::with_capacity(prices),
             rejects: Vec::new(),
         }
     }
@@ -139,6 +139,10 @@ pub(super) struct Normalizer {
     rates: RateBook,
     /// Keys by interval start (microseconds since the epoch), then within the interval.
     intervals: BTreeMap<i64, IntervalKeys>,
+    /// Keys in the interval filled last: a new interval's table starts that large, since
+    /// a market publishes much the same locations every interval (growing a table from
+    /// empty rehashed it a dozen times).
+    typical_interval: usize,
     dirty: Vec<(i64, Slot)>,
 }
 
@@ -148,6 +152,7 @@ impl Normalizer {
             base: settings.base_currency,
             rates: RateBook::new(settings),
             intervals: BTreeMap::new(),
+            typical_interval: 0,
             dirty: Vec::new(),
         }
     }
@@ -181,7 +186,10 @@ impl Normalizer {
         let mut prices = prices.into_iter().peekable();
         while let Some((record, diff)) = prices.next() {
             let interval = record.key.interval_start.as_microsecond();
-            let keys = self.intervals.entry(interval).or_default();
+            let typical = self.typical_interval;
+            let keys = self.intervals.entry(interval).or_insert_with(|| {
+                IntervalKeys::with_capacity_and_hasher(typical, Default::default())
+            });
             let mut next = Some((record, diff));
             while let Some((record, diff)) = next.take() {
                 let state = keys.entry(Slot::of(&record)).or_default();
