@@ -10,3 +10,4 @@ mod end_to_end;
 mod oracle;
 mod shutdown;
 mod validation;
+mod watch;

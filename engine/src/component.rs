@@ -9,10 +9,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::Collection;
 use crate::metrics::ComponentCounters;
 use crate::pipeline::{ComponentConfig, ConfigError, PipelineSettings};
 use crate::record::{Observation, PriceRecord, Reject};
+use crate::{Collection, Time};
 
 /// The type of data on an edge of the pipeline graph.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -120,6 +120,11 @@ pub trait SourceReader {
     fn total_bytes(&self) -> u64 {
         0
     }
+    /// Everything this reader emitted at times up to `through` (inclusive) has reached
+    /// every sink and is durably written: the moment to persist source positions (which
+    /// file or URL was fully ingested), so a restart neither re-reads nor skips data. Called
+    /// with `Time::MAX` once the run has ended and every sink has flushed.
+    fn committed(&mut self, _through: Time) {}
 }
 
 /// What a source produced in one poll.
@@ -131,6 +136,9 @@ pub struct SourceOutput {
     pub rejects: Vec<Reject>,
     /// Bytes consumed by this poll.
     pub bytes: u64,
+    /// The dataflow time this poll's output is stamped with (set by the runtime), which a
+    /// source remembers to learn from [`SourceReader::committed`] when its output is durable.
+    pub time: Time,
 }
 
 /// What a source wants after a poll.

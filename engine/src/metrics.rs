@@ -19,6 +19,9 @@ pub struct ComponentCounters {
     pub bytes_total: AtomicU64,
     /// Files completed (sources: files read; sinks: files committed).
     pub files: AtomicU64,
+    /// Sinks: per worker, the latest dataflow time through which everything received is
+    /// durably written (see [`ComponentCounters::report_durable`]).
+    durable: Mutex<BTreeMap<usize, u64>>,
 }
 
 impl ComponentCounters {
@@ -30,6 +33,27 @@ impl ComponentCounters {
     /// Reads `counter`.
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
+    }
+
+    /// A sink on `worker` says that every update it received at a time up to `through`
+    /// (inclusive) is durably written, and that no more can arrive at those times.
+    pub fn report_durable(&self, worker: usize, through: u64) {
+        if let Ok(mut durable) = self.durable.lock() {
+            let entry = durable.entry(worker).or_default();
+            *entry = (*entry).max(through);
+        }
+    }
+
+    /// The time through which this sink is durable on all `workers` (0 until every worker
+    /// has reported).
+    pub fn durable_through(&self, workers: usize) -> u64 {
+        let Ok(durable) = self.durable.lock() else {
+            return 0;
+        };
+        if durable.len() < workers {
+            return 0;
+        }
+        durable.values().copied().min().unwrap_or(0)
     }
 }
 

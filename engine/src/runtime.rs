@@ -135,6 +135,7 @@ fn run_worker(
     // could have arrived.
     let reference_probe = ProbeHandle::<Time>::new();
     let mut sources = Vec::new();
+    let mut sink_counters: Vec<Arc<ComponentCounters>> = Vec::new();
     worker.dataflow::<Time, _, _>(|scope| -> Result<(), String> {
         let mut outputs: Vec<Option<Stream<'_>>> = Vec::with_capacity(plan.nodes.len());
         let mut rejects: Vec<Option<Collection<'_, Reject>>> = Vec::with_capacity(plan.nodes.len());
@@ -212,6 +213,7 @@ fn run_worker(
                         .into_iter()
                         .map(|stream| tally_written(stream, metrics.clone()))
                         .collect();
+                    sink_counters.push(context.counters.clone());
                     sink.build(inputs, all_rejects, &context)
                         .map_err(|error| error.to_string())?;
                     outputs.push(None);
@@ -224,6 +226,8 @@ fn run_worker(
 
     let mut time: Time = 0;
     let mut output = SourceOutput::default();
+    let peers = worker.peers();
+    let mut durable: Time = 0;
     while !stop.load(Ordering::Relaxed) && sources.iter().any(|s| s.inputs.is_some()) {
         // Every input moves to the next time together, so the frontier can pass the last one.
         time = wall_clock_micros().max(time + 1);
@@ -242,6 +246,7 @@ fn run_worker(
             output.observations.clear();
             output.rejects.clear();
             output.bytes = 0;
+            output.time = time;
             let status = source.reader.poll(&mut output);
             let counters = &source.counters;
             ComponentCounters::add(&counters.records_out, output.observations.len() as u64);
@@ -279,6 +284,18 @@ fn run_worker(
         while probe.less_than(&next) && !stop.load(Ordering::Relaxed) {
             worker.step_or_park(Some(Duration::from_millis(10)));
         }
+        // Tell sources what every sink has made durable, so they can persist positions.
+        let now_durable = sink_counters
+            .iter()
+            .map(|counters| counters.durable_through(peers))
+            .min()
+            .unwrap_or(0);
+        if now_durable > durable {
+            durable = now_durable;
+            for source in &mut sources {
+                source.reader.committed(durable);
+            }
+        }
         if reference_pending
             && !sources
                 .iter()
@@ -291,9 +308,23 @@ fn run_worker(
         }
     }
     // Closing the inputs lets every frontier empty, which is the sinks' signal to flush.
-    drop(sources);
+    for source in &mut sources {
+        source.inputs = None;
+    }
     while worker.has_dataflows() {
         worker.step_or_park(Some(Duration::from_millis(10)));
+    }
+    // Every sink has flushed; a sink that lost rows does not claim them durable, so their
+    // sources' positions stay behind them and a rerun reads them again.
+    let finally_durable = sink_counters
+        .iter()
+        .map(|counters| counters.durable_through(peers))
+        .min()
+        .unwrap_or(Time::MAX);
+    if finally_durable > durable {
+        for source in &mut sources {
+            source.reader.committed(finally_durable);
+        }
     }
     Ok(())
 }

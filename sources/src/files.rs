@@ -19,7 +19,7 @@
 mod replay;
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use gridflow_engine::Spanned;
@@ -114,7 +114,7 @@ pub struct FilesConfigError {
 }
 
 impl FilesConfigError {
-    fn new(field: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(field: &'static str, message: impl Into<String>) -> Self {
         FilesConfigError {
             field,
             message: message.into(),
@@ -122,7 +122,7 @@ impl FilesConfigError {
         }
     }
 
-    fn with_help(mut self, help: impl Into<String>) -> Self {
+    pub(crate) fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
     }
@@ -142,28 +142,14 @@ impl FilesPlan {
     /// Validates `config` and expands its glob (relative to the working directory).
     pub fn new(config: &FilesConfig) -> Result<FilesPlan, Vec<FilesConfigError>> {
         let mut errors = Vec::new();
-        let product = config.product.as_ref().and_then(|product| {
-            product
-                .get_ref()
-                .parse::<Product>()
-                .map_err(|message| errors.push(FilesConfigError::new("product", message)))
-                .ok()
-        });
-        let format = match format_by_name(config.format.get_ref(), FormatOptions { product }) {
-            Ok(format) => Some(format),
-            Err(error @ FormatLookupError::Unknown { .. }) => {
-                let mut error = FilesConfigError::new("format", error.to_string());
-                if let Some(near) = closest(config.format.get_ref(), FORMAT_NAMES.iter().copied()) {
-                    error = error.with_help(format!("did you mean `{near}`?"));
-                }
-                errors.push(error);
-                None
-            }
-            Err(error) => {
-                errors.push(FilesConfigError::new("product", error.to_string()));
-                None
-            }
-        };
+        let format = resolve_format(
+            config.format.get_ref(),
+            config
+                .product
+                .as_ref()
+                .map(|product| product.get_ref().as_str()),
+            &mut errors,
+        );
         let speed = match (config.mode, config.speed) {
             (Mode::Backfill, Some(_)) => {
                 errors.push(
@@ -213,6 +199,116 @@ impl FilesPlan {
     }
 }
 
+fn file_reject(source: &Arc<str>, file: &Arc<str>, raw: &str, reason: String) -> Reject {
+    let origin = Origin {
+        source: source.clone(),
+        file: file.clone(),
+        line: 0,
+    };
+    Reject::new(origin, "parse", raw, reason)
+}
+
+/// The bytes of `path`, or a reject at line 0 in `out` when it cannot be read.
+pub(crate) fn read_file(source: &Arc<str>, path: &Path, out: &mut SourceOutput) -> Option<Vec<u8>> {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            out.bytes += bytes.len() as u64;
+            Some(bytes)
+        }
+        Err(error) => {
+            let file: Arc<str> = Arc::from(path.to_string_lossy().as_ref());
+            tracing::warn!(source = %source, file = %file, %error, "cannot read file");
+            out.rejects.push(file_reject(
+                source,
+                &file,
+                "",
+                format!("cannot read the file: {error}"),
+            ));
+            None
+        }
+    }
+}
+
+/// Parses one file's `bytes` into `out`; a file the format refuses as a whole leaves only
+/// its one reject at line 0, not half its rows.
+pub(crate) fn parse_file(
+    format: &dyn Format,
+    source: &Arc<str>,
+    path: &Path,
+    bytes: &[u8],
+    out: &mut SourceOutput,
+) {
+    let file: Arc<str> = Arc::from(path.to_string_lossy().as_ref());
+    let (observations, rejects) = (out.observations.len(), out.rejects.len());
+    match format.parse(bytes, &file, source, out) {
+        Ok(()) => {
+            tracing::debug!(
+                source = %source,
+                file = %file,
+                observations = out.observations.len() - observations,
+                rejects = out.rejects.len() - rejects,
+                "file parsed"
+            );
+        }
+        Err(error) => {
+            tracing::warn!(source = %source, %error, "file refused");
+            out.observations.truncate(observations);
+            out.rejects.truncate(rejects);
+            out.rejects
+                .push(file_reject(source, &file, error.raw(), error.reason()));
+        }
+    }
+}
+
+/// The format named `format`, honouring a `product` override; mistakes go to `errors`
+/// naming the field (`format` or `product`).
+pub(crate) fn resolve_format(
+    format: &str,
+    product: Option<&str>,
+    errors: &mut Vec<FilesConfigError>,
+) -> Option<Arc<dyn Format>> {
+    let product = product.and_then(|product| {
+        product
+            .parse::<Product>()
+            .map_err(|message| errors.push(FilesConfigError::new("product", message)))
+            .ok()
+    });
+    match format_by_name(format, FormatOptions { product }) {
+        Ok(format) => Some(format),
+        Err(error @ FormatLookupError::Unknown { .. }) => {
+            let mut error = FilesConfigError::new("format", error.to_string());
+            if let Some(near) = closest(format, FORMAT_NAMES.iter().copied()) {
+                error = error.with_help(format!("did you mean `{near}`?"));
+            }
+            errors.push(error);
+            None
+        }
+        Err(error) => {
+            errors.push(FilesConfigError::new("product", error.to_string()));
+            None
+        }
+    }
+}
+
+/// Turns config mistakes into pipeline errors pointing at the offending field.
+pub(crate) fn config_errors(
+    config: &ComponentConfig<'_>,
+    errors: Vec<FilesConfigError>,
+    span_of: impl Fn(&'static str) -> Option<std::ops::Range<usize>>,
+) -> Vec<ConfigError> {
+    errors
+        .into_iter()
+        .map(|error| {
+            let span = span_of(error.field).unwrap_or_else(|| config.span_of(error.field));
+            let message = config.error(Some(span), error.message);
+            match error.help {
+                Some(help) => message.with_help(help),
+                None => message,
+            }
+        })
+        .collect()
+}
+
 fn expand(pattern: &str) -> Result<Vec<PathBuf>, FilesConfigError> {
     let paths = glob::glob(pattern).map_err(|error| {
         FilesConfigError::new("path", format!("`{pattern}` is not a valid glob: {error}"))
@@ -257,25 +353,12 @@ impl SourceKind for FilesKind {
         FilesPlan::new(&files)
             .map(|plan| Arc::new(plan) as Arc<dyn SourcePlan>)
             .map_err(|errors| {
-                errors
-                    .into_iter()
-                    .map(|error| {
-                        let span = match error.field {
-                            "format" => files.format.span(),
-                            "path" => files.path.span(),
-                            "product" => files
-                                .product
-                                .as_ref()
-                                .map_or_else(|| config.span_of("product"), Spanned::span),
-                            field => config.span_of(field),
-                        };
-                        let message = config.error(Some(span), error.message);
-                        match error.help {
-                            Some(help) => message.with_help(help),
-                            None => message,
-                        }
-                    })
-                    .collect()
+                config_errors(config, errors, |field| match field {
+                    "format" => Some(files.format.span()),
+                    "path" => Some(files.path.span()),
+                    "product" => files.product.as_ref().map(Spanned::span),
+                    _ => None,
+                })
             })
     }
 }
@@ -356,43 +439,9 @@ impl FilesReader {
         let Some(path) = self.files.pop_front() else {
             return;
         };
-        let file: Arc<str> = Arc::from(path.to_string_lossy().as_ref());
-        let file_reject = |raw: &str, reason: String| {
-            let origin = Origin {
-                source: self.source.clone(),
-                file: file.clone(),
-                line: 0,
-            };
-            Reject::new(origin, "parse", raw, reason)
-        };
-        match std::fs::read(&path) {
-            Err(error) => {
-                tracing::warn!(source = %self.source, file = %file, %error, "cannot read file");
-                out.rejects
-                    .push(file_reject("", format!("cannot read the file: {error}")));
-            }
-            Ok(bytes) => {
-                out.bytes += bytes.len() as u64;
-                let (observations, rejects) = (out.observations.len(), out.rejects.len());
-                match self.format.parse(&bytes, &file, &self.source, out) {
-                    Ok(()) => {
-                        tracing::debug!(
-                            source = %self.source,
-                            file = %file,
-                            observations = out.observations.len() - observations,
-                            rejects = out.rejects.len() - rejects,
-                            "file parsed"
-                        );
-                    }
-                    Err(error) => {
-                        tracing::warn!(source = %self.source, %error, "file refused");
-                        // A refused file contributes its one reject, not half its rows.
-                        out.observations.truncate(observations);
-                        out.rejects.truncate(rejects);
-                        out.rejects.push(file_reject(error.raw(), error.reason()));
-                    }
-                }
-            }
+        let bytes = read_file(&self.source, &path, out);
+        if let Some(bytes) = bytes {
+            parse_file(self.format.as_ref(), &self.source, &path, &bytes, out);
         }
         ComponentCounters::add(&self.counters.files, 1);
     }

@@ -8,6 +8,8 @@
 //!   published (native time, currency, unit) and bad rows into rejects; normalizing is the
 //!   operators' job.
 //! - [`files`]: the `files` source kind, configured by [`files::FilesConfig`].
+//! - [`watch`]: the `watch` source kind, a drop folder read as files land
+//!   ([`watch::WatchConfig`]), with [`positions`] so restarts neither re-read nor skip.
 //! - [`synthetic`]: generated ticks for load tests and benchmarks.
 //!
 //! The binary adds the kinds with [`register`]:
@@ -20,10 +22,13 @@
 
 pub mod files;
 pub mod formats;
+pub mod positions;
 pub mod synthetic;
+pub mod watch;
 
-/// Adds this crate's source kinds (`files`, `synthetic`) to `registry`.
+/// Adds this crate's source kinds (`files`, `watch`, `synthetic`) to `registry`.
 pub fn register(registry: &mut gridflow_engine::Registry) {
     registry.add_source(files::FilesKind);
+    registry.add_source(watch::WatchKind);
     registry.add_source(synthetic::SyntheticKind);
 }

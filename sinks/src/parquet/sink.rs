@@ -30,6 +30,7 @@ pub(crate) fn attach<'scope>(
     let mut price_input = builder.new_input(prices.inner, Pipeline);
     let mut reject_input = builder.new_input(rejects.inner, Pipeline);
     let counters: Arc<ComponentCounters> = context.counters.clone();
+    let worker = context.worker.index;
 
     builder.build(move |_capabilities| {
         // The age-based roll needs the operator to run when nothing arrives; this is the
@@ -65,6 +66,18 @@ pub(crate) fn attach<'scope>(
                     (a, b) => a.or(b),
                 };
             }
+            // Report how far this worker's lake is complete, for sources' positions.
+            let frontier = [&frontiers[0], &frontiers[1]]
+                .iter()
+                .filter_map(|frontier| frontier.frontier().first().copied())
+                .min();
+            if let (Some(prices), Some(rejects)) = (
+                price_writer.durable_through(frontier),
+                reject_writer.durable_through(frontier),
+            ) {
+                counters.report_durable(worker, prices.min(rejects));
+            }
+
             if let Some(due) = due
                 && wake_up.is_none_or(|pending| pending <= now || pending > due)
             {

@@ -96,6 +96,8 @@ struct Partition<T: Table> {
     started: Option<Instant>,
     /// Memory the encoded file held when last measured.
     bytes: usize,
+    /// The earliest dataflow time among the current file's rows.
+    earliest: Option<Time>,
 }
 
 /// Writes one table for one worker.
@@ -116,6 +118,9 @@ pub(crate) struct TableWriter<T: Table> {
     last: Option<(T::Key, usize)>,
     /// Sum of the partitions' `bytes`.
     buffered_bytes: usize,
+    /// Whether a file could not be written: its rows are lost, so this writer no longer
+    /// claims anything durable.
+    failed: bool,
 }
 
 impl<T: Table> TableWriter<T> {
@@ -142,6 +147,7 @@ impl<T: Table> TableWriter<T> {
             index: HashMap::new(),
             last: None,
             buffered_bytes: 0,
+            failed: false,
         }
     }
 
@@ -161,6 +167,7 @@ impl<T: Table> TableWriter<T> {
         partition.columns.push(record, time, diff);
         partition.rows += 1;
         partition.started.get_or_insert(now);
+        partition.earliest = Some(partition.earliest.map_or(time, |t| t.min(time)));
         if partition.rows >= self.limits.max_file_rows {
             self.commit(index);
         } else if partition.columns.len() >= CHUNK_ROWS.min(self.limits.row_group_rows) {
@@ -185,6 +192,7 @@ impl<T: Table> TableWriter<T> {
             rows: 0,
             started: None,
             bytes: 0,
+            earliest: None,
         });
         self.index.insert(key.clone(), index);
         index
@@ -208,6 +216,17 @@ impl<T: Table> TableWriter<T> {
             .filter_map(|partition| partition.started)
             .min()
             .map(|started| started + age)
+    }
+
+    /// The latest time through which every row this writer received is committed, given
+    /// that no row can still arrive at or before `frontier` − 1; `None` once a file failed.
+    pub(crate) fn durable_through(&self, frontier: Option<Time>) -> Option<Time> {
+        if self.failed {
+            return None;
+        }
+        let pending = self.partitions.iter().filter_map(|p| p.earliest).min();
+        let complete = frontier.map_or(Time::MAX, |time| time.saturating_sub(1));
+        Some(pending.map_or(complete, |time| time.saturating_sub(1).min(complete)))
     }
 
     /// Commits every pending row (end of input).
@@ -298,6 +317,7 @@ impl<T: Table> TableWriter<T> {
             Ok(target) => {
                 let rows = std::mem::take(&mut partition.rows);
                 partition.started = None;
+                partition.earliest = None;
                 ComponentCounters::add(&self.counters.files, 1);
                 if self.count_rows {
                     ComponentCounters::add(&self.counters.records_out, rows as u64);
@@ -319,6 +339,8 @@ impl<T: Table> TableWriter<T> {
         let _ = partition.columns.finish();
         let lost = std::mem::take(&mut partition.rows);
         partition.started = None;
+        partition.earliest = None;
+        self.failed = true;
         ComponentCounters::add(&self.counters.rejected, lost as u64);
         tracing::error!(
             sink = %self.sink,
