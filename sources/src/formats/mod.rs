@@ -14,6 +14,7 @@ mod common;
 pub mod caiso;
 pub mod ecb;
 pub mod entsoe;
+pub mod miso;
 pub mod nordpool;
 pub mod nyiso;
 pub mod spp;
@@ -55,6 +56,7 @@ pub const FORMAT_NAMES: &[&str] = &[
     nyiso::NAME,
     ecb::NAME,
     caiso::NAME,
+    miso::NAME,
 ];
 
 /// Per-pipeline choices a format may honour.
@@ -99,6 +101,7 @@ pub fn format_by_name(
         nyiso::NAME => Arc::new(nyiso::NyisoLbmp::new(options.product)?),
         ecb::NAME => Arc::new(ecb::EcbFx::new(options.product)?),
         caiso::NAME => Arc::new(caiso::CaisoOasis::new(options.product)),
+        miso::NAME => Arc::new(miso::MisoLmp::new(options.product)?),
         _ => {
             return Err(FormatLookupError::Unknown {
                 name: name.to_string(),

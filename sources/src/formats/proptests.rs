@@ -81,6 +81,12 @@ const CASES: &[(&str, &str, &str, usize)] = &[
         "nordpool/se_current_day_price.json",
         4_000,
     ),
+    (
+        "miso_lmp",
+        "20241103_rt_lmp_final.csv",
+        "miso/20241103_rt_lmp_final.csv",
+        4_000,
+    ),
     ("entsoe_a44", "fr.xml", "entsoe/FR_prices.xml", 7_000),
     (
         "entsoe_a44",
