@@ -10,6 +10,8 @@
 //! - [`files`]: the `files` source kind, configured by [`files::FilesConfig`].
 //! - [`watch`]: the `watch` source kind, a drop folder read as files land
 //!   ([`watch::WatchConfig`]), with [`positions`] so restarts neither re-read nor skip.
+//! - [`http`]: the `http` source kind, publications polled over HTTP(S)
+//!   ([`http::HttpConfig`]): URL templates, conditional requests, retries with back-off.
 //! - [`synthetic`]: generated ticks for load tests and benchmarks.
 //!
 //! The binary adds the kinds with [`register`]:
@@ -22,13 +24,15 @@
 
 pub mod files;
 pub mod formats;
+pub mod http;
 pub mod positions;
 pub mod synthetic;
 pub mod watch;
 
-/// Adds this crate's source kinds (`files`, `watch`, `synthetic`) to `registry`.
+/// Adds this crate's source kinds (`files`, `watch`, `http`, `synthetic`) to `registry`.
 pub fn register(registry: &mut gridflow_engine::Registry) {
     registry.add_source(files::FilesKind);
     registry.add_source(watch::WatchKind);
+    registry.add_source(http::HttpKind);
     registry.add_source(synthetic::SyntheticKind);
 }

@@ -35,12 +35,27 @@ impl FilePosition {
     }
 }
 
+/// HTTP cache validators of a fetched URL, sent back as `If-None-Match` and
+/// `If-Modified-Since` so an unchanged publication costs a 304.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Validators {
+    /// The `ETag` the server sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// The `Last-Modified` the server sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<String>,
+}
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Stored {
     /// Layout version of this file.
     version: u32,
-    /// Ingested files by path.
+    /// Ingested files (paths or URLs).
     files: BTreeMap<String, FilePosition>,
+    /// Cache validators of ingested URLs.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    validators: BTreeMap<String, Validators>,
 }
 
 /// The durable positions of one source and those waiting for the sinks.
@@ -48,27 +63,28 @@ struct Stored {
 pub struct Positions {
     path: Option<PathBuf>,
     durable: BTreeMap<String, FilePosition>,
-    /// Emitted, not yet durable: (time emitted, file, position).
-    pending: Vec<(Time, String, FilePosition)>,
+    validators: BTreeMap<String, Validators>,
+    /// Emitted, not yet durable: (time emitted, file, position, validators).
+    pending: Vec<(Time, String, FilePosition, Option<Validators>)>,
 }
 
 impl Positions {
     /// Loads the positions stored at `path` (none yet is fine); `None` keeps them in memory.
     pub fn load(path: Option<&Path>) -> Result<Self, String> {
-        let durable = match path {
+        let stored = match path {
             Some(path) if path.exists() => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|error| format!("{}: {error}", path.display()))?;
-                let stored: Stored = serde_json::from_str(&text).map_err(|error| {
+                serde_json::from_str(&text).map_err(|error| {
                     format!("{}: not a positions file: {error}", path.display())
-                })?;
-                stored.files
+                })?
             }
-            _ => BTreeMap::new(),
+            _ => Stored::default(),
         };
         Ok(Positions {
             path: path.map(Path::to_path_buf),
-            durable,
+            durable: stored.files,
+            validators: stored.validators,
             pending: Vec::new(),
         })
     }
@@ -78,25 +94,44 @@ impl Positions {
         self.pending
             .iter()
             .rev()
-            .find(|(_, pending, _)| pending == file)
-            .map(|(_, _, position)| *position)
+            .find(|(_, pending, _, _)| pending == file)
+            .map(|(_, _, position, _)| *position)
             .or_else(|| self.durable.get(file).copied())
+    }
+
+    /// The durable cache validators of every URL.
+    pub fn validators(&self) -> &BTreeMap<String, Validators> {
+        &self.validators
     }
 
     /// Records that `file` at `position` was emitted at dataflow time `time`.
     pub fn emitted(&mut self, time: Time, file: String, position: FilePosition) {
-        self.pending.push((time, file, position));
+        self.pending.push((time, file, position, None));
+    }
+
+    /// Records an emitted URL with the validators its response carried.
+    pub fn emitted_url(
+        &mut self,
+        time: Time,
+        url: String,
+        position: FilePosition,
+        validators: Validators,
+    ) {
+        self.pending.push((time, url, position, Some(validators)));
     }
 
     /// Makes every position emitted up to `through` durable and writes the file.
     pub fn committed(&mut self, through: Time) -> Result<(), String> {
         let before = self.pending.len();
         let mut kept = Vec::with_capacity(before);
-        for (time, file, position) in self.pending.drain(..) {
+        for (time, file, position, validators) in self.pending.drain(..) {
             if time <= through {
+                if let Some(validators) = validators {
+                    self.validators.insert(file.clone(), validators);
+                }
                 self.durable.insert(file, position);
             } else {
-                kept.push((time, file, position));
+                kept.push((time, file, position, validators));
             }
         }
         let changed = kept.len() != before;
@@ -111,6 +146,7 @@ impl Positions {
         let stored = Stored {
             version: 1,
             files: self.durable.clone(),
+            validators: self.validators.clone(),
         };
         let text = serde_json::to_string_pretty(&stored).map_err(|error| error.to_string())?;
         let directory = path.parent().unwrap_or(Path::new("."));
