@@ -16,6 +16,7 @@ pub mod ecb;
 pub mod entsoe;
 pub mod nordpool;
 pub mod nyiso;
+pub mod pjm;
 pub mod spp;
 
 use std::fmt;
@@ -55,6 +56,7 @@ pub const FORMAT_NAMES: &[&str] = &[
     nyiso::NAME,
     ecb::NAME,
     caiso::NAME,
+    pjm::NAME,
 ];
 
 /// Per-pipeline choices a format may honour.
@@ -99,6 +101,7 @@ pub fn format_by_name(
         nyiso::NAME => Arc::new(nyiso::NyisoLbmp::new(options.product)?),
         ecb::NAME => Arc::new(ecb::EcbFx::new(options.product)?),
         caiso::NAME => Arc::new(caiso::CaisoOasis::new(options.product)),
+        pjm::NAME => Arc::new(pjm::PjmDataMiner::new(options.product)?),
         _ => {
             return Err(FormatLookupError::Unknown {
                 name: name.to_string(),
