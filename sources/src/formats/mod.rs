@@ -17,6 +17,7 @@ pub mod entsoe;
 pub mod miso;
 pub mod nordpool;
 pub mod nyiso;
+pub mod pjm;
 pub mod spp;
 
 use std::fmt;
@@ -57,6 +58,7 @@ pub const FORMAT_NAMES: &[&str] = &[
     ecb::NAME,
     caiso::NAME,
     miso::NAME,
+    pjm::NAME,
 ];
 
 /// Per-pipeline choices a format may honour.
@@ -102,6 +104,7 @@ pub fn format_by_name(
         ecb::NAME => Arc::new(ecb::EcbFx::new(options.product)?),
         caiso::NAME => Arc::new(caiso::CaisoOasis::new(options.product)),
         miso::NAME => Arc::new(miso::MisoLmp::new(options.product)?),
+        pjm::NAME => Arc::new(pjm::PjmDataMiner::new(options.product)?),
         _ => {
             return Err(FormatLookupError::Unknown {
                 name: name.to_string(),

@@ -89,6 +89,18 @@ const CASES: &[(&str, &str, &str, usize)] = &[
     ),
     ("entsoe_a44", "fr.xml", "entsoe/FR_prices.xml", 7_000),
     (
+        "pjm_dataminer",
+        "da_hrl_lmps.json",
+        "pjm/da_hrl_lmps_2026-06-09.json",
+        3_000,
+    ),
+    (
+        "pjm_dataminer",
+        "rt_hrl_lmps.json",
+        "pjm/rt_hrl_lmps_2024-02-20_excerpt.json",
+        3_000,
+    ),
+    (
         "entsoe_a44",
         "es.xml",
         "entsoe/ES_day_ahead_price.xml",
