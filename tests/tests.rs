@@ -7,6 +7,7 @@ mod codemap;
 mod docs;
 mod dst;
 mod end_to_end;
+mod http;
 mod oracle;
 mod shutdown;
 mod validation;
