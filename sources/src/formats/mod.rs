@@ -11,9 +11,11 @@
 
 mod common;
 
+pub mod aeso;
 pub mod caiso;
 pub mod ecb;
 pub mod entsoe;
+pub mod ieso;
 pub mod nordpool;
 pub mod nyiso;
 pub mod spp;
@@ -55,6 +57,9 @@ pub const FORMAT_NAMES: &[&str] = &[
     nyiso::NAME,
     ecb::NAME,
     caiso::NAME,
+    ieso::zonal::NAME,
+    ieso::lmp::NAME,
+    aeso::NAME,
 ];
 
 /// Per-pipeline choices a format may honour.
@@ -99,6 +104,9 @@ pub fn format_by_name(
         nyiso::NAME => Arc::new(nyiso::NyisoLbmp::new(options.product)?),
         ecb::NAME => Arc::new(ecb::EcbFx::new(options.product)?),
         caiso::NAME => Arc::new(caiso::CaisoOasis::new(options.product)),
+        ieso::zonal::NAME => Arc::new(ieso::zonal::IesoDaZonal::new(options.product)?),
+        ieso::lmp::NAME => Arc::new(ieso::lmp::IesoRtLmp::new(options.product)?),
+        aeso::NAME => Arc::new(aeso::AesoPoolPrice::new(options.product)?),
         _ => {
             return Err(FormatLookupError::Unknown {
                 name: name.to_string(),
