@@ -11,10 +11,12 @@
 
 mod common;
 
+pub mod aeso;
 pub mod caiso;
 pub mod ecb;
 pub mod entsoe;
 pub mod miso;
+pub mod ieso;
 pub mod nordpool;
 pub mod nyiso;
 pub mod pjm;
@@ -59,6 +61,9 @@ pub const FORMAT_NAMES: &[&str] = &[
     caiso::NAME,
     miso::NAME,
     pjm::NAME,
+    ieso::zonal::NAME,
+    ieso::lmp::NAME,
+    aeso::NAME,
 ];
 
 /// Per-pipeline choices a format may honour.
@@ -105,6 +110,9 @@ pub fn format_by_name(
         caiso::NAME => Arc::new(caiso::CaisoOasis::new(options.product)),
         miso::NAME => Arc::new(miso::MisoLmp::new(options.product)?),
         pjm::NAME => Arc::new(pjm::PjmDataMiner::new(options.product)?),
+        ieso::zonal::NAME => Arc::new(ieso::zonal::IesoDaZonal::new(options.product)?),
+        ieso::lmp::NAME => Arc::new(ieso::lmp::IesoRtLmp::new(options.product)?),
+        aeso::NAME => Arc::new(aeso::AesoPoolPrice::new(options.product)?),
         _ => {
             return Err(FormatLookupError::Unknown {
                 name: name.to_string(),

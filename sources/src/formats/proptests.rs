@@ -101,6 +101,24 @@ const CASES: &[(&str, &str, &str, usize)] = &[
         3_000,
     ),
     (
+        "ieso_da_zonal",
+        "ieso.xml",
+        "ieso/da_hourly_ontario_zonal_price_report_20260528.xml",
+        3_000,
+    ),
+    (
+        "ieso_rt_lmp",
+        "PUB_RealtimeEnergyLMP_2025110204.csv",
+        "ieso/PUB_RealtimeEnergyLMP_2025110204.csv",
+        3_000,
+    ),
+    (
+        "aeso_pool_price",
+        "aeso.json",
+        "aeso/poolprice_2024-11-03.json",
+        3_000,
+    ),
+    (
         "entsoe_a44",
         "es.xml",
         "entsoe/ES_day_ahead_price.xml",
