@@ -9,11 +9,13 @@
 //! Parsers never panic, whatever the input: every parser has a property test feeding it
 //! random bytes and mutated fixtures.
 
+mod archive;
 mod common;
 
 pub mod caiso;
 pub mod ecb;
 pub mod entsoe;
+pub mod ercot;
 pub mod nordpool;
 pub mod nyiso;
 pub mod spp;
@@ -55,6 +57,10 @@ pub const FORMAT_NAMES: &[&str] = &[
     nyiso::NAME,
     ecb::NAME,
     caiso::NAME,
+    ercot::dam::NAME,
+    ercot::rt::NAME,
+    ercot::sced::NAME,
+    ercot::adders::NAME,
 ];
 
 /// Per-pipeline choices a format may honour.
@@ -99,6 +105,10 @@ pub fn format_by_name(
         nyiso::NAME => Arc::new(nyiso::NyisoLbmp::new(options.product)?),
         ecb::NAME => Arc::new(ecb::EcbFx::new(options.product)?),
         caiso::NAME => Arc::new(caiso::CaisoOasis::new(options.product)),
+        ercot::dam::NAME => Arc::new(ercot::ErcotDamSpp::new(options.product)?),
+        ercot::rt::NAME => Arc::new(ercot::ErcotRtSpp::new(options.product)?),
+        ercot::sced::NAME => Arc::new(ercot::ErcotScedLmp::new(options.product)?),
+        ercot::adders::NAME => Arc::new(ercot::ErcotRtAdders::new(options.product)?),
         _ => {
             return Err(FormatLookupError::Unknown {
                 name: name.to_string(),
