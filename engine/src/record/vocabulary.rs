@@ -108,6 +108,10 @@ named_enum! {
         RealTimeHourlyPrelim => "REAL_TIME_HOURLY_PRELIM",
         /// Real-time hourly prices after final settlement.
         RealTimeHourlyFinal => "REAL_TIME_HOURLY_FINAL",
+        /// Real-time prices of each security-constrained economic dispatch (SCED) run, about
+        /// every five minutes (ERCOT NP6-788-CD); stamped with the run time, not a settlement
+        /// interval.
+        RealTimeSced => "REAL_TIME_SCED",
         /// A daily price (gas day, carbon settlement).
         Daily => "DAILY",
     }

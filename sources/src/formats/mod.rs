@@ -9,6 +9,7 @@
 //! Parsers never panic, whatever the input: every parser has a property test feeding it
 //! random bytes and mutated fixtures.
 
+mod archive;
 mod common;
 
 pub mod aeso;
@@ -17,6 +18,7 @@ pub mod ecb;
 pub mod entsoe;
 pub mod miso;
 pub mod ieso;
+pub mod ercot;
 pub mod nordpool;
 pub mod nyiso;
 pub mod pjm;
@@ -64,6 +66,10 @@ pub const FORMAT_NAMES: &[&str] = &[
     ieso::zonal::NAME,
     ieso::lmp::NAME,
     aeso::NAME,
+    ercot::dam::NAME,
+    ercot::rt::NAME,
+    ercot::sced::NAME,
+    ercot::adders::NAME,
 ];
 
 /// Per-pipeline choices a format may honour.
@@ -113,6 +119,10 @@ pub fn format_by_name(
         ieso::zonal::NAME => Arc::new(ieso::zonal::IesoDaZonal::new(options.product)?),
         ieso::lmp::NAME => Arc::new(ieso::lmp::IesoRtLmp::new(options.product)?),
         aeso::NAME => Arc::new(aeso::AesoPoolPrice::new(options.product)?),
+        ercot::dam::NAME => Arc::new(ercot::ErcotDamSpp::new(options.product)?),
+        ercot::rt::NAME => Arc::new(ercot::ErcotRtSpp::new(options.product)?),
+        ercot::sced::NAME => Arc::new(ercot::ErcotScedLmp::new(options.product)?),
+        ercot::adders::NAME => Arc::new(ercot::ErcotRtAdders::new(options.product)?),
         _ => {
             return Err(FormatLookupError::Unknown {
                 name: name.to_string(),

@@ -124,6 +124,42 @@ const CASES: &[(&str, &str, &str, usize)] = &[
         "entsoe/ES_day_ahead_price.xml",
         5_000,
     ),
+    (
+        "ercot_dam_spp",
+        "dam.csv",
+        "ercot/cdr.00012331.0000000000000000.20241102.123150.DAMSPNP4190.csv",
+        3_000,
+    ),
+    (
+        "ercot_dam_spp",
+        "dam.zip",
+        "ercot/cdr.00012331.0000000000000000.20240309.123145812.DAMSPNP4190_csv.zip",
+        4_000,
+    ),
+    (
+        "ercot_rt_spp",
+        "rt.csv",
+        "ercot/rt_spp_2024-11-03_0000-0300_combined.csv",
+        3_000,
+    ),
+    (
+        "ercot_rt_spp",
+        "rt.zip",
+        "ercot/cdr.00012301.0000000000000000.20230906.194701385.SPPHLZNP6905_20230906_1945_csv.zip",
+        4_000,
+    ),
+    (
+        "ercot_sced_lmp",
+        "sced.csv",
+        "ercot/sced_lmp_2024-11-03_0055-0200_combined.csv",
+        2_000,
+    ),
+    (
+        "ercot_rt_adders",
+        "adders.csv",
+        "ercot/rt_adders_2023-09-06_1925-1940_combined.csv",
+        2_000,
+    ),
 ];
 
 fn run(format: &dyn Format, name: &str, bytes: &[u8]) {
