@@ -22,7 +22,12 @@ struct Seen {
 type Log = Arc<Mutex<Vec<Seen>>>;
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("data/spp").join(name)).unwrap()
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("data/spp")
+            .join(name),
+    )
+    .unwrap()
 }
 
 fn zipped(name: &str) -> Vec<u8> {
@@ -78,7 +83,9 @@ fn handle(mut stream: TcpStream, log: Log) {
     if headers.get("if-none-match") == Some(&etag) {
         return respond(&mut stream, "304 Not Modified", &[("ETag", etag)], b"");
     }
-    let ok = |stream: &mut TcpStream, body: &[u8]| respond(stream, "200 OK", &[("ETag", etag.clone())], body);
+    let ok = |stream: &mut TcpStream, body: &[u8]| {
+        respond(stream, "200 OK", &[("ETag", etag.clone())], body)
+    };
     match file.as_str() {
         // Two server errors, then the (empty, as SPP published it) file.
         "RTBM-LMP-SL-202503310845.csv" if attempt <= 2 => {
@@ -190,11 +197,15 @@ path = "{lake}"
     );
     let rejects = read_rejects(&lake);
     assert!(
-        rejects.iter().any(|r| r.file.ends_with("0845.csv") && r.reason == "empty file"),
+        rejects
+            .iter()
+            .any(|r| r.file.ends_with("0845.csv") && r.reason == "empty file"),
         "{rejects:?}"
     );
     assert!(
-        rejects.iter().any(|r| r.file.ends_with("0900.csv") && r.reason.contains("404")),
+        rejects
+            .iter()
+            .any(|r| r.file.ends_with("0900.csv") && r.reason.contains("404")),
         "{rejects:?}"
     );
 
@@ -204,10 +215,16 @@ path = "{lake}"
     assert_eq!(attempts("0850.csv"), 2, "a cut-short body is retried");
     assert_eq!(attempts("0855.csv"), 2, "a timeout is retried");
     assert_eq!(attempts("0900.csv"), 1, "a 404 is not retried");
-    assert!(seen.iter().all(|s| s.headers.get("x-api-key").map(String::as_str) == Some("secret-key")));
+    assert!(
+        seen.iter()
+            .all(|s| s.headers.get("x-api-key").map(String::as_str) == Some("secret-key"))
+    );
     for pair in seen.windows(2) {
         let gap = pair[1].at.duration_since(pair[0].at);
-        assert!(gap >= Duration::from_millis(40), "rate limit (50 ms) broken: {gap:?}");
+        assert!(
+            gap >= Duration::from_millis(40),
+            "rate limit (50 ms) broken: {gap:?}"
+        );
     }
 
     // A second run asks with the stored ETags and gets 304s: nothing is written again.

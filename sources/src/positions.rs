@@ -75,9 +75,8 @@ impl Positions {
             Some(path) if path.exists() => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|error| format!("{}: {error}", path.display()))?;
-                serde_json::from_str(&text).map_err(|error| {
-                    format!("{}: not a positions file: {error}", path.display())
-                })?
+                serde_json::from_str(&text)
+                    .map_err(|error| format!("{}: not a positions file: {error}", path.display()))?
             }
             _ => Stored::default(),
         };

@@ -64,8 +64,10 @@ impl<'a> Context<'a> {
     pub(crate) fn open_csv<'b>(
         &self,
         bytes: &'b [u8],
-    ) -> Result<(csv::Reader<&'b [u8]>, ByteRecord), FileError> {
-        let mut reader = csv_reader(self.content(bytes)?, false);
+    ) -> Result<(CsvRows<'b>, ByteRecord), FileError> {
+        let content = self.content(bytes)?;
+        let mut reader = csv_reader(content, false);
+        reader.offset = (bytes.len() - content.len()) as u64;
         let mut header = ByteRecord::new();
         if next_record(&mut reader, &mut header).is_none() {
             return Err(self.error(FileErrorKind::Empty));
@@ -110,10 +112,47 @@ impl Interner {
     }
 }
 
+/// A CSV reader over in-memory bytes that knows each record's true line number.
+///
+/// The csv crate's own line count comes out one short after a blank line in CRLF files
+/// (MISO's preamble has one), so lines are counted here from the record's byte offset.
+pub(crate) struct CsvRows<'a> {
+    reader: csv::Reader<&'a [u8]>,
+    content: &'a [u8],
+    /// Where `content` starts in the slice the parser holds (after a byte-order mark), so
+    /// that positions index the parser's own bytes.
+    offset: u64,
+    counted_to: usize,
+    newlines: u64,
+}
+
+impl CsvRows<'_> {
+    /// The 1-based line on which the byte at `position` (of `content`) lies.
+    fn line_at(&mut self, position: usize) -> u64 {
+        // The reported offset can still point at the line ends before the record (the
+        // crate reads `\r` and `\n` as separate terminators): skip to its first byte.
+        let mut position = position.min(self.content.len());
+        while matches!(self.content.get(position), Some(b'\r' | b'\n')) {
+            position += 1;
+        }
+        if position < self.counted_to {
+            self.counted_to = 0;
+            self.newlines = 0;
+        }
+        let newlines = self.content[self.counted_to..position]
+            .iter()
+            .filter(|byte| **byte == b'\n')
+            .count();
+        self.newlines += newlines as u64;
+        self.counted_to = position;
+        self.newlines + 1
+    }
+}
+
 /// A CSV reader over in-memory bytes; the header is read as an ordinary record so that a
 /// malformed header is reported by the parser, not swallowed by the csv crate.
-pub(crate) fn csv_reader(bytes: &[u8], trim: bool) -> csv::Reader<&[u8]> {
-    csv::ReaderBuilder::new()
+pub(crate) fn csv_reader(bytes: &[u8], trim: bool) -> CsvRows<'_> {
+    let reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .trim(if trim {
@@ -121,7 +160,14 @@ pub(crate) fn csv_reader(bytes: &[u8], trim: bool) -> csv::Reader<&[u8]> {
         } else {
             csv::Trim::None
         })
-        .from_reader(bytes)
+        .from_reader(bytes);
+    CsvRows {
+        reader,
+        content: bytes,
+        offset: 0,
+        counted_to: 0,
+        newlines: 0,
+    }
 }
 
 /// The header fields as text, for messages.
@@ -185,15 +231,20 @@ pub(crate) fn raw_text(bytes: &[u8], start: u64, end: u64) -> String {
 /// Reads the next record; `Ok(None)` at the end. CSV syntax errors cannot stop the loop:
 /// the csv crate only fails on I/O (impossible over a slice) or invalid UTF-8 in `String`
 /// records, and we read bytes.
+///
+/// Returns the record's 1-based line and the byte range it came from, as offsets into the
+/// slice the parser passed to [`Context::open_csv`] (for [`raw_text`]).
 pub(crate) fn next_record(
-    reader: &mut csv::Reader<&[u8]>,
+    rows: &mut CsvRows<'_>,
     record: &mut ByteRecord,
 ) -> Option<(u64, u64, u64)> {
-    let start = reader.position().byte();
-    match reader.read_byte_record(record) {
+    let start = rows.reader.position().byte();
+    match rows.reader.read_byte_record(record) {
         Ok(true) => {
-            let line = record.position().map_or(0, |p| p.line());
-            Some((line, start, reader.position().byte()))
+            let at = record.position().map_or(start, |p| p.byte());
+            let line = rows.line_at(usize::try_from(at).unwrap_or(usize::MAX));
+            let end = rows.reader.position().byte();
+            Some((line, start + rows.offset, end + rows.offset))
         }
         Ok(false) | Err(_) => None,
     }

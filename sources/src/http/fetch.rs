@@ -198,10 +198,7 @@ impl Fetcher {
             }
             Outcome::Transient(reason, _) => Fetched::Failed {
                 url,
-                reason: format!(
-                    "gave up after {} attempts: {reason}",
-                    self.plan.retries + 1
-                ),
+                reason: format!("gave up after {} attempts: {reason}", self.plan.retries + 1),
             },
         };
         self.sender.send(message).is_ok()
@@ -280,7 +277,12 @@ impl Fetcher {
                     etag: header("etag"),
                     last_modified: header("last-modified"),
                 };
-                match response.body_mut().with_config().limit(MOST_BYTES).read_to_vec() {
+                match response
+                    .body_mut()
+                    .with_config()
+                    .limit(MOST_BYTES)
+                    .read_to_vec()
+                {
                     Ok(body) => Outcome::Body(body, validators),
                     Err(error) => Outcome::Transient(format!("body cut short: {error}"), None),
                 }

@@ -177,7 +177,10 @@ impl HttpPlan {
                 errors.push(FilesConfigError::new(field, message));
             }
         };
-        let zone_name = config.timezone.as_ref().map_or("UTC", |z| z.get_ref().as_str());
+        let zone_name = config
+            .timezone
+            .as_ref()
+            .map_or("UTC", |z| z.get_ref().as_str());
         let zone = TimeZone::get(zone_name).map_err(|error| format!("`{zone_name}`: {error}"));
         check("timezone", zone.as_ref().map(|_| ()).map_err(Clone::clone));
         let zone = zone.unwrap_or(TimeZone::UTC);
@@ -188,7 +191,10 @@ impl HttpPlan {
             .as_ref()
             .map(|name| Template::parse(name.get_ref()))
             .transpose();
-        check("file_name", file_name.as_ref().map(|_| ()).map_err(Clone::clone));
+        check(
+            "file_name",
+            file_name.as_ref().map(|_| ()).map_err(Clone::clone),
+        );
         let start = instant(config.start.get_ref(), &zone);
         check("start", start.as_ref().map(|_| ()).map_err(Clone::clone));
         let end = config
@@ -212,7 +218,12 @@ impl HttpPlan {
             if (0.0..=86_400.0).contains(&value) {
                 Duration::from_secs_f64(value)
             } else {
-                check(field, Err(format!("{field} must be between 0 and 86400, found {value}")));
+                check(
+                    field,
+                    Err(format!(
+                        "{field} must be between 0 and 86400, found {value}"
+                    )),
+                );
                 Duration::ZERO
             }
         };
@@ -226,7 +237,9 @@ impl HttpPlan {
             Some(rate) => {
                 check(
                     "rate_limit_per_minute",
-                    Err(format!("rate_limit_per_minute must be greater than 0, found {rate}")),
+                    Err(format!(
+                        "rate_limit_per_minute must be greater than 0, found {rate}"
+                    )),
                 );
                 Duration::ZERO
             }
@@ -236,7 +249,10 @@ impl HttpPlan {
             config.product.as_ref().map(|p| p.get_ref().as_str()),
             &mut errors,
         );
-        let positions = config.positions.as_ref().map(|p| PathBuf::from(p.get_ref()));
+        let positions = config
+            .positions
+            .as_ref()
+            .map(|p| PathBuf::from(p.get_ref()));
         if let Some(path) = &positions
             && let Err(message) = Positions::load(Some(path))
         {
@@ -394,7 +410,13 @@ impl HttpReader {
         out.rejects.push(Reject::new(origin, "fetch", url, reason));
     }
 
-    fn publication(&mut self, url: String, name: String, body: Vec<u8>, out: &mut SourceOutput) -> FilePosition {
+    fn publication(
+        &mut self,
+        url: String,
+        name: String,
+        body: Vec<u8>,
+        out: &mut SourceOutput,
+    ) -> FilePosition {
         let position = FilePosition::of(&body);
         out.bytes += body.len() as u64;
         if self.positions.get(&url) == Some(position) {
@@ -416,7 +438,9 @@ impl HttpReader {
         let archive = zip::ZipArchive::new(std::io::Cursor::new(body));
         let mut archive = match archive {
             Ok(archive) => archive,
-            Err(error) => return self.reject(url, format!("not a readable zip archive: {error}"), out),
+            Err(error) => {
+                return self.reject(url, format!("not a readable zip archive: {error}"), out);
+            }
         };
         for index in 0..archive.len() {
             let mut member = match archive.by_index(index) {
@@ -435,7 +459,13 @@ impl HttpReader {
                 self.reject(url, format!("zip member `{name}`: {error}"), out);
                 continue;
             }
-            parse_file(self.format.as_ref(), &self.source, Path::new(&name), &content, out);
+            parse_file(
+                self.format.as_ref(),
+                &self.source,
+                Path::new(&name),
+                &content,
+                out,
+            );
         }
     }
 }
@@ -451,7 +481,8 @@ impl SourceReader for HttpReader {
                     validators,
                 }) => {
                     let position = self.publication(url.clone(), name, body, out);
-                    self.positions.emitted_url(out.time, url, position, validators);
+                    self.positions
+                        .emitted_url(out.time, url, position, validators);
                     // One publication per poll keeps batches (and their times) per URL.
                     return SourceStatus::Ready;
                 }

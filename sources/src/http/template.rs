@@ -35,7 +35,9 @@ impl Template {
                 continue;
             }
             if tail.starts_with('}') {
-                return Err(format!("unmatched `}}` in `{text}` (write `}}}}` for a brace)"));
+                return Err(format!(
+                    "unmatched `}}` in `{text}` (write `}}}}` for a brace)"
+                ));
             }
             let close = tail
                 .find('}')
@@ -74,8 +76,17 @@ impl Template {
         for part in &self.parts {
             match part {
                 Part::Text(text) => out.push_str(text),
-                Part::Start(pattern) => out.push_str(&start.to_zoned_datetime(zone.clone()).strftime(pattern).to_string()),
-                Part::End(pattern) => out.push_str(&end.to_zoned_datetime(zone.clone()).strftime(pattern).to_string()),
+                Part::Start(pattern) => out.push_str(
+                    &start
+                        .to_zoned_datetime(zone.clone())
+                        .strftime(pattern)
+                        .to_string(),
+                ),
+                Part::End(pattern) => out.push_str(
+                    &end.to_zoned_datetime(zone.clone())
+                        .strftime(pattern)
+                        .to_string(),
+                ),
             }
         }
         out
@@ -101,9 +112,21 @@ mod tests {
 
     #[test]
     fn mistakes_are_named() {
-        assert!(Template::parse("x{start}").unwrap_err().contains("strftime"));
-        assert!(Template::parse("x{when:%Y}").unwrap_err().contains("unknown placeholder"));
-        assert!(Template::parse("x{start:%Y").unwrap_err().contains("unclosed"));
+        assert!(
+            Template::parse("x{start}")
+                .unwrap_err()
+                .contains("strftime")
+        );
+        assert!(
+            Template::parse("x{when:%Y}")
+                .unwrap_err()
+                .contains("unknown placeholder")
+        );
+        assert!(
+            Template::parse("x{start:%Y")
+                .unwrap_err()
+                .contains("unclosed")
+        );
         assert!(Template::parse("x}").unwrap_err().contains("unmatched"));
     }
 }

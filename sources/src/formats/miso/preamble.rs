@@ -5,7 +5,7 @@ use csv::ByteRecord;
 use jiff::civil::Date;
 
 use super::super::common::{
-    Context, file_name, find_column, header_text, next_record, require_columns,
+    Context, CsvRows, file_name, find_column, header_text, next_record, require_columns,
 };
 use super::super::{FileError, FileErrorKind};
 use super::{HEADER, HOURS};
@@ -55,7 +55,7 @@ pub(super) struct Columns {
 /// preamble states, if any, and the header's column indices.
 pub(super) fn read_header(
     context: &Context<'_>,
-    reader: &mut csv::Reader<&[u8]>,
+    reader: &mut CsvRows<'_>,
     record: &mut ByteRecord,
 ) -> Result<(Option<Date>, Columns), FileError> {
     let mut stated_date = None;

@@ -206,3 +206,26 @@ fn wrong_field_count_and_bad_time_are_rejected() {
     assert_eq!(out.rejects.len(), 1);
     assert_reject(&out.rejects[0], 2, &["GMTIntervalEnd", "MM/DD/YYYY"]);
 }
+
+#[test]
+fn crlf_blank_lines_and_a_byte_order_mark_keep_lines_and_raw_text_exact() {
+    // The csv crate counts one line short after a blank line in CRLF files, and its byte
+    // offsets start after a byte-order mark: lines and raw text must still be the file's.
+    let text = String::from_utf8(replace_once(&fixture(RTBM), "38.8023", "n/a")).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.insert(2, "");
+    let mut bytes = b"\xEF\xBB\xBF".to_vec();
+    bytes.extend_from_slice(lines.join("\r\n").as_bytes());
+    let out = parse_ok(&parser(), RTBM, &bytes);
+    assert_eq!(out.observations.len(), 1233);
+    assert_eq!(out.rejects.len(), 1);
+    // Header (1), AEC (2), blank (3), AECC_CSWS (4).
+    assert_reject(&out.rejects[0], 4, &["LMP", "n/a"]);
+    assert!(
+        out.rejects[0]
+            .raw
+            .starts_with("03/31/2025 08:40:00,03/31/2025 13:40:00,AECC_CSWS"),
+        "{}",
+        out.rejects[0].raw
+    );
+}
