@@ -14,6 +14,8 @@ mod common;
 pub mod caiso;
 pub mod ecb;
 pub mod entsoe;
+pub mod jepx;
+pub mod nem;
 pub mod nordpool;
 pub mod nyiso;
 pub mod spp;
@@ -55,6 +57,9 @@ pub const FORMAT_NAMES: &[&str] = &[
     nyiso::NAME,
     ecb::NAME,
     caiso::NAME,
+    jepx::NAME,
+    nem::NAME,
+    nem::json::NAME,
 ];
 
 /// Per-pipeline choices a format may honour.
@@ -99,6 +104,9 @@ pub fn format_by_name(
         nyiso::NAME => Arc::new(nyiso::NyisoLbmp::new(options.product)?),
         ecb::NAME => Arc::new(ecb::EcbFx::new(options.product)?),
         caiso::NAME => Arc::new(caiso::CaisoOasis::new(options.product)),
+        jepx::NAME => Arc::new(jepx::JepxSpot::new(options.product)?),
+        nem::NAME => Arc::new(nem::NemMms::new(options.product)?),
+        nem::json::NAME => Arc::new(nem::json::NemDispatchJson::new(options.product)?),
         _ => {
             return Err(FormatLookupError::Unknown {
                 name: name.to_string(),
@@ -153,7 +161,7 @@ pub enum FileErrorKind {
         /// Expected column names not found.
         missing: Vec<String>,
     },
-    /// The bytes are not UTF-8 text.
+    /// The bytes are not text in the encoding the format reads (UTF-8; Shift-JIS for JEPX).
     Encoding(String),
     /// The document is not well-formed JSON or XML.
     Syntax {
@@ -180,7 +188,7 @@ impl fmt::Display for FileErrorKind {
                  was a column renamed, or is this file in another format?",
                 missing.join(", ")
             ),
-            FileErrorKind::Encoding(message) => write!(f, "not UTF-8 text: {message}"),
+            FileErrorKind::Encoding(message) => write!(f, "undecodable text: {message}"),
             FileErrorKind::Syntax { line, message } => {
                 write!(f, "malformed document at line {line}: {message}")
             }
