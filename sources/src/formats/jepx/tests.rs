@@ -192,7 +192,7 @@ fn undecodable_bytes_are_an_encoding_error() {
     let message = error.to_string();
     assert!(message.contains("Shift-JIS"), "{message}");
     assert!(message.contains("0xff"), "{message}");
-    assert!(message.contains("line 3"), "{message}");
+    assert!(message.contains("offset 1608 (line 3)"), "{message}");
     // A lead byte cut off at the end of the file.
     let mut cut = fixture(SPOT);
     cut.truncate(3);
