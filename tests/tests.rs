@@ -2,6 +2,7 @@
 
 mod common;
 
+mod asia_pacific;
 mod bad_input;
 mod codemap;
 mod docs;

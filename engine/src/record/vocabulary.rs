@@ -114,6 +114,30 @@ named_enum! {
         RealTimeSced => "REAL_TIME_SCED",
         /// A daily price (gas day, carbon settlement).
         Daily => "DAILY",
+        /// Day-ahead market, 30-minute intervals (JEPX spot, 48 per day).
+        DayAhead30Min => "DAY_AHEAD_30_MIN",
+        /// NEM 5-minute dispatch price for raise 6-second contingency FCAS (`RAISE6SECRRP`).
+        FcasRaise6Sec => "FCAS_RAISE_6_SEC",
+        /// NEM 5-minute dispatch price for raise 60-second contingency FCAS (`RAISE60SECRRP`).
+        FcasRaise60Sec => "FCAS_RAISE_60_SEC",
+        /// NEM 5-minute dispatch price for raise 5-minute contingency FCAS (`RAISE5MINRRP`).
+        FcasRaise5Min => "FCAS_RAISE_5_MIN",
+        /// NEM 5-minute dispatch price for raise regulation FCAS (`RAISEREGRRP`).
+        FcasRaiseReg => "FCAS_RAISE_REG",
+        /// NEM 5-minute dispatch price for lower 6-second contingency FCAS (`LOWER6SECRRP`).
+        FcasLower6Sec => "FCAS_LOWER_6_SEC",
+        /// NEM 5-minute dispatch price for lower 60-second contingency FCAS (`LOWER60SECRRP`).
+        FcasLower60Sec => "FCAS_LOWER_60_SEC",
+        /// NEM 5-minute dispatch price for lower 5-minute contingency FCAS (`LOWER5MINRRP`).
+        FcasLower5Min => "FCAS_LOWER_5_MIN",
+        /// NEM 5-minute dispatch price for lower regulation FCAS (`LOWERREGRRP`).
+        FcasLowerReg => "FCAS_LOWER_REG",
+        /// NEM 5-minute dispatch price for raise 1-second very fast FCAS (`RAISE1SECRRP`,
+        /// since October 2023).
+        FcasRaise1Sec => "FCAS_RAISE_1_SEC",
+        /// NEM 5-minute dispatch price for lower 1-second very fast FCAS (`LOWER1SECRRP`,
+        /// since October 2023).
+        FcasLower1Sec => "FCAS_LOWER_1_SEC",
     }
 }
 

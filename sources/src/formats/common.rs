@@ -325,6 +325,46 @@ pub(crate) fn us_datetime(text: &[u8]) -> Option<DateTime> {
     civil(year, month, day, hour, minute, second)
 }
 
+/// `YYYY/MM/DD` (JEPX, AEMO), with a one-digit month or day tolerated.
+pub(crate) fn slash_date(text: &[u8]) -> Option<Date> {
+    let mut parts = text.trim_ascii().split(|&b| b == b'/');
+    let year = digits(parts.next()?)?;
+    let month = digits(parts.next()?)?;
+    let day = digits(parts.next()?)?;
+    if parts.next().is_some() {
+        return None;
+    }
+    civil(year, month, day, 0, 0, 0).map(|datetime| datetime.date())
+}
+
+/// `YYYY/MM/DD HH:MM:SS` (AEMO MMS `SETTLEMENTDATE`, `LASTCHANGED`); seconds optional.
+pub(crate) fn slash_datetime(text: &[u8]) -> Option<DateTime> {
+    let text = text.trim_ascii();
+    let space = text.iter().position(|&b| b == b' ')?;
+    let date = slash_date(text.get(..space)?)?;
+    let mut parts = text
+        .get(space + 1..)?
+        .trim_ascii_start()
+        .split(|&b| b == b':');
+    let hour = digits(parts.next()?)?;
+    let minute = digits(parts.next()?)?;
+    let second = match parts.next() {
+        Some(second) => digits(second)?,
+        None => 0,
+    };
+    if parts.next().is_some() {
+        return None;
+    }
+    civil(
+        i32::from(date.year()),
+        i32::from(date.month()),
+        i32::from(date.day()),
+        hour,
+        minute,
+        second,
+    )
+}
+
 /// `YYYY-MM-DD`.
 pub(crate) fn iso_date(text: &[u8]) -> Option<Date> {
     let text = text.trim_ascii();
@@ -400,6 +440,7 @@ pub(crate) fn product_minutes(product: Product) -> Option<u32> {
         | Product::RealTimeHourly
         | Product::RealTimeHourlyPrelim
         | Product::RealTimeHourlyFinal => Some(60),
+        Product::DayAhead30Min => Some(30),
         Product::DayAhead15Min | Product::RealTime15Min => Some(15),
         Product::RealTime5Min | Product::RealTime5MinPrelim | Product::RealTime5MinFinal => Some(5),
         _ => None,
@@ -436,6 +477,14 @@ mod tests {
             Some(jiff::civil::date(2025, 3, 1).at(13, 40, 0, 0))
         );
         assert_eq!(us_datetime(b"13/31/2025 13:40:00"), None);
+        assert_eq!(
+            slash_datetime(b"2025/01/21 18:05:00"),
+            Some(jiff::civil::date(2025, 1, 21).at(18, 5, 0, 0))
+        );
+        assert_eq!(slash_date(b"2025/4/1"), Some(jiff::civil::date(2025, 4, 1)));
+        assert_eq!(slash_date(b"2025/02/30"), None);
+        assert_eq!(slash_datetime(b"2025/01/21"), None);
+        assert_eq!(slash_datetime(b"2025/01/21 24:00:00"), None);
         assert_eq!(us_datetime(b"03/31/2025"), None);
     }
 }

@@ -19,6 +19,8 @@ pub mod entsoe;
 pub mod ercot;
 pub mod ieso;
 pub mod miso;
+pub mod jepx;
+pub mod nem;
 pub mod nordpool;
 pub mod nyiso;
 pub mod pjm;
@@ -70,6 +72,9 @@ pub const FORMAT_NAMES: &[&str] = &[
     ercot::rt::NAME,
     ercot::sced::NAME,
     ercot::adders::NAME,
+    jepx::NAME,
+    nem::NAME,
+    nem::json::NAME,
 ];
 
 /// Per-pipeline choices a format may honour.
@@ -123,6 +128,9 @@ pub fn format_by_name(
         ercot::rt::NAME => Arc::new(ercot::ErcotRtSpp::new(options.product)?),
         ercot::sced::NAME => Arc::new(ercot::ErcotScedLmp::new(options.product)?),
         ercot::adders::NAME => Arc::new(ercot::ErcotRtAdders::new(options.product)?),
+        jepx::NAME => Arc::new(jepx::JepxSpot::new(options.product)?),
+        nem::NAME => Arc::new(nem::NemMms::new(options.product)?),
+        nem::json::NAME => Arc::new(nem::json::NemDispatchJson::new(options.product)?),
         _ => {
             return Err(FormatLookupError::Unknown {
                 name: name.to_string(),
@@ -177,7 +185,7 @@ pub enum FileErrorKind {
         /// Expected column names not found.
         missing: Vec<String>,
     },
-    /// The bytes are not UTF-8 text.
+    /// The bytes are not text in the encoding the format reads (UTF-8; Shift-JIS for JEPX).
     Encoding(String),
     /// The document is not well-formed JSON or XML.
     Syntax {
@@ -204,7 +212,7 @@ impl fmt::Display for FileErrorKind {
                  was a column renamed, or is this file in another format?",
                 missing.join(", ")
             ),
-            FileErrorKind::Encoding(message) => write!(f, "not UTF-8 text: {message}"),
+            FileErrorKind::Encoding(message) => write!(f, "undecodable text: {message}"),
             FileErrorKind::Syntax { line, message } => {
                 write!(f, "malformed document at line {line}: {message}")
             }

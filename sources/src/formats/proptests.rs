@@ -119,6 +119,30 @@ const CASES: &[(&str, &str, &str, usize)] = &[
         3_000,
     ),
     (
+        "jepx_spot",
+        "spot_summary_2025.csv",
+        "jepx/spot_summary_2025_excerpt.csv",
+        3_000,
+    ),
+    (
+        "nem_mms",
+        "dispatch.zip",
+        "nem/PUBLIC_DISPATCHIS_202501211805_0000000449135472.zip",
+        2_000,
+    ),
+    (
+        "nem_mms",
+        "dispatch.CSV",
+        "nem/PUBLIC_DISPATCHIS_202510121230_0000000475309120.CSV",
+        4_000,
+    ),
+    (
+        "nem_dispatch_json",
+        "5min.json",
+        "nem/aemo_5min_data.json",
+        3_000,
+    ),
+    (
         "entsoe_a44",
         "es.xml",
         "entsoe/ES_day_ahead_price.xml",
