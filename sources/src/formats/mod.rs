@@ -12,8 +12,10 @@
 mod common;
 
 pub mod caiso;
+pub mod carbon;
 pub mod ecb;
 pub mod entsoe;
+pub mod gas;
 pub mod nordpool;
 pub mod nyiso;
 pub mod spp;
@@ -55,6 +57,11 @@ pub const FORMAT_NAMES: &[&str] = &[
     nyiso::NAME,
     ecb::NAME,
     caiso::NAME,
+    gas::eia_csv::NAME,
+    gas::eia_api::NAME,
+    gas::basis::NAME,
+    carbon::investing::NAME,
+    carbon::eex::NAME,
 ];
 
 /// Per-pipeline choices a format may honour.
@@ -99,6 +106,13 @@ pub fn format_by_name(
         nyiso::NAME => Arc::new(nyiso::NyisoLbmp::new(options.product)?),
         ecb::NAME => Arc::new(ecb::EcbFx::new(options.product)?),
         caiso::NAME => Arc::new(caiso::CaisoOasis::new(options.product)),
+        gas::eia_csv::NAME => Arc::new(gas::eia_csv::EiaSpotCsv::new(options.product)?),
+        gas::eia_api::NAME => Arc::new(gas::eia_api::EiaApiV2::new(options.product)?),
+        gas::basis::NAME => Arc::new(gas::basis::GasBasisCsv::new(options.product)?),
+        carbon::investing::NAME => {
+            Arc::new(carbon::investing::InvestingEuaCsv::new(options.product)?)
+        }
+        carbon::eex::NAME => Arc::new(carbon::eex::EexEuaAuction::new(options.product)?),
         _ => {
             return Err(FormatLookupError::Unknown {
                 name: name.to_string(),
