@@ -55,7 +55,8 @@ pub enum Mode {
 #[serde(deny_unknown_fields)]
 pub struct FilesConfig {
     /// The files' native format: one of `spp_lmp`, `nordpool_v2`, `entsoe_a44`,
-    /// `nyiso_lbmp`, `ecb_fx`, `caiso_oasis`. Example: `format = "spp_lmp"`.
+    /// `nyiso_lbmp`, `ecb_fx`, `caiso_oasis`, `eia_spot_csv`, `eia_api_v2`, `gas_basis_csv`,
+    /// `investing_eua_csv`, `eex_eua_auction`. Example: `format = "spp_lmp"`.
     pub format: Spanned<String>,
     /// A glob relative to the current working directory; it must match at least one file.
     /// Example: `path = "data/spp/RTBM-LMP-SL-*.csv"`.

@@ -3,7 +3,8 @@
 //! paced to event time (replay).
 //!
 //! - [`formats`]: one parser per native format behind the [`formats::Format`] interface
-//!   (`spp_lmp`, `nordpool_v2`, `entsoe_a44`, `nyiso_lbmp`, `ecb_fx`, `caiso_oasis`). They
+//!   (`spp_lmp`, `nordpool_v2`, `entsoe_a44`, `nyiso_lbmp`, `ecb_fx`, `caiso_oasis`,
+//!   `eia_spot_csv`, `eia_api_v2`, `gas_basis_csv`, `investing_eua_csv`, `eex_eua_auction`). They
 //!   turn bytes into [`Observation`](gridflow_engine::record::Observation)s exactly as
 //!   published (native time, currency, unit) and bad rows into rejects; normalizing is the
 //!   operators' job.

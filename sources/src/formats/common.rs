@@ -10,7 +10,7 @@ use jiff::civil::{Date, DateTime, Time};
 use jiff::tz::Offset;
 use jiff::{SignedDuration, Timestamp};
 
-use super::{FileError, FileErrorKind};
+use super::{FileError, FileErrorKind, FormatLookupError};
 
 /// What every parser needs to name where a value came from.
 pub(crate) struct Context<'a> {
@@ -365,6 +365,39 @@ pub(crate) fn slash_datetime(text: &[u8]) -> Option<DateTime> {
     )
 }
 
+/// `MM/DD/YYYY` with a four-digit year, one-digit month or day tolerated (EIA writes
+/// `12/9/2022` and `01/9/1997`; Investing.com `02/27/2025`).
+pub(crate) fn us_date(text: &[u8]) -> Option<Date> {
+    let mut parts = text.trim_ascii().split(|&b| b == b'/');
+    let month = digits(parts.next()?)?;
+    let day = digits(parts.next()?)?;
+    let year_text = parts.next()?;
+    if year_text.len() != 4 || parts.next().is_some() {
+        return None;
+    }
+    Date::new(
+        i16::try_from(digits(year_text)?).ok()?,
+        i8::try_from(month).ok()?,
+        i8::try_from(day).ok()?,
+    )
+    .ok()
+}
+
+/// Checks a `product` setting for a format that publishes one daily price per day.
+pub(crate) fn daily_product(
+    format: &'static str,
+    product: Option<Product>,
+) -> Result<(), FormatLookupError> {
+    match product {
+        None | Some(Product::Daily) => Ok(()),
+        Some(product) => Err(FormatLookupError::Product {
+            format,
+            product,
+            reason: "this format publishes one price per day: only `DAILY` fits".into(),
+        }),
+    }
+}
+
 /// `YYYY-MM-DD`.
 pub(crate) fn iso_date(text: &[u8]) -> Option<Date> {
     let text = text.trim_ascii();
@@ -486,5 +519,13 @@ mod tests {
         assert_eq!(slash_datetime(b"2025/01/21"), None);
         assert_eq!(slash_datetime(b"2025/01/21 24:00:00"), None);
         assert_eq!(us_datetime(b"03/31/2025"), None);
+        assert_eq!(us_date(b"01/9/1997"), Some(jiff::civil::date(1997, 1, 9)));
+        assert_eq!(
+            us_date(b"12/13/2022"),
+            Some(jiff::civil::date(2022, 12, 13))
+        );
+        assert_eq!(us_date(b"1/9/97"), None);
+        assert_eq!(us_date(b"02/30/2024"), None);
+        assert_eq!(us_date(b"02/27/2025 10:00"), None);
     }
 }

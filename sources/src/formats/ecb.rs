@@ -1,6 +1,9 @@
-//! ECB euro foreign exchange reference rates, CSV.
+//! ECB euro foreign exchange reference rates, CSV and XML.
 //!
-//! Two layouts, told apart by nothing but their style, so one parser reads both:
+//! One format reads every file the ECB publishes at `ecb.europa.eu/stats/eurofxref/`; a file
+//! whose first character (after a byte-order mark and blanks) is `<` is read as XML (module
+//! `ecb/xml.rs`): `eurofxref-daily.xml`, `eurofxref-hist-90d.xml`, `eurofxref-hist.xml`.
+//! Two CSV layouts, told apart by nothing but their style, are read by the same code:
 //! - the history file `eurofxref-hist.csv`: `Date,USD,JPY,...,` with ISO dates, every line
 //!   ending in a comma (an empty last column), and `N/A` where a currency has no rate;
 //! - the daily file `eurofxref.csv`: fields separated by `, `, the date written
@@ -94,6 +97,10 @@ impl Format for EcbFx {
         out: &mut SourceOutput,
     ) -> Result<(), FileError> {
         let context = Context::new(NAME, file, source);
+        let bytes = context.content(bytes)?;
+        if bytes.trim_ascii_start().starts_with(b"<") {
+            return xml::parse(&context, bytes, out);
+        }
         // Fields are trimmed where read: the daily file separates them with `, `.
         let (mut reader, mut record) = context.open_csv(bytes)?;
         let header_error = |missing: &str| {
@@ -188,3 +195,4 @@ impl Format for EcbFx {
 
 #[cfg(test)]
 mod tests;
+mod xml;

@@ -14,6 +14,7 @@ mod common;
 
 pub mod aeso;
 pub mod caiso;
+pub mod carbon;
 pub mod ecb;
 pub mod entsoe;
 pub mod ercot;
@@ -21,6 +22,7 @@ pub mod ieso;
 pub mod miso;
 pub mod jepx;
 pub mod nem;
+pub mod gas;
 pub mod nordpool;
 pub mod nyiso;
 pub mod pjm;
@@ -75,6 +77,11 @@ pub const FORMAT_NAMES: &[&str] = &[
     jepx::NAME,
     nem::NAME,
     nem::json::NAME,
+    gas::eia_csv::NAME,
+    gas::eia_api::NAME,
+    gas::basis::NAME,
+    carbon::investing::NAME,
+    carbon::eex::NAME,
 ];
 
 /// Per-pipeline choices a format may honour.
@@ -131,6 +138,13 @@ pub fn format_by_name(
         jepx::NAME => Arc::new(jepx::JepxSpot::new(options.product)?),
         nem::NAME => Arc::new(nem::NemMms::new(options.product)?),
         nem::json::NAME => Arc::new(nem::json::NemDispatchJson::new(options.product)?),
+        gas::eia_csv::NAME => Arc::new(gas::eia_csv::EiaSpotCsv::new(options.product)?),
+        gas::eia_api::NAME => Arc::new(gas::eia_api::EiaApiV2::new(options.product)?),
+        gas::basis::NAME => Arc::new(gas::basis::GasBasisCsv::new(options.product)?),
+        carbon::investing::NAME => {
+            Arc::new(carbon::investing::InvestingEuaCsv::new(options.product)?)
+        }
+        carbon::eex::NAME => Arc::new(carbon::eex::EexEuaAuction::new(options.product)?),
         _ => {
             return Err(FormatLookupError::Unknown {
                 name: name.to_string(),

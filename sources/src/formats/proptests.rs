@@ -70,6 +70,48 @@ const CASES: &[(&str, &str, &str, usize)] = &[
     ),
     ("ecb_fx", "eurofxref.csv", "fx/eurofxref.csv", 3_000),
     (
+        "ecb_fx",
+        "eurofxref-daily.xml",
+        "fx/eurofxref-daily.xml",
+        3_000,
+    ),
+    (
+        "ecb_fx",
+        "eurofxref-hist-90d.xml",
+        "fx/eurofxref-hist-90d_sample.xml",
+        3_000,
+    ),
+    (
+        "eia_spot_csv",
+        "hh.csv",
+        "gas/Henry_Hub_Natural_Gas_Spot_Price.csv",
+        3_000,
+    ),
+    (
+        "eia_api_v2",
+        "rngwhhd.json",
+        "gas/eia_api_v2_rngwhhd_2022-12.json",
+        3_000,
+    ),
+    (
+        "gas_basis_csv",
+        "basis.csv",
+        "gas/gas_basis_2024_sample.csv",
+        3_000,
+    ),
+    (
+        "investing_eua_csv",
+        "eua.csv",
+        "carbon/Carbon_Emissions_Futures_Historical_Data.csv",
+        3_000,
+    ),
+    (
+        "eex_eua_auction",
+        "auction.xlsx",
+        "carbon/eex_primary_market_auction_2025-02_sample.xlsx",
+        8_000,
+    ),
+    (
         "caiso_oasis",
         "caiso.csv",
         "caiso/20191101_20191201_PRC_LMP_DAM_20200603_00_24_23_v1_excerpt_20191102-04.csv",
