@@ -11,9 +11,11 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+
+mod parsers;
 
 /// What one case measured.
 struct Measurement {
@@ -285,6 +287,8 @@ pub(crate) fn bench(
     } else {
         table.push_str("\nDuckDB not measured: run scripts/setup-python first (creates .venv).\n");
     }
+    table.push_str("\n### Parser throughput (one thread, in memory, largest bundled fixture)\n\n");
+    table.push_str(&parsers::throughput(Duration::from_millis(500))?);
     print!("{table}");
     let _ = std::fs::remove_dir_all(&work);
     Ok(())
