@@ -9,8 +9,8 @@ use crate::common::{gridflow, python, read_rejects};
 
 /// Every market of the platform with prices in the bundled fixtures.
 const MARKETS: &[&str] = &[
-    "AESO", "CAISO", "CARBON", "EPEX", "ERCOT", "GAS", "IESO", "JEPX", "MISO", "NEM",
-    "NORDPOOL", "NYISO", "OMIE", "PJM", "SPP",
+    "AESO", "CAISO", "CARBON", "EPEX", "ERCOT", "GAS", "IESO", "JEPX", "MISO", "NEM", "NORDPOOL",
+    "NYISO", "OMIE", "PJM", "SPP",
 ];
 
 /// One line per market from DuckDB: rows, currencies, earliest and latest interval start.
@@ -46,7 +46,8 @@ fn every_market_lands_in_one_lake_in_utc_and_euros() {
     let temp = tempfile::tempdir().unwrap();
     // A publisher renamed SPP's `LMP` column: that file is one reject, the rest goes on.
     let drifted = temp.path().join("RTBM-LMP-SL-202503310840.csv");
-    let original = std::fs::read_to_string(root.join("data/spp/RTBM-LMP-SL-202503310840.csv")).unwrap();
+    let original =
+        std::fs::read_to_string(root.join("data/spp/RTBM-LMP-SL-202503310840.csv")).unwrap();
     std::fs::write(&drifted, original.replacen(",LMP,", ",Price,", 1)).unwrap();
     let pipeline = std::fs::read_to_string(root.join("pipelines/global.toml"))
         .unwrap()
@@ -128,15 +129,23 @@ fn every_market_lands_in_one_lake_in_utc_and_euros() {
     let drift: Vec<_> = rejects.iter().filter(|r| r.source == "drifted").collect();
     assert_eq!(drift.len(), 1, "{drift:?}");
     assert!(
-        drift[0].reason.contains("expected `Interval,GMTIntervalEnd,Settlement Location,Pnode,LMP,MLC,MCC,MEC`")
-            && drift[0].reason.contains("Price")
+        drift[0].reason.contains(
+            "expected `Interval,GMTIntervalEnd,Settlement Location,Pnode,LMP,MLC,MCC,MEC`"
+        ) && drift[0].reason.contains("Price")
             && drift[0].reason.contains("missing: LMP"),
         "{}",
         drift[0].reason
     );
     let gas: Vec<_> = rejects.iter().filter(|r| r.source == "henry_hub").collect();
-    assert_eq!(gas.len(), 500, "the 1997-1998 Henry Hub days predate the euro");
-    assert!(gas.iter().all(|r| r.reason.contains("no ECB reference rate for USD")));
+    assert_eq!(
+        gas.len(),
+        500,
+        "the 1997-1998 Henry Hub days predate the euro"
+    );
+    assert!(
+        gas.iter()
+            .all(|r| r.reason.contains("no ECB reference rate for USD"))
+    );
     let others: Vec<_> = rejects
         .iter()
         .filter(|r| !matches!(r.source.as_str(), "drifted" | "henry_hub"))

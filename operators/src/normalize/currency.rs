@@ -21,8 +21,19 @@ const SECONDS_PER_DAY: i64 = 86_400;
 pub(super) type EpochDay = i32;
 
 /// The UTC day of an instant: the date whose rate applies to an interval starting then.
+#[cfg(test)]
 pub(super) fn epoch_day(instant: Timestamp) -> EpochDay {
     instant.as_second().div_euclid(SECONDS_PER_DAY) as EpochDay
+}
+
+/// The day whose rate converts `record`: the UTC date of its interval's midpoint. For
+/// hourly and shorter intervals that is the date of the start; a daily price stated as a
+/// local day (EUA in Berlin, gas in Chicago) starts the evening before in UTC, and its
+/// midpoint keeps it on its own date.
+pub(super) fn rate_day(record: &PriceRecord) -> EpochDay {
+    let start = record.key.interval_start.as_second();
+    let end = record.interval_end.as_second().max(start);
+    ((start + (end - start) / 2).div_euclid(SECONDS_PER_DAY)) as EpochDay
 }
 
 /// The day of a calendar date.
@@ -84,6 +95,14 @@ impl RateBook {
             dated.remove(&day);
         }
         day..=day.saturating_add(EpochDay::from(self.settings.max_rate_age_days))
+    }
+
+    /// Interval starts (µs) whose prices may use a rate of `days`: an interval starts at
+    /// most a day before the day its midpoint falls on.
+    pub(super) fn affected_starts(days: &RangeInclusive<EpochDay>) -> std::ops::Range<i64> {
+        let micros_per_day = SECONDS_PER_DAY * 1_000_000;
+        (i64::from(*days.start()) - 1) * micros_per_day
+            ..(i64::from(*days.end()) + 1) * micros_per_day
     }
 
     /// The rate per euro in force for `currency` on `day`.

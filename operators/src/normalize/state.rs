@@ -21,8 +21,6 @@ use gridflow_engine::{Diff, Time};
 use super::currency::{self, RateBook, RateUpdate};
 use super::{NormalizeSettings, Shared, current_version};
 
-const MICROS_PER_DAY: i64 = 86_400_000_000;
-
 /// The keys of one interval. Hashed with foldhash: SipHash's resistance to chosen keys buys
 /// nothing for location names a market publishes, and cost a tenth of the operator's time.
 type IntervalKeys = HashMap<Slot, KeyState, foldhash::fast::RandomState>;
@@ -166,9 +164,7 @@ impl Normalizer {
     ) {
         for ((currency, date, rate), diff) in rates {
             let days = self.rates.update(currency, date, rate, diff);
-            let first = i64::from(*days.start()) * MICROS_PER_DAY;
-            let end = (i64::from(*days.end()) + 1) * MICROS_PER_DAY;
-            for (interval, keys) in self.intervals.range_mut(first..end) {
+            for (interval, keys) in self.intervals.range_mut(RateBook::affected_starts(&days)) {
                 for (slot, state) in keys.iter_mut() {
                     let affected = if currency == self.base {
                         !state.dirty && state.is_foreign(self.base)
@@ -317,7 +313,7 @@ fn factor(version: &Shared, rates: &RateBook, base: Currency) -> Result<Factor, 
     if version.currency == base {
         return Ok(None);
     }
-    let day = currency::epoch_day(version.key.interval_start);
+    let day = currency::rate_day(version);
     match rates.factor(version.currency, day) {
         Some(factor) => Ok(Some(factor)),
         None => Err(Reject::new(

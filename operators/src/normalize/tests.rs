@@ -290,3 +290,34 @@ fn a_late_or_corrected_base_currency_rate_reconverts_every_foreign_price() {
         rejects[0].0.reason
     );
 }
+
+#[test]
+fn a_daily_price_on_a_local_day_uses_the_rate_of_its_own_date() {
+    // An EUA settlement for Wednesday 19 March 2025 in Berlin starts at 23:00Z on the 18th;
+    // in a USD lake it converts with the 19th's rates, not the 18th's.
+    let mut eua = published("EUA", 1, "70", Currency::EUR, 10);
+    if let Observation::Price(price) = &mut eua {
+        price.market = Market::Carbon;
+        price.product = Product::Daily;
+        price.unit = Unit::TonneCo2;
+        price.interval = NativeInterval::Day {
+            date: date(2025, 3, 19),
+            clock: MarketClock::zone("Europe/Berlin"),
+        };
+    }
+    let (prices, rejects) = run(
+        vec![vec![
+            (rate(18, Currency::USD, "1.0"), 1),
+            (rate(19, Currency::USD, "1.5"), 1),
+            (eua, 1),
+        ]],
+        Currency::USD,
+    );
+    assert!(rejects.is_empty(), "{rejects:?}");
+    assert_eq!(prices.len(), 1);
+    assert_eq!(
+        prices[0].0.key.interval_start,
+        "2025-03-18T23:00:00Z".parse().unwrap()
+    );
+    assert_eq!(prices[0].0.price, Price::from_units(105));
+}
