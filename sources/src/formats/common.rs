@@ -112,6 +112,41 @@ impl Interner {
     }
 }
 
+/// Counts lines up to a byte offset, moving forward only, so a file is scanned once.
+pub(crate) struct Lines<'a> {
+    bytes: &'a [u8],
+    offset: usize,
+    line: u64,
+}
+
+impl<'a> Lines<'a> {
+    /// A counter at the start of `bytes` (line 1).
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+        Lines {
+            bytes,
+            offset: 0,
+            line: 1,
+        }
+    }
+
+    /// The 1-based line of the byte at `offset`.
+    pub(crate) fn at(&mut self, offset: u64) -> u64 {
+        let offset = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.bytes.len());
+        if offset < self.offset {
+            *self = Lines::new(self.bytes);
+        }
+        let newlines = self.bytes[self.offset..offset]
+            .iter()
+            .filter(|&&byte| byte == b'\n')
+            .count();
+        self.line += newlines as u64;
+        self.offset = offset;
+        self.line
+    }
+}
+
 /// A CSV reader over in-memory bytes that knows each record's true line number.
 ///
 /// The csv crate's own line count comes out one short after a blank line in CRLF files
@@ -122,12 +157,11 @@ pub(crate) struct CsvRows<'a> {
     /// Where `content` starts in the slice the parser holds (after a byte-order mark), so
     /// that positions index the parser's own bytes.
     offset: u64,
-    counted_to: usize,
-    newlines: u64,
+    lines: Lines<'a>,
 }
 
 impl CsvRows<'_> {
-    /// The 1-based line on which the byte at `position` (of `content`) lies.
+    /// The 1-based line on which the record reported at `position` (of `content`) starts.
     fn line_at(&mut self, position: usize) -> u64 {
         // The reported offset can still point at the line ends before the record (the
         // crate reads `\r` and `\n` as separate terminators): skip to its first byte.
@@ -135,17 +169,7 @@ impl CsvRows<'_> {
         while matches!(self.content.get(position), Some(b'\r' | b'\n')) {
             position += 1;
         }
-        if position < self.counted_to {
-            self.counted_to = 0;
-            self.newlines = 0;
-        }
-        let newlines = self.content[self.counted_to..position]
-            .iter()
-            .filter(|byte| **byte == b'\n')
-            .count();
-        self.newlines += newlines as u64;
-        self.counted_to = position;
-        self.newlines + 1
+        self.lines.at(position as u64)
     }
 }
 
@@ -165,8 +189,7 @@ pub(crate) fn csv_reader(bytes: &[u8], trim: bool) -> CsvRows<'_> {
         reader,
         content: bytes,
         offset: 0,
-        counted_to: 0,
-        newlines: 0,
+        lines: Lines::new(bytes),
     }
 }
 

@@ -34,7 +34,9 @@ use jiff::civil::{Date, DateTime};
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
-use super::super::common::{Context, iso_date, optional_price, price_field, product_minutes};
+use super::super::common::{
+    Context, Lines, iso_date, optional_price, price_field, product_minutes,
+};
 use super::super::{FileError, FileErrorKind, Format, FormatLookupError};
 use super::{clock, created_at, energy_part};
 
@@ -141,30 +143,6 @@ impl Hour {
             element("LossPriceCapped", &self.loss),
             element("CongestionPriceCapped", &self.congestion),
         )
-    }
-}
-
-/// Counts lines up to a byte offset, moving forward only, so the file is scanned once.
-struct Lines<'a> {
-    bytes: &'a [u8],
-    offset: usize,
-    line: u64,
-}
-
-impl Lines<'_> {
-    fn at(&mut self, offset: u64) -> u64 {
-        let offset = usize::try_from(offset)
-            .unwrap_or(usize::MAX)
-            .min(self.bytes.len());
-        if offset > self.offset {
-            let newlines = self
-                .bytes
-                .get(self.offset..offset)
-                .map_or(0, |slice| slice.iter().filter(|&&b| b == b'\n').count());
-            self.line += newlines as u64;
-            self.offset = offset;
-        }
-        self.line
     }
 }
 
@@ -386,11 +364,7 @@ impl Format for IesoDaZonal {
         let text = std::str::from_utf8(bytes)
             .map_err(|error| context.error(FileErrorKind::Encoding(error.to_string())))?;
         let mut reader = Reader::from_str(text);
-        let mut lines = Lines {
-            bytes,
-            offset: 0,
-            line: 1,
-        };
+        let mut lines = Lines::new(bytes);
         let mut report = Report {
             context: &context,
             product: self.product,
