@@ -286,3 +286,14 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn every_format_has_a_fixture_in_the_property_tests() {
+    let covered: std::collections::BTreeSet<&str> =
+        CASES.iter().map(|(format, _, _, _)| *format).collect();
+    let missing: Vec<&&str> = super::FORMAT_NAMES
+        .iter()
+        .filter(|name| !covered.contains(**name))
+        .collect();
+    assert!(missing.is_empty(), "formats without a no-panic case: {missing:?}");
+}
