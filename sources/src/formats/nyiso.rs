@@ -1,21 +1,35 @@
-//! NYISO LBMP CSV (`*rtlbmp_zone.csv`, `*damlbmp_zone.csv`, and the `_gen` variants).
+//! NYISO LBMP CSV from the MIS archive (`mis.nyiso.com/public/csv/`): day-ahead
+//! `YYYYMMDDdamlbmp_zone.csv` / `YYYYMMDDdamlbmp_gen.csv` (hourly), real-time
+//! `YYYYMMDDrealtime_zone.csv` / `YYYYMMDDrealtime_gen.csv` (5-minute) and the time-weighted
+//! real-time hour `YYYYMMDDrtlbmp_zone.csv` / `_gen.csv`.
 //!
-//! Header `"Time Stamp","Name","PTID","LBMP ($/MWHr)","Marginal Cost Losses ($/MWHr)",
-//! "Marginal Cost Congestion ($/MWHr)"` (older files write `($/MWH)`), sometimes with a
-//! `"Time Zone"` column holding `EST`/`EDT`. Stamps are local America/New_York wall-clock
-//! times: real-time files stamp the interval END, day-ahead files the interval START.
+//! Header `Time Stamp,Name,PTID,LBMP ($/MWHr),Marginal Cost Losses ($/MWHr),Marginal Cost
+//! Congestion ($/MWHr)`, quoted in real-time files and bare in day-ahead ones; files before
+//! mid-2016 cut the last name to `Marginal Cost Congestion ($/MWH` (also accepted: `($/MWH)`
+//! and a stray trailing `"`). A `Time Zone` column (`EST`/`EDT`), which NYISO's load files
+//! carry, is used when present. The product comes from the file name (`damlbmp`: day-ahead
+//! hourly, `rtlbmp`: real-time hourly, anything else: real-time 5-minute); `_gen` files
+//! price generator buses (`NODE`), the others zones and external proxies (`ZONE`).
+//!
+//! Stamps are local America/New_York wall-clock times, `MM/DD/YYYY HH:MM[:SS]`: 5- and
+//! 15-minute files stamp the interval END, hourly files the interval START.
 //!
 //! NYISO publishes congestion with the opposite sign (a negative value raises the price),
 //! so the congestion component is the negated raw value and
 //! `energy = LBMP - losses + congestion_raw`, keeping `price = energy + congestion + loss`.
 //!
-//! On the DST fall-back day a wall-clock time occurs twice. A `Time Zone` of `EST` on such
-//! a time marks the repeated occurrence and `EDT` the first; without the column, a first
-//! pass finds the stamps a location has twice: the first row of such a pair is the first
-//! occurrence and the second the repeated one. A stamp in the fold written only once stays
-//! unstated (the normalizer refuses a still-ambiguous time rather than guess).
+//! On the DST fall-back day the wall-clock hour 01:00-01:59 occurs twice, and NYISO writes
+//! it twice without saying which is which: day-ahead files list the `01:00` block twice,
+//! real-time files run `01:00:00 .. 01:55:00` (EDT) and then start again at `01:00:00`
+//! (EST). Rows are in time order per location, so a first pass finds, for each location
+//! and day, the line where its fold-hour stamps stop increasing: fold rows before it are
+//! the first occurrence, rows from it on the repeated one. This also places the irregular
+//! off-schedule stamps NYISO sometimes writes once (e.g. `01:02:48` after the clock fell
+//! back). A fold stamp of a location whose times never go back stays unstated (the
+//! normalizer refuses a still-ambiguous time rather than guess). A `Time Zone` column, when
+//! there is one, decides instead: `EDT` is the first occurrence, `EST` the repeated one.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use csv::ByteRecord;
@@ -24,7 +38,7 @@ use gridflow_engine::record::{
     Anchor, Components, Currency, LocationType, MarketClock, NativeInterval, Observation,
     Occurrence, Product, PublishedPrice, Unit,
 };
-use jiff::civil::DateTime;
+use jiff::civil::{Date, DateTime};
 use jiff::tz::{AmbiguousOffset, TimeZone};
 
 use super::common::{
@@ -51,9 +65,10 @@ pub struct NyisoLbmp {
 }
 
 impl NyisoLbmp {
-    /// A parser reading real-time 5-minute files (interval-ending stamps), or day-ahead
-    /// hourly ones (interval-beginning) when the file name contains `damlbmp`, unless
-    /// `product` overrides it (`DAY_AHEAD_*` stamps the start, every other product the end).
+    /// A parser reading real-time 5-minute files (interval-ending stamps), day-ahead hourly
+    /// ones (interval-beginning) when the file name contains `damlbmp`, or real-time hourly
+    /// ones (interval-beginning) when it contains `rtlbmp`, unless `product` overrides it
+    /// (hourly and day-ahead products stamp the start, 5- and 15-minute ones the end).
     pub fn new(product: Option<Product>) -> Result<Self, FormatLookupError> {
         if let Some(product) = product
             && product_minutes(product).is_none()
@@ -71,19 +86,21 @@ impl NyisoLbmp {
     }
 
     fn product_for(&self, file: &str) -> (Product, Anchor, u32) {
-        let product = self.product.unwrap_or_else(|| {
-            if file_name(file).to_ascii_lowercase().contains("damlbmp") {
-                Product::DayAheadHourly
-            } else {
-                Product::RealTime5Min
-            }
+        let name = file_name(file).to_ascii_lowercase();
+        let product = self.product.unwrap_or(if name.contains("damlbmp") {
+            Product::DayAheadHourly
+        } else if name.contains("rtlbmp") {
+            Product::RealTimeHourly
+        } else {
+            Product::RealTime5Min
         });
-        let anchor = if product.as_str().starts_with("DAY_AHEAD") {
+        let minutes = product_minutes(product).unwrap_or(60);
+        let anchor = if minutes >= 60 || product.as_str().starts_with("DAY_AHEAD") {
             Anchor::Start
         } else {
             Anchor::End
         };
-        (product, anchor, product_minutes(product).unwrap_or(60))
+        (product, anchor, minutes)
     }
 
     fn in_fold(&self, time: DateTime) -> bool {
@@ -116,10 +133,9 @@ struct Rows<'a> {
     location_type: LocationType,
     clock: MarketClock,
     interner: Interner,
-    /// (location, stamp) pairs the file writes twice: the fall-back hour, when no
-    /// `Time Zone` column says which is which (found by a first pass over the file).
-    repeated: HashSet<(Arc<str>, DateTime)>,
-    seen: HashSet<(Arc<str>, DateTime)>,
+    /// For each (location, day) whose fall-back-hour stamps go back in time, the line where
+    /// they first do (found by a first pass when no `Time Zone` column says which is which).
+    fall_back: HashMap<(Arc<str>, Date), u64>,
 }
 
 /// Whether a wall-clock time can fall in America/New_York's fall-back hour at all.
@@ -127,32 +143,46 @@ fn may_repeat(time: DateTime) -> bool {
     matches!(time.month(), 10 | 11) && time.hour() <= 2
 }
 
-/// The (location, stamp) pairs written more than once among the times that may repeat.
-fn repeated_stamps(
+/// For each (location, day), the first line at which the stamps of the fall-back hour stop
+/// increasing in file order: where the clock went back and the repeated hour begins.
+fn fall_back_lines(
+    parser: &NyisoLbmp,
     bytes: &[u8],
     columns: &Columns,
     interner: &mut Interner,
-) -> HashSet<(Arc<str>, DateTime)> {
-    let mut once = HashSet::new();
-    let mut twice = HashSet::new();
+) -> HashMap<(Arc<str>, Date), u64> {
+    let mut last: HashMap<(Arc<str>, Date), DateTime> = HashMap::new();
+    let mut lines = HashMap::new();
     let mut reader = csv_reader(bytes, false);
     let mut record = ByteRecord::new();
-    while next_record(&mut reader, &mut record).is_some() {
-        let time = record.get(columns.stamp).and_then(us_datetime);
-        let location = record.get(columns.name).and_then(|name| interner.get(name));
-        if let (Some(time), Some(location)) = (time.filter(|t| may_repeat(*t)), location)
-            && !once.insert((location.clone(), time))
+    while let Some((line, _, _)) = next_record(&mut reader, &mut record) {
+        let Some(time) = record.get(columns.stamp).and_then(us_datetime) else {
+            continue;
+        };
+        if !may_repeat(time) || !parser.in_fold(time) {
+            continue;
+        }
+        let Some(location) = record.get(columns.name).and_then(|name| interner.get(name)) else {
+            continue;
+        };
+        let key = (location, time.date());
+        if lines.contains_key(&key) {
+            continue;
+        }
+        if let Some(previous) = last.insert(key.clone(), time)
+            && time <= previous
         {
-            twice.insert((location, time));
+            lines.insert(key, line);
         }
     }
-    twice
+    lines
 }
 
 impl Rows<'_> {
     fn occurrence(
-        &mut self,
+        &self,
         record: &ByteRecord,
+        line: u64,
         location: &Arc<str>,
         time: DateTime,
     ) -> Result<Occurrence, String> {
@@ -173,15 +203,12 @@ impl Rows<'_> {
                 "`Time Zone` `{}` is neither EST nor EDT",
                 String::from_utf8_lossy(zone)
             )),
-            // Only the small hours of October and November can repeat; skip the sets otherwise.
-            None if may_repeat(time) => {
-                let key = (location.clone(), time);
-                if !self.repeated.contains(&key) {
-                    Ok(Occurrence::Unstated)
-                } else if self.seen.insert(key) {
-                    Ok(Occurrence::First)
-                } else {
-                    Ok(Occurrence::Repeated)
+            // Only the small hours of October and November can repeat; skip the map otherwise.
+            None if may_repeat(time) && self.parser.in_fold(time) => {
+                match self.fall_back.get(&(location.clone(), time.date())) {
+                    Some(&from) if line >= from => Ok(Occurrence::Repeated),
+                    Some(_) => Ok(Occurrence::First),
+                    None => Ok(Occurrence::Unstated),
                 }
             }
             None => Ok(Occurrence::Unstated),
@@ -219,7 +246,7 @@ impl Rows<'_> {
             .checked_sub(loss)
             .and_then(|energy| energy.checked_add(congestion_raw))
             .ok_or("LBMP - losses + congestion is out of range")?;
-        let occurrence = self.occurrence(record, &location, time)?;
+        let occurrence = self.occurrence(record, line, &location, time)?;
         Ok(Observation::Price(PublishedPrice {
             market: gridflow_engine::record::Market::Nyiso,
             product: self.product,
@@ -276,6 +303,9 @@ impl Format for NyisoLbmp {
                 &[
                     "Marginal Cost Congestion ($/MWHr)",
                     "Marginal Cost Congestion ($/MWH)",
+                    // Files before mid-2016 cut the name short.
+                    "Marginal Cost Congestion ($/MWH",
+                    "Marginal Cost Congestion ($/MWH\"",
                 ],
             ],
         )?;
@@ -303,12 +333,15 @@ impl Format for NyisoLbmp {
             location_type,
             clock: MarketClock::zone(ZONE),
             interner: Interner,
-            repeated: HashSet::new(),
-            seen: HashSet::new(),
+            fall_back: HashMap::new(),
         };
         if rows.columns.time_zone.is_none() {
-            rows.repeated =
-                repeated_stamps(context.content(bytes)?, &rows.columns, &mut rows.interner);
+            rows.fall_back = fall_back_lines(
+                self,
+                context.content(bytes)?,
+                &rows.columns,
+                &mut rows.interner,
+            );
         }
         while let Some((line, start, stop)) = next_record(&mut reader, &mut record) {
             match rows.row(&record, line) {

@@ -63,6 +63,24 @@ const CASES: &[(&str, &str, &str, usize)] = &[
     ),
     ("nyiso_lbmp", "lmp.csv", "nyiso/lmp.csv", 3_000),
     (
+        "nyiso_lbmp",
+        "20241103damlbmp_zone.csv",
+        "nyiso/20241103damlbmp_zone.csv",
+        3_000,
+    ),
+    (
+        "nyiso_lbmp",
+        "20241103realtime_gen.csv",
+        "nyiso/20241103realtime_gen.csv",
+        4_000,
+    ),
+    (
+        "spp_lmp",
+        "DA-LMP-SL-x.csv",
+        "spp/dst/DA-LMP-SL-202411030100.csv",
+        3_000,
+    ),
+    (
         "ecb_fx",
         "eurofxref-hist.csv",
         "fx/eurofxref-hist_excerpt.csv",

@@ -229,3 +229,75 @@ fn crlf_blank_lines_and_a_byte_order_mark_keep_lines_and_raw_text_exact() {
         out.rejects[0].raw
     );
 }
+
+const DA_FALL: &str = "spp/dst/DA-LMP-SL-202411030100.csv";
+
+#[test]
+fn day_ahead_fall_back_day_has_25_distinct_hours() {
+    // The local `Interval` column writes `11/03/2024 01:00:00` twice (01:00 CDT and
+    // 01:00 CST); `GMTIntervalEnd` is UTC and needs no DST rule.
+    let out = parse_ok(&parser(), DA_FALL, &fixture(DA_FALL));
+    assert!(out.rejects.is_empty(), "{:?}", out.rejects);
+    let prices = prices(&out);
+    assert_eq!(prices.len(), 25 * 5);
+    for location in [
+        "AEC",
+        "CANADIAN_HILLS_1",
+        "KCPL_KCPL",
+        "SPPNORTH_HUB",
+        "SPPSOUTH_HUB",
+    ] {
+        let intervals: Vec<_> = prices
+            .iter()
+            .filter(|price| &*price.location == location)
+            .map(|price| price.interval.resolve().unwrap())
+            .collect();
+        assert_eq!(intervals.len(), 25, "{location}");
+        assert_eq!(intervals[0].start, utc("2024-11-03T05:00:00Z"), "00:00 CDT");
+        assert_eq!(intervals[24].end, utc("2024-11-04T06:00:00Z"), "24:00 CST");
+        for pair in intervals.windows(2) {
+            assert_eq!(pair[0].end, pair[1].start, "{location}");
+            assert_eq!(pair[1].end.duration_since(pair[1].start).as_hours(), 1);
+        }
+    }
+    let at = |line| {
+        prices
+            .iter()
+            .find(|price| price.origin.line == line)
+            .unwrap()
+    };
+    // Line 5: 11/03/2024 01:00:00,11/03/2024 06:00:00,SPPNORTH_HUB,SPPNORTH_H,15.6559,...
+    // Line 10: 11/03/2024 01:00:00,11/03/2024 07:00:00,SPPNORTH_HUB,SPPNORTH_H,12.7900,...
+    let (cdt, cst) = (at(5), at(10));
+    assert_eq!(
+        (&*cdt.location, &*cst.location),
+        ("SPPNORTH_HUB", "SPPNORTH_HUB")
+    );
+    assert_eq!(cdt.location_type, LocationType::Hub);
+    assert_eq!(cdt.product, Product::DayAheadHourly);
+    assert_eq!(cdt.price, p("15.6559"));
+    assert_eq!(cst.price, p("12.79"));
+    assert_eq!(
+        cdt.interval,
+        NativeInterval::Utc {
+            start: utc("2024-11-03T05:00:00Z"),
+            end: utc("2024-11-03T06:00:00Z"),
+        }
+    );
+    assert_eq!(
+        cst.interval,
+        NativeInterval::Utc {
+            start: utc("2024-11-03T06:00:00Z"),
+            end: utc("2024-11-03T07:00:00Z"),
+        }
+    );
+    assert_eq!(cst.components.energy, Some(p("15.7721")));
+    assert_eq!(cst.components.congestion, Some(p("-2.6817")));
+    assert_eq!(cst.components.loss, Some(p("-0.3004")));
+    // Line 123: the wind node's last hour, negative with heavy congestion.
+    let wind = at(123);
+    assert_eq!(&*wind.location, "CANADIAN_HILLS_1");
+    assert_eq!(wind.location_type, LocationType::Node);
+    assert_eq!(wind.price, p("-15.7528"));
+    assert_eq!(wind.components.congestion, Some(p("-32.2244")));
+}
