@@ -46,8 +46,8 @@ use jiff::Timestamp;
 use jiff::civil::DateTime;
 
 use super::common::{
-    Context, Interner, csv_reader, find_column, next_record, optional_price, price_field,
-    raw_text, require_columns, slash_datetime,
+    Context, Interner, csv_reader, find_column, next_record, optional_price, price_field, raw_text,
+    require_columns, slash_datetime,
 };
 use super::{FileError, FileErrorKind, Format, FormatLookupError};
 
