@@ -85,3 +85,51 @@ pub(crate) fn single_member<'b>(
     }
     Ok(Cow::Owned(unpacked))
 }
+
+/// Every file in a zip archive, in archive order, as (name, unpacked bytes), for publishers
+/// that pack several CSVs into one download (CAISO OASIS: one CSV per `LMP_TYPE` for a
+/// `grp_type=ALL` query). Folders are skipped. Together the members may unpack to at most
+/// [`MOST_UNPACKED_BYTES`]. An archive or member that cannot be read, or a member that is
+/// itself a zip, is a [`FileErrorKind::Structure`] error; the caller decides which members
+/// it reads.
+pub(crate) fn members(
+    context: &Context<'_>,
+    bytes: &[u8],
+) -> Result<Vec<(String, Vec<u8>)>, FileError> {
+    let structure = |message: String| context.error(FileErrorKind::Structure(message));
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
+        .map_err(|error| structure(format!("not a readable zip archive: {error}")))?;
+    let mut members = Vec::new();
+    let mut left = MOST_UNPACKED_BYTES;
+    for index in 0..archive.len() {
+        let mut member = archive
+            .by_index(index)
+            .map_err(|error| structure(format!("zip entry {index} is unreadable: {error}")))?;
+        if member.is_dir() {
+            continue;
+        }
+        let name = String::from_utf8_lossy(member.name_raw()).into_owned();
+        // The declared size may lie: reserve at most 16 MiB up front.
+        let reserve = member.size().min(16 << 20).min(left);
+        let mut unpacked = Vec::with_capacity(usize::try_from(reserve).unwrap_or_default());
+        (&mut member)
+            .take(left + 1)
+            .read_to_end(&mut unpacked)
+            .map_err(|error| structure(format!("zip member `{name}` is corrupt: {error}")))?;
+        let size = u64::try_from(unpacked.len()).unwrap_or(u64::MAX);
+        if size > left {
+            return Err(structure(format!(
+                "the zip's members unpack to more than {MOST_UNPACKED_BYTES} bytes (at `{name}`)"
+            )));
+        }
+        left -= size;
+        if is_zip(&unpacked) {
+            return Err(structure(format!(
+                "zip member `{name}` is itself a zip: unpack the outer archive and read the \
+                 inner ones"
+            )));
+        }
+        members.push((name, unpacked));
+    }
+    Ok(members)
+}

@@ -1,16 +1,26 @@
-//! CAISO OASIS LMP CSV: day-ahead `PRC_LMP` (version 1 layout, price column `MW`),
-//! 15-minute `PRC_RTPD_LMP` (version 2, `PRC`) and 5-minute `PRC_INTVL_LMP` (`VALUE`).
+//! CAISO OASIS LMP files: day-ahead `PRC_LMP` (`MARKET_RUN_ID` DAM, price column `MW`),
+//! 15-minute `PRC_RTPD_LMP` (RTPD, `PRC`) and 5-minute `PRC_INTVL_LMP` (RTM, `VALUE`), as
+//! the bare CSV or as the zip OASIS serves (`resultformat=6`). A zip may hold several CSVs
+//! (a `grp_type=ALL` query gives one per `LMP_TYPE`); all are read as one file, each row's
+//! origin naming its member (`file.zip!member.csv`) when there are several. A zip holding
+//! no CSV (OASIS answers a failed query with an XML error report inside the zip), or one
+//! that cannot be read, refuses the file.
 //!
 //! OASIS writes one row per `LMP_TYPE` (LMP, MCE, MCC, MCL, MGHG) per node and interval,
-//! in no time order. Rows are grouped by (`NODE`, `INTERVALSTARTTIME_GMT`,
-//! `MARKET_RUN_ID`) into one price: LMP the price, MCE energy, MCC congestion, MCL loss.
-//! The greenhouse-gas part (MGHG) is validated but not represented yet: the record model
-//! has no GHG component, so `energy + congestion + loss` may differ from the price by it.
-//! Output is sorted by interval start, then node.
+//! in no time order. Rows are grouped by (`INTERVALSTARTTIME_GMT`, `NODE`,
+//! `MARKET_RUN_ID`) into one price: LMP the price, MCE energy, MCC congestion, MCL loss,
+//! and price = MCE + MCC + MCL + MGHG. The greenhouse-gas part (MGHG) is read and validated
+//! but not stored: the record model has no GHG component, so `energy + congestion + loss`
+//! differs from the price by MGHG where that is not zero. A malformed value of any of the
+//! five parts, a repeated part or a disagreeing interval end rejects that row and the
+//! whole interval of that node (no price with a part silently missing); an interval with
+//! no LMP row is rejected too. An unknown `LMP_TYPE` rejects only its row. Output is
+//! sorted by interval start, then node.
 //!
-//! Time comes from the UTC columns. The local `OPR_DT`/`OPR_HR` (hour ending 1-24, with
-//! 25 for the repeated fall-back hour) are exposed by [`operating_hours`] so tests can
-//! check both agree.
+//! Time comes from the UTC columns `INTERVALSTARTTIME_GMT`/`INTERVALENDTIME_GMT`
+//! ([`NativeInterval::Utc`]). The local `OPR_DT`/`OPR_HR` (Pacific hour ending 1-24, 25
+//! for the repeated fall-back hour) and `OPR_INTERVAL` are not read by the parser; they
+//! are exposed by [`operating_hours`] so tests check that both clocks agree.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,10 +38,15 @@ use super::common::{
 };
 use super::{FileError, Format};
 
+mod zipped;
+
+use zipped::documents;
+
 /// `format = "caiso_oasis"`.
 pub const NAME: &str = "caiso_oasis";
 
-/// The version 2 header (v1 files put `OPR_INTERVAL` earlier and call the price `MW`).
+/// The version 2 header (v1 files put `OPR_INTERVAL` earlier and call the price `MW`;
+/// `PRC_INTVL_LMP` calls it `VALUE`).
 pub const HEADER: &str = "INTERVALSTARTTIME_GMT,INTERVALENDTIME_GMT,OPR_DT,OPR_HR,NODE_ID_XML,\
 NODE_ID,NODE,MARKET_RUN_ID,LMP_TYPE,XML_DATA_ITEM,PNODE_RESMRID,GRP_TYPE,POS,PRC,OPR_INTERVAL,GROUP";
 
@@ -40,7 +55,7 @@ pub const ZONE: &str = "America/Los_Angeles";
 
 const PRICE_COLUMN: &[&str] = &["PRC", "MW", "VALUE"];
 
-/// Parser for CAISO OASIS LMP CSV files.
+/// Parser for CAISO OASIS LMP CSV files, bare or zipped.
 #[derive(Clone, Debug, Default)]
 pub struct CaisoOasis {
     product: Option<Product>,
@@ -79,9 +94,11 @@ pub fn operating_hour(opr_dt: &str, opr_hr: &str) -> Result<NativeInterval, Stri
     })
 }
 
-/// One row's local operating hour beside its UTC start, from [`operating_hours`].
+/// One row's local operating hour beside its UTC interval, from [`operating_hours`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OperatingHourRow {
+    /// The file, or `file!member` for one of several CSVs in a zip.
+    pub file: Arc<str>,
     /// 1-based line.
     pub line: u64,
     /// `NODE`.
@@ -90,37 +107,52 @@ pub struct OperatingHourRow {
     pub lmp_type: String,
     /// `INTERVALSTARTTIME_GMT`, if it parses.
     pub interval_start: Option<Timestamp>,
+    /// `INTERVALENDTIME_GMT`, if it parses.
+    pub interval_end: Option<Timestamp>,
     /// `OPR_DT`/`OPR_HR` per [`operating_hour`], or why not.
     pub operating_hour: Result<NativeInterval, String>,
+    /// `OPR_INTERVAL`, if the column exists and holds a number: 0 in day-ahead files, else
+    /// the 15- or 5-minute interval within the operating hour counted from 1.
+    pub opr_interval: Option<u8>,
 }
 
-/// Every row's `OPR_DT`/`OPR_HR` as an hour-ending interval, beside its UTC start.
+/// Every row's `OPR_DT`/`OPR_HR` as an hour-ending interval, beside its UTC interval, from
+/// a bare CSV or every CSV of a zip.
 pub fn operating_hours(bytes: &[u8], file: &Arc<str>) -> Result<Vec<OperatingHourRow>, FileError> {
     let source: Arc<str> = Arc::from("");
-    let context = Context::new(NAME, file, &source);
-    let (mut reader, mut record) = context.open_csv(bytes)?;
-    let [start, date, hour, node, lmp_type] = require_columns(
-        &context,
-        &record,
-        HEADER,
-        [
-            &["INTERVALSTARTTIME_GMT"],
-            &["OPR_DT"],
-            &["OPR_HR"],
-            &["NODE"],
-            &["LMP_TYPE"],
-        ],
-    )?;
+    let outer = Context::new(NAME, file, &source);
     let mut rows = Vec::new();
-    while let Some((line, _, _)) = next_record(&mut reader, &mut record) {
-        let text = |index: usize| String::from_utf8_lossy(record.get(index).unwrap_or_default());
-        rows.push(OperatingHourRow {
-            line,
-            node: text(node).into_owned(),
-            lmp_type: text(lmp_type).into_owned(),
-            interval_start: iso_timestamp(&text(start)),
-            operating_hour: operating_hour(&text(date), &text(hour)),
-        });
+    for (member, content) in documents(&outer, bytes)? {
+        let context = Context::new(NAME, &member, &source);
+        let (mut reader, mut record) = context.open_csv(&content)?;
+        let [start, end, date, hour, node, lmp_type] = require_columns(
+            &context,
+            &record,
+            HEADER,
+            [
+                &["INTERVALSTARTTIME_GMT"],
+                &["INTERVALENDTIME_GMT"],
+                &["OPR_DT"],
+                &["OPR_HR"],
+                &["NODE"],
+                &["LMP_TYPE"],
+            ],
+        )?;
+        let interval = super::common::find_column(&record, &["OPR_INTERVAL"]);
+        while let Some((line, _, _)) = next_record(&mut reader, &mut record) {
+            let text =
+                |index: usize| String::from_utf8_lossy(record.get(index).unwrap_or_default());
+            rows.push(OperatingHourRow {
+                file: member.clone(),
+                line,
+                node: text(node).into_owned(),
+                lmp_type: text(lmp_type).into_owned(),
+                interval_start: iso_timestamp(&text(start)),
+                interval_end: iso_timestamp(&text(end)),
+                operating_hour: operating_hour(&text(date), &text(hour)),
+                opr_interval: interval.and_then(|index| text(index).trim().parse().ok()),
+            });
+        }
     }
     Ok(rows)
 }
@@ -145,16 +177,36 @@ impl Part {
             _ => return None,
         })
     }
+
+    fn name(self) -> &'static str {
+        match self {
+            Part::Lmp => "LMP",
+            Part::Energy => "MCE",
+            Part::Congestion => "MCC",
+            Part::Loss => "MCL",
+            Part::Ghg => "MGHG",
+        }
+    }
+}
+
+/// Where a row came from: the document (index into the file's CSVs) and 1-based line.
+#[derive(Clone, Copy)]
+struct At {
+    document: usize,
+    line: u64,
 }
 
 /// The rows of one node and interval, as they arrive.
 struct Group {
     end: Timestamp,
     product: Product,
-    first_line: u64,
+    first: At,
     first_raw: (u64, u64),
-    // (value, line) per part, in `Part` order.
-    parts: [Option<(Price, u64)>; 5],
+    // (value, where) per part, in `Part` order.
+    parts: [Option<(Price, At)>; 5],
+    /// A row of this interval was malformed (and rejected with the reason): the interval
+    /// is not written.
+    rejected: bool,
 }
 
 type GroupKey = (Timestamp, Arc<str>, Arc<str>);
@@ -167,6 +219,7 @@ struct Columns {
     run: usize,
     lmp_type: usize,
     price: usize,
+    price_name: String,
 }
 
 /// CAISO's naming: `TH_` trading hubs (`TH_NP15_GEN-APND`), `DLAP_` default load
@@ -191,11 +244,14 @@ fn product_of_run(run: &str) -> Option<Product> {
 }
 
 impl CaisoOasis {
+    /// Adds one row to its group. A row whose node and interval cannot be told is rejected
+    /// alone; once they can, a malformed part rejects the whole interval too.
     fn add_row(
         &self,
         columns: &Columns,
         record: &ByteRecord,
-        (line, start, stop): (u64, u64, u64),
+        at: At,
+        raw: (u64, u64),
         names: &mut Interner,
         groups: &mut HashMap<GroupKey, Group>,
     ) -> Result<(), String> {
@@ -225,14 +281,6 @@ impl CaisoOasis {
                 "interval ends ({interval_end}) before it starts ({interval_start})"
             ));
         }
-        let type_text = field(columns.lmp_type);
-        let part = Part::from_type(type_text).ok_or_else(|| {
-            format!(
-                "unknown `LMP_TYPE` `{}`; expected LMP, MCE, MCC, MCL or MGHG",
-                String::from_utf8_lossy(type_text)
-            )
-        })?;
-        let price = price_field(record.get(columns.price), "price")?;
         let node = names
             .get(field(columns.node))
             .ok_or("`NODE` is not UTF-8 text")?;
@@ -251,31 +299,53 @@ impl CaisoOasis {
                 )
             })?,
         };
+        let type_text = field(columns.lmp_type);
+        let part = Part::from_type(type_text).ok_or_else(|| {
+            format!(
+                "unknown `LMP_TYPE` `{}`; expected LMP, MCE, MCC, MCL or MGHG",
+                String::from_utf8_lossy(type_text)
+            )
+        })?;
         let group = groups
             .entry((interval_start, node.clone(), run))
             .or_insert_with(|| Group {
                 end: interval_end,
                 product,
-                first_line: line,
-                first_raw: (start, stop),
+                first: at,
+                first_raw: raw,
                 parts: [None; 5],
+                rejected: false,
             });
-        if group.end != interval_end {
-            return Err(format!(
-                "`INTERVALENDTIME_GMT` {interval_end} differs from {} on line {} for the same \
-                 node and start",
-                group.end, group.first_line
-            ));
+        let checked = (|| {
+            if group.end != interval_end {
+                return Err(format!(
+                    "`INTERVALENDTIME_GMT` {interval_end} differs from {} on line {} for the \
+                     same node and start",
+                    group.end, group.first.line
+                ));
+            }
+            if let Some((_, previous)) = group.parts[part as usize] {
+                return Err(format!(
+                    "duplicate `LMP_TYPE` {} (first on line {})",
+                    part.name(),
+                    previous.line
+                ));
+            }
+            price_field(record.get(columns.price), &columns.price_name)
+                .map_err(|reason| format!("{} row: {reason}", part.name()))
+        })();
+        match checked {
+            Ok(price) => {
+                group.parts[part as usize] = Some((price, at));
+                Ok(())
+            }
+            Err(reason) => {
+                group.rejected = true;
+                Err(format!(
+                    "{reason}; the interval of {node} at {interval_start} is rejected whole"
+                ))
+            }
         }
-        let slot = &mut group.parts[part as usize];
-        if let Some((_, previous)) = slot {
-            return Err(format!(
-                "duplicate `LMP_TYPE` {} for {node} at {interval_start} (first on line {previous})",
-                String::from_utf8_lossy(type_text.trim_ascii())
-            ));
-        }
-        *slot = Some((price, line));
-        Ok(())
     }
 }
 
@@ -291,49 +361,61 @@ impl Format for CaisoOasis {
         source: &Arc<str>,
         out: &mut SourceOutput,
     ) -> Result<(), FileError> {
-        let context = Context::new(NAME, file, source);
-        let (mut reader, mut record) = context.open_csv(bytes)?;
-        let [start, end, node, run, lmp_type, price] = require_columns(
-            &context,
-            &record,
-            HEADER,
-            [
-                &["INTERVALSTARTTIME_GMT"],
-                &["INTERVALENDTIME_GMT"],
-                &["NODE"],
-                &["MARKET_RUN_ID"],
-                &["LMP_TYPE"],
-                PRICE_COLUMN,
-            ],
-        )?;
-        let columns = Columns {
-            width: record.len(),
-            start,
-            end,
-            node,
-            run,
-            lmp_type,
-            price,
-        };
+        let outer = Context::new(NAME, file, source);
+        let documents = documents(&outer, bytes)?;
         let mut names = Interner;
         let mut groups = HashMap::new();
-        while let Some(position) = next_record(&mut reader, &mut record) {
-            if let Err(reason) = self.add_row(&columns, &record, position, &mut names, &mut groups)
-            {
-                let (line, start, stop) = position;
-                out.rejects
-                    .push(context.reject(line, &raw_text(bytes, start, stop), reason));
+        for (document, (member, content)) in documents.iter().enumerate() {
+            let context = Context::new(NAME, member, source);
+            let (mut reader, mut record) = context.open_csv(content)?;
+            let [start, end, node, run, lmp_type, price] = require_columns(
+                &context,
+                &record,
+                HEADER,
+                [
+                    &["INTERVALSTARTTIME_GMT"],
+                    &["INTERVALENDTIME_GMT"],
+                    &["NODE"],
+                    &["MARKET_RUN_ID"],
+                    &["LMP_TYPE"],
+                    PRICE_COLUMN,
+                ],
+            )?;
+            let columns = Columns {
+                width: record.len(),
+                start,
+                end,
+                node,
+                run,
+                lmp_type,
+                price,
+                price_name: String::from_utf8_lossy(record.get(price).unwrap_or_default())
+                    .trim()
+                    .to_owned(),
+            };
+            while let Some((line, from, to)) = next_record(&mut reader, &mut record) {
+                let at = At { document, line };
+                if let Err(reason) =
+                    self.add_row(&columns, &record, at, (from, to), &mut names, &mut groups)
+                {
+                    out.rejects
+                        .push(context.reject(line, &raw_text(content, from, to), reason));
+                }
             }
         }
         let mut groups: Vec<_> = groups.into_iter().collect();
         groups.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
         for ((interval_start, node, _), group) in groups {
+            if group.rejected {
+                continue;
+            }
             let value = |part: Part| group.parts[part as usize].map(|(price, _)| price);
-            let Some((price, line)) = group.parts[Part::Lmp as usize] else {
+            let Some((price, at)) = group.parts[Part::Lmp as usize] else {
+                let (member, content) = &documents[group.first.document];
                 let (from, to) = group.first_raw;
-                out.rejects.push(context.reject(
-                    group.first_line,
-                    &raw_text(bytes, from, to),
+                out.rejects.push(Context::new(NAME, member, source).reject(
+                    group.first.line,
+                    &raw_text(content, from, to),
                     format!(
                         "no `LMP_TYPE` LMP row for node {node} at {interval_start}: the \
                          components cannot stand without the price"
@@ -341,6 +423,7 @@ impl Format for CaisoOasis {
                 ));
                 continue;
             };
+            let context = Context::new(NAME, &documents[at.document].0, source);
             out.observations.push(Observation::Price(PublishedPrice {
                 market: Market::Caiso,
                 product: group.product,
@@ -353,6 +436,7 @@ impl Format for CaisoOasis {
                 price,
                 currency: Currency::USD,
                 unit: Unit::MegawattHour,
+                // MGHG (`Part::Ghg`) has no place in `Components` yet.
                 components: Components {
                     energy: value(Part::Energy),
                     congestion: value(Part::Congestion),
@@ -360,7 +444,7 @@ impl Format for CaisoOasis {
                 },
                 published_at: None,
                 revision: None,
-                origin: context.origin(line),
+                origin: context.origin(at.line),
             }));
         }
         Ok(())

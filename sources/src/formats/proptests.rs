@@ -136,6 +136,18 @@ const CASES: &[(&str, &str, &str, usize)] = &[
         3_000,
     ),
     (
+        "caiso_oasis",
+        "caiso.zip",
+        "caiso/20230917_20230919_PRC_RTPD_LMP_RTPD_20230921_11_49_39_v2.zip",
+        10_000,
+    ),
+    (
+        "caiso_oasis",
+        "caiso_rtm.zip",
+        "caiso/20240414_20240414_PRC_INTVL_LMP_RTM_20240415_09_12_44_v3.zip",
+        3_000,
+    ),
+    (
         "nordpool_v2",
         "se.json",
         "nordpool/se_current_day_price.json",
