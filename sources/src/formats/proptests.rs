@@ -325,5 +325,8 @@ fn every_format_has_a_fixture_in_the_property_tests() {
         .iter()
         .filter(|name| !covered.contains(**name))
         .collect();
-    assert!(missing.is_empty(), "formats without a no-panic case: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "formats without a no-panic case: {missing:?}"
+    );
 }
