@@ -172,7 +172,8 @@ fn us_interval_ending_fall_back_without_a_dst_column() {
             20 + step
         ));
     }
-    std::fs::write(temp.path().join("20241103rtlbmp_zone.csv"), &csv).unwrap();
+    // `realtime_zone` files hold the 5-minute prices (`rtlbmp` ones the hourly integration).
+    std::fs::write(temp.path().join("20241103realtime_zone.csv"), &csv).unwrap();
     let pipeline = temp.path().join("nyiso.toml");
     std::fs::write(
         &pipeline,
