@@ -35,13 +35,32 @@ fn input_rows_per_market(root: &Path) -> BTreeMap<String, usize> {
         csv_rows("data/spp/DA-LMP-SL-") + csv_rows("data/spp/RTBM-LMP-SL-"),
     );
     rows.insert("NYISO".to_string(), csv_rows("data/nyiso/lmp"));
-    let nordpool: usize = ["se_current_day_price.json", "se_next_day_price.json"]
-        .iter()
-        .map(|name| {
-            std::fs::read_to_string(root.join("data/nordpool").join(name))
-                .unwrap()
-                .matches("\"deliveryStart\"")
-                .count()
+    // Nord Pool: one price per `prices` item (per-area answers) or per area of each
+    // `multiAreaEntries` item (multi-area answers).
+    let nordpool: usize = std::fs::read_dir(root.join("data/nordpool"))
+        .unwrap()
+        .flatten()
+        .filter(|entry| entry.path().extension().is_some_and(|ext| ext == "json"))
+        .map(|entry| {
+            let text = std::fs::read_to_string(entry.path()).unwrap();
+            let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let count = |items: &serde_json::Value, field: &str| -> usize {
+                items.as_array().map_or(0, |items| {
+                    items
+                        .iter()
+                        .map(|item| match &item[field] {
+                            serde_json::Value::Array(prices) => prices.len(),
+                            serde_json::Value::Object(areas) => areas.len(),
+                            _ => 0,
+                        })
+                        .sum()
+                })
+            };
+            if json.get("multiAreaEntries").is_some() {
+                count(&json["multiAreaEntries"], "entryPerArea")
+            } else {
+                count(&json, "prices")
+            }
         })
         .sum();
     rows.insert("NORDPOOL".to_string(), nordpool);

@@ -1,17 +1,35 @@
-//! Nord Pool day-ahead prices, API v2 JSON.
+//! Nord Pool day-ahead prices, API v2 JSON: the Nordic and Baltic bidding areas (NO1-NO5,
+//! SE1-SE4, DK1, DK2, FI, EE, LV, LT), and any other area an answer names.
 //!
 //! Two shapes are read:
-//! - an array of per-area objects `{deliveryArea, currency, unit: "EUR/MWh", updatedAt,
-//!   prices: [{price, deliveryStart, deliveryEnd}]}` (the `DayAheadPrices` answer for one
-//!   area, as in the fixtures; a single such object is accepted too);
-//! - the multi-area object `{currency, version, updatedAt, multiAreaEntries:
-//!   [{deliveryStart, deliveryEnd, entryPerArea: {SE3: 25.1, SE4: 79.67}}]}`.
+//! - an array of per-area objects `{market, deliveryArea, status, unit: "EUR/MWh",
+//!   currency, exchangeRate, ..., prices: [{price, deliveryStart, deliveryEnd}],
+//!   deliveryDateCET, updatedAt}`: the answer of the Market Data API
+//!   `api/v2/Auction/Prices/ByAreas` (a single such object is accepted too);
+//! - the multi-area object `{deliveryDateCET, version, updatedAt, deliveryAreas, market,
+//!   multiAreaEntries: [{deliveryStart, deliveryEnd, entryPerArea: {SE3: 25.1, SE4:
+//!   79.67}}], blockPriceAggregates, currency, exchangeRate, areaStates, areaAverages}`:
+//!   the answer of the data portal's `api/DayAheadPrices`, one price per listed area per
+//!   entry. An area that `deliveryAreas` lists but an entry lacks is a reject.
 //!
-//! Times are UTC. The product follows the interval length (60 min hourly, 15 min since
-//! 2025-10-01). JSON has no useful line numbers (API answers are one line), so an origin's
-//! `line` is the 1-based ordinal of the price in the file, counted across areas in
-//! document order. Prices are read from the number's shortest exact decimal text, never
-//! through float arithmetic: `79.67` is exactly 79.670000.
+//! Times are UTC (`deliveryStart`/`deliveryEnd`, `Z`): [`NativeInterval::Utc`], no clock
+//! needed. The product follows the interval length: 60 minutes `DAY_AHEAD_HOURLY`, 15
+//! minutes `DAY_AHEAD_15_MIN` (the day-ahead market time unit from delivery day
+//! 2025-10-01); a `product` override reads other lengths. `updatedAt` is every price's
+//! publication time and `version` (multi-area answers only) its revision. Prices are in the
+//! answer's `currency` (EUR unless the query asked for DKK, NOK, SEK, ...) per MWh.
+//! Block aggregates, area averages and area states are not emitted.
+//!
+//! The first area object, price or entry shows whether a field was renamed: a missing
+//! `deliveryArea`/`prices`, `price`/`deliveryStart`/`deliveryEnd` or
+//! `deliveryStart`/`deliveryEnd`/`entryPerArea` there refuses the file with a
+//! [`FileErrorKind::Header`] error; later malformed items are rejects.
+//!
+//! JSON has no useful line numbers (API answers are one line), so an origin's `line` is the
+//! 1-based ordinal of the price in the file, counted in document order across areas (per-area
+//! answers) or entry by entry with each entry's areas in alphabetical order (multi-area
+//! answers). Prices are read from the number's shortest exact decimal text, never through
+//! float arithmetic: `79.67` is exactly 79.670000.
 
 use std::sync::Arc;
 
@@ -25,6 +43,56 @@ use serde_json::{Map, Number, Value};
 
 use super::common::{Context, iso_timestamp};
 use super::{FileError, FileErrorKind, Format};
+
+/// The per-area layout, for the error a renamed field gives.
+const AREA_FIELDS: &str =
+    "[{deliveryArea, currency, unit, prices: [{price, deliveryStart, deliveryEnd}]}]";
+
+/// The multi-area layout, for the error a renamed field gives.
+const MULTI_FIELDS: &str = "{currency, version, updatedAt, deliveryAreas, multiAreaEntries: [{deliveryStart, deliveryEnd, entryPerArea}]}";
+
+/// The first object among `items` shows whether a field was renamed: one file error, not
+/// one reject per price.
+fn check_fields(
+    context: &Context<'_>,
+    items: &[Value],
+    expected: &str,
+    wanted: &[&str],
+) -> Result<(), FileError> {
+    let Some(first) = items.iter().find_map(Value::as_object) else {
+        return Ok(());
+    };
+    let missing: Vec<String> = wanted
+        .iter()
+        .filter(|key| !first.contains_key(**key))
+        .map(|key| key.to_string())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(context.error(FileErrorKind::Header {
+        expected: expected.to_string(),
+        found: first.keys().cloned().collect::<Vec<_>>().join(", "),
+        missing,
+    }))
+}
+
+/// Checks the first area object and its first price.
+fn check_areas(context: &Context<'_>, areas: &[Value]) -> Result<(), FileError> {
+    check_fields(context, areas, AREA_FIELDS, &["deliveryArea", "prices"])?;
+    let prices = areas
+        .iter()
+        .find_map(|area| area.get("prices").and_then(Value::as_array));
+    match prices {
+        Some(prices) => check_fields(
+            context,
+            prices,
+            AREA_FIELDS,
+            &["price", "deliveryStart", "deliveryEnd"],
+        ),
+        None => Ok(()),
+    }
+}
 
 /// `format = "nordpool_v2"`.
 pub const NAME: &str = "nordpool_v2";
@@ -241,6 +309,11 @@ impl Parser<'_> {
         out: &mut SourceOutput,
     ) {
         let info = area_info(document);
+        let listed: Vec<&str> = document
+            .get("deliveryAreas")
+            .and_then(Value::as_array)
+            .map(|areas| areas.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
         for entry in entries {
             let Some(per_area) = entry.get("entryPerArea").and_then(Value::as_object) else {
                 self.ordinal += 1;
@@ -259,6 +332,14 @@ impl Parser<'_> {
                     entry.get("deliveryEnd"),
                 ];
                 self.price(&area, &info, fields, entry, out);
+            }
+            for area in listed.iter().filter(|area| !per_area.contains_key(**area)) {
+                self.ordinal += 1;
+                out.rejects.push(self.context.reject(
+                    self.ordinal,
+                    &entry.to_string(),
+                    format!("no price for `{area}`, which `deliveryAreas` lists"),
+                ));
             }
         }
     }
@@ -304,13 +385,25 @@ impl Format for NordPoolV2 {
         };
         match &document {
             Value::Array(areas) => {
+                check_areas(&context, areas)?;
                 for area in areas {
                     parser.area(area, out);
                 }
             }
             Value::Object(object) => match object.get("multiAreaEntries") {
-                Some(Value::Array(entries)) => parser.multi_area(object, entries, out),
-                _ if object.contains_key("prices") => parser.area(&document, out),
+                Some(Value::Array(entries)) => {
+                    check_fields(
+                        &context,
+                        entries,
+                        MULTI_FIELDS,
+                        &["deliveryStart", "deliveryEnd", "entryPerArea"],
+                    )?;
+                    parser.multi_area(object, entries, out);
+                }
+                _ if object.contains_key("prices") => {
+                    check_areas(&context, std::slice::from_ref(&document))?;
+                    parser.area(&document, out);
+                }
                 _ => {
                     return Err(context.error(FileErrorKind::Structure(format!(
                         "expected a JSON array of areas ({{deliveryArea, prices: [...]}}) or an \

@@ -220,6 +220,26 @@ const CASES: &[(&str, &str, &str, usize)] = &[
         "entsoe/ES_day_ahead_price.xml",
         5_000,
     ),
+    ("entsoe_a44", "at.xml", "entsoe/AT_2023-06-14.xml", 4_000),
+    ("entsoe_a44", "nl.xml", "entsoe/NL_2025-09-23.xml", 5_000),
+    (
+        "entsoe_a44",
+        "de_lu_15min.xml",
+        "entsoe/DE_LU_15min_2026-05-01.xml",
+        6_000,
+    ),
+    (
+        "nordpool_v2",
+        "dayaheadprices_15min.json",
+        "nordpool/dayaheadprices_2025-10-02_15min.json",
+        4_000,
+    ),
+    (
+        "nordpool_v2",
+        "dayaheadprices_dst.json",
+        "nordpool/dayaheadprices_2024-10-27_dst.json",
+        4_000,
+    ),
     (
         "ercot_dam_spp",
         "dam.csv",

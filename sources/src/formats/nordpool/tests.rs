@@ -1,8 +1,27 @@
 use super::*;
-use crate::formats::testing::{assert_reject, fixture, p, parse, parse_ok, prices, utc};
+use crate::formats::testing::{
+    assert_reject, fixture, p, parse, parse_ok, prices, replace_once, start_of, utc,
+};
+use std::collections::{BTreeMap, BTreeSet};
 
 const CURRENT: &str = "nordpool/se_current_day_price.json";
 const NEXT: &str = "nordpool/se_next_day_price.json";
+const QUARTERS: &str = "nordpool/dayaheadprices_2025-10-02_15min.json";
+const FALL: &str = "nordpool/dayaheadprices_2024-10-27_dst.json";
+
+const AREAS: [&str; 15] = [
+    "NO1", "NO2", "NO3", "NO4", "NO5", "SE1", "SE2", "SE3", "SE4", "DK1", "DK2", "FI", "EE", "LV",
+    "LT",
+];
+
+fn price_of(out: &SourceOutput, area: &str, start: &str) -> Price {
+    let start = utc(start);
+    prices(out)
+        .into_iter()
+        .find(|price| &*price.location == area && start_of(price) == start)
+        .unwrap_or_else(|| panic!("no {area} price at {start}"))
+        .price
+}
 
 #[test]
 fn se4_first_price_is_exact() {
@@ -117,4 +136,156 @@ fn whole_file_problems() {
     assert!(error.to_string().contains("multiAreaEntries"), "{error}");
     let error = parse(&parser, CURRENT, b"42").unwrap_err();
     assert!(matches!(error.kind, FileErrorKind::Structure(_)), "{error}");
+}
+
+#[test]
+fn quarter_hours_of_every_nordic_and_baltic_area() {
+    let out = parse_ok(&NordPoolV2::default(), QUARTERS, &fixture(QUARTERS));
+    assert!(out.rejects.is_empty(), "{:?}", out.rejects);
+    let prices = prices(&out);
+    assert_eq!(prices.len(), 96 * 15);
+    let mut per_area: BTreeMap<&str, Vec<_>> = BTreeMap::new();
+    for price in &prices {
+        assert_eq!(price.market, Market::NordPool);
+        assert_eq!(price.product, Product::DayAhead15Min);
+        assert_eq!(price.location_type, LocationType::Area);
+        assert_eq!(
+            (price.currency, price.unit),
+            (Currency::EUR, Unit::MegawattHour)
+        );
+        assert_eq!(price.revision, Some(2), "`version`");
+        assert_eq!(
+            price.published_at,
+            Some(utc("2025-10-01T11:52:38.1462771Z")),
+            "`updatedAt`"
+        );
+        per_area
+            .entry(&*price.location)
+            .or_default()
+            .push(price.interval.resolve().unwrap());
+    }
+    let areas: BTreeSet<&str> = per_area.keys().copied().collect();
+    assert_eq!(areas, AREAS.into_iter().collect());
+    for (area, intervals) in &per_area {
+        assert_eq!(intervals.len(), 96, "{area}");
+        assert_eq!(intervals[0].start, utc("2025-10-01T22:00:00Z"), "{area}");
+        assert_eq!(intervals[95].end, utc("2025-10-02T22:00:00Z"), "{area}");
+        for pair in intervals.windows(2) {
+            assert_eq!(pair[0].end, pair[1].start, "{area}");
+            assert_eq!(pair[0].end.duration_since(pair[0].start).as_mins(), 15);
+        }
+    }
+    assert_eq!(price_of(&out, "SE3", "2025-10-01T22:00:00Z"), p("35.07"));
+    assert_eq!(price_of(&out, "FI", "2025-10-01T22:00:00Z"), p("-0.43"));
+    assert_eq!(price_of(&out, "FI", "2025-10-01T23:15:00Z"), p("-0.12"));
+    assert_eq!(price_of(&out, "LT", "2025-10-01T22:00:00Z"), p("64.86"));
+    assert_eq!(price_of(&out, "SE4", "2025-10-02T21:45:00Z"), p("79"));
+    // Ordinals run entry by entry, each entry's areas in alphabetical order (DK1 first).
+    assert_eq!(&*prices[0].location, "DK1");
+    assert_eq!(prices[0].origin.line, 1);
+    assert_eq!(&*prices[15].location, "DK1");
+    assert_eq!(start_of(prices[15]), utc("2025-10-01T22:15:00Z"));
+    assert_eq!(prices[15].origin.line, 16);
+}
+
+#[test]
+fn fall_back_day_has_25_distinct_hours_per_area() {
+    let out = parse_ok(&NordPoolV2::default(), FALL, &fixture(FALL));
+    assert!(out.rejects.is_empty(), "{:?}", out.rejects);
+    let prices = prices(&out);
+    assert_eq!(prices.len(), 25 * 5);
+    for area in ["NO1", "SE3", "DK1", "FI", "EE"] {
+        let intervals: BTreeSet<_> = prices
+            .iter()
+            .filter(|price| &*price.location == area)
+            .map(|price| price.interval.resolve().unwrap())
+            .collect();
+        assert_eq!(intervals.len(), 25, "{area}");
+        let intervals: Vec<_> = intervals.into_iter().collect();
+        assert_eq!(intervals[0].start, utc("2024-10-26T22:00:00Z"));
+        assert_eq!(intervals[24].end, utc("2024-10-27T23:00:00Z"));
+        for pair in intervals.windows(2) {
+            assert_eq!(pair[0].end, pair[1].start);
+            assert_eq!(pair[0].end.duration_since(pair[0].start).as_hours(), 1);
+        }
+    }
+    assert!(
+        prices
+            .iter()
+            .all(|price| price.product == Product::DayAheadHourly && price.revision == Some(3))
+    );
+    // 02:00-03:00 local time twice: 00:00Z (CEST) and 01:00Z (CET), two prices.
+    assert_eq!(price_of(&out, "NO1", "2024-10-27T00:00:00Z"), p("29.88"));
+    assert_eq!(price_of(&out, "NO1", "2024-10-27T01:00:00Z"), p("29.05"));
+    assert_eq!(price_of(&out, "FI", "2024-10-27T04:00:00Z"), p("-0.05"));
+    assert_eq!(price_of(&out, "EE", "2024-10-27T22:00:00Z"), p("58.4"));
+}
+
+#[test]
+fn renamed_field_is_one_header_error() {
+    let bytes = replace_once(&fixture(QUARTERS), "\"entryPerArea\"", "\"pricePerArea\"");
+    let error = parse(&NordPoolV2::default(), QUARTERS, &bytes).unwrap_err();
+    let FileErrorKind::Header {
+        expected,
+        found,
+        missing,
+    } = &error.kind
+    else {
+        panic!("{error:?}");
+    };
+    assert_eq!(expected, MULTI_FIELDS);
+    assert_eq!(missing, &["entryPerArea".to_string()]);
+    assert!(found.contains("pricePerArea"), "{found}");
+
+    let bytes = replace_once(
+        &fixture(CURRENT),
+        "\"deliveryStart\"",
+        "\"deliveryPeriodStart\"",
+    );
+    let error = parse(&NordPoolV2::default(), CURRENT, &bytes).unwrap_err();
+    let FileErrorKind::Header {
+        expected, missing, ..
+    } = &error.kind
+    else {
+        panic!("{error:?}");
+    };
+    assert_eq!(expected, AREA_FIELDS);
+    assert_eq!(missing, &["deliveryStart".to_string()]);
+    assert!(error.to_string().contains("nordpool_v2"), "{error}");
+
+    let bytes = replace_once(&fixture(CURRENT), "\"deliveryArea\"", "\"area\"");
+    let error = parse(&NordPoolV2::default(), CURRENT, &bytes).unwrap_err();
+    assert!(
+        matches!(error.kind, FileErrorKind::Header { .. }),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_missing_area_or_bad_entry_is_rejected_and_the_rest_parses() {
+    // The first entry lacks NO1: its 14 other prices are ordinals 1-14, the gap is 15.
+    let bytes = replace_once(&fixture(QUARTERS), "\"NO1\": 37.42,\n", "");
+    let out = parse_ok(&NordPoolV2::default(), QUARTERS, &bytes);
+    assert_eq!(out.observations.len(), 96 * 15 - 1);
+    assert_eq!(out.rejects.len(), 1);
+    assert_reject(&out.rejects[0], 15, &["NO1", "deliveryAreas"]);
+    assert!(out.rejects[0].raw.contains("2025-10-01T22:00:00Z"));
+
+    // A bad end time refuses the entry's 15 prices; a string price refuses one.
+    let bytes = replace_once(
+        &fixture(QUARTERS),
+        "\"deliveryEnd\": \"2025-10-01T22:30:00Z\"",
+        "\"deliveryEnd\": \"2025-10-01T22:30:00\"",
+    );
+    let bytes = replace_once(&bytes, "\"SE3\": 35.07", "\"SE3\": \"35.07\"");
+    let out = parse_ok(&NordPoolV2::default(), QUARTERS, &bytes);
+    assert_eq!(out.observations.len(), 96 * 15 - 16);
+    let lines: Vec<_> = out
+        .rejects
+        .iter()
+        .map(|reject| reject.origin.line)
+        .collect();
+    assert_eq!(lines, [14].into_iter().chain(16..=30).collect::<Vec<_>>());
+    assert_reject(&out.rejects[0], 14, &["price", "not a number"]);
+    assert_reject(&out.rejects[1], 16, &["deliveryEnd", "2025-10-01T22:30:00"]);
 }
