@@ -59,6 +59,19 @@ impl<'a> Context<'a> {
         Ok(bytes)
     }
 
+    /// A file's content as a JSON document: empty, non-UTF-8 and malformed files are
+    /// file errors (the last with the line serde_json stopped at).
+    pub(crate) fn json(&self, bytes: &[u8]) -> Result<serde_json::Value, FileError> {
+        let text = std::str::from_utf8(self.content(bytes)?)
+            .map_err(|error| self.error(FileErrorKind::Encoding(error.to_string())))?;
+        serde_json::from_str(text).map_err(|error| {
+            self.error(FileErrorKind::Syntax {
+                line: error.line() as u64,
+                message: error.to_string(),
+            })
+        })
+    }
+
     /// A CSV reader over a file's content, positioned after its header, which is returned
     /// in the record buffer the parser then reuses for every row.
     pub(crate) fn open_csv<'b>(

@@ -369,15 +369,7 @@ impl Format for NordPoolV2 {
         out: &mut SourceOutput,
     ) -> Result<(), FileError> {
         let context = Context::new(NAME, file, source);
-        let bytes = context.content(bytes)?;
-        let text = std::str::from_utf8(bytes)
-            .map_err(|error| context.error(FileErrorKind::Encoding(error.to_string())))?;
-        let document: Value = serde_json::from_str(text).map_err(|error| {
-            context.error(FileErrorKind::Syntax {
-                line: error.line() as u64,
-                message: error.to_string(),
-            })
-        })?;
+        let document: Value = context.json(bytes)?;
         let mut parser = Parser {
             context: &context,
             product: self.product,
