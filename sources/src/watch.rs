@@ -265,8 +265,8 @@ fn watch_events(
     Ok(watcher)
 }
 
-/// Workers other than 0: nothing to read.
-struct Idle;
+/// The reader of a worker with nothing to read (live sources read on worker 0).
+pub(crate) struct Idle;
 
 impl SourceReader for Idle {
     fn poll(&mut self, _out: &mut SourceOutput) -> SourceStatus {

@@ -52,6 +52,7 @@ use serde::Deserialize;
 use crate::files::{FilesConfigError, config_errors, parse_file, resolve_format};
 use crate::formats::Format;
 use crate::positions::{FilePosition, Positions};
+use crate::watch::Idle;
 use fetch::{FetchPlan, Fetched, Fetcher};
 use template::Template;
 
@@ -342,7 +343,7 @@ impl SourcePlan for HttpPlan {
 
     fn open(&self, context: &BuildContext) -> Result<Box<dyn SourceReader>, SourceError> {
         if context.worker.index != 0 {
-            return Ok(Box::new(Finished));
+            return Ok(Box::new(Idle));
         }
         let positions =
             Positions::load(self.positions.as_deref()).map_err(|message| SourceError::Other {
@@ -372,15 +373,6 @@ impl SourcePlan for HttpPlan {
             receiver,
             stop,
         }))
-    }
-}
-
-/// Workers other than 0: nothing to fetch.
-struct Finished;
-
-impl SourceReader for Finished {
-    fn poll(&mut self, _out: &mut SourceOutput) -> SourceStatus {
-        SourceStatus::Finished
     }
 }
 
