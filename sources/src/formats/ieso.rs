@@ -1,12 +1,15 @@
 //! IESO (Ontario) public reports, from `reports-public.ieso.ca/public/`.
 //!
-//! Two formats:
+//! Three formats:
 //! - [`zonal`] (`ieso_da_zonal`): the XML report `DAHourlyOntarioZonalPrice`
 //!   (`PUB_DAHourlyOntarioZonalPrice_YYYYMMDD.xml`), the day-ahead Ontario zonal price with
 //!   its loss and congestion parts, one `HourlyPriceComponents` per `PricingHour` 1-24;
 //! - [`lmp`] (`ieso_rt_lmp`): the real-time nodal LMP CSV of the renewed market
 //!   (`PUB_RealtimeEnergyLMP_YYYYMMDDHH.csv`, since 2025-05-01), twelve five-minute
-//!   intervals per delivery hour for every pricing location.
+//!   intervals per delivery hour for every pricing location;
+//! - [`da_lmp`] (`ieso_da_lmp`): the day-ahead nodal LMP CSV of the renewed market
+//!   (`PUB_DAHourlyEnergyLMP_YYYYMMDD.csv`), the same layout without `Interval`, 24 hours
+//!   per pricing location; read by the same code as [`lmp`].
 //!
 //! Time: IESO states every hour in Eastern Standard Time all year, with no daylight saving
 //! (`Delivery Hour`/`PricingHour` 1-24 are hour-ending EST; the files do not say so).
@@ -19,6 +22,7 @@
 //! publishes the price, the loss and the congestion part; gridflow derives
 //! `energy = price - loss - congestion` (gridstatus does the same).
 
+pub mod da_lmp;
 pub mod lmp;
 pub mod zonal;
 

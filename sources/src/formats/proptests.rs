@@ -185,6 +185,12 @@ const CASES: &[(&str, &str, &str, usize)] = &[
         3_000,
     ),
     (
+        "ieso_da_lmp",
+        "PUB_DAHourlyEnergyLMP_20251102.csv",
+        "ieso/PUB_DAHourlyEnergyLMP_20251102.csv",
+        3_000,
+    ),
+    (
         "aeso_pool_price",
         "aeso.json",
         "aeso/poolprice_2024-11-03.json",

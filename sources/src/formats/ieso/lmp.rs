@@ -22,6 +22,10 @@
 //! (aggregated pricing zones such as `BRUCE_GEN:PZ`) are zones, `:HUB` hubs, every other
 //! name a node. The `_vN` of a file name becomes the revision; the preamble's creation
 //! time the publication time.
+//!
+//! The day-ahead report `DAHourlyEnergyLMP` ([`super::da_lmp`], `ieso_da_lmp`) has the same
+//! preamble and columns without `Interval`; both formats are read by [`parse_report`], which
+//! takes the differences from a [`Report`].
 
 use std::sync::Arc;
 
@@ -35,7 +39,7 @@ use jiff::Timestamp;
 use jiff::civil::{Date, DateTime};
 
 use super::super::common::{
-    Context, Interner, file_name, iso_date, next_record, optional_price, price_field,
+    Context, Interner, file_name, find_column, iso_date, next_record, optional_price, price_field,
     product_minutes, raw_text, require_columns,
 };
 use super::super::{FileError, FileErrorKind, Format, FormatLookupError};
@@ -131,10 +135,29 @@ pub fn name_parts(path: &str) -> (Option<Date>, Option<i64>) {
     (date, version)
 }
 
+/// How the delivery time is written in a report of this family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Layout {
+    /// `Delivery Hour` and `Interval` 1-12: five-minute intervals (`RealtimeEnergyLMP`).
+    FiveMinute,
+    /// `Delivery Hour` only, hour ending (`DAHourlyEnergyLMP`).
+    Hourly,
+}
+
+/// What differs between the CSV LMP reports: the format name, the published header and
+/// the time layout.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Report {
+    pub(super) name: &'static str,
+    pub(super) header: &'static str,
+    pub(super) layout: Layout,
+}
+
 struct Columns {
     width: usize,
     hour: usize,
-    interval: usize,
+    /// `None` for [`Layout::Hourly`].
+    interval: Option<usize>,
     location: usize,
     lmp: usize,
     loss: usize,
@@ -188,7 +211,10 @@ impl Rows<'_> {
             ));
         }
         let hour = small_number(record.get(columns.hour), "Delivery Hour", (1, 24))?;
-        let interval = small_number(record.get(columns.interval), "Interval", (1, 12))?;
+        let interval = match columns.interval {
+            Some(column) => Some(small_number(record.get(column), "Interval", (1, 12))?),
+            None => None,
+        };
         let price = price_field(record.get(columns.lmp), "LMP")?;
         let loss = optional_price(record.get(columns.loss), "Energy Loss Price")?;
         let congestion = optional_price(record.get(columns.congestion), "Energy Congestion Price")?;
@@ -205,24 +231,33 @@ impl Rows<'_> {
         if location.is_empty() {
             return Err("empty `Pricing Location`".into());
         }
-        let time = self.date.at(
-            i8::try_from(hour - 1).unwrap_or_default(),
-            i8::try_from((interval - 1) * 5).unwrap_or_default(),
-            0,
-            0,
-        );
-        Ok(Observation::Price(PublishedPrice {
-            market: Market::Ieso,
-            product: self.product,
-            location_type: location_type(&location),
-            location,
-            interval: NativeInterval::Local {
-                time,
+        let interval = match interval {
+            // Five-minute interval `interval` of hour `hour`, anchored at its start.
+            Some(interval) => NativeInterval::Local {
+                time: self.date.at(
+                    i8::try_from(hour - 1).unwrap_or_default(),
+                    i8::try_from((interval - 1) * 5).unwrap_or_default(),
+                    0,
+                    0,
+                ),
                 anchor: Anchor::Start,
                 minutes: 5,
                 clock: clock(),
                 occurrence: Occurrence::Unstated,
             },
+            None => NativeInterval::HourEnding {
+                date: self.date,
+                hour_ending: hour,
+                clock: clock(),
+                occurrence: Occurrence::Unstated,
+            },
+        };
+        Ok(Observation::Price(PublishedPrice {
+            market: Market::Ieso,
+            product: self.product,
+            location_type: location_type(&location),
+            location,
+            interval,
             price,
             currency: Currency::CAD,
             unit: Unit::MegawattHour,
@@ -250,74 +285,130 @@ impl Format for IesoRtLmp {
         source: &Arc<str>,
         out: &mut SourceOutput,
     ) -> Result<(), FileError> {
-        let context = Context::new(NAME, file, source);
-        let bytes = context.content(bytes)?;
-        let first_end = bytes.iter().position(|&b| b == b'\n');
-        let first_line = String::from_utf8_lossy(
-            bytes
-                .get(..first_end.unwrap_or(bytes.len()))
-                .unwrap_or_default(),
-        );
-        let structure = |reason: String| context.error(FileErrorKind::Structure(reason));
-        let (name_date, revision) = name_parts(file);
-        // `skipped` lines precede the CSV: one for the preamble.
-        let (rest, skipped, created, date) = match preamble(&first_line).map_err(structure)? {
-            Some((created, date)) => {
-                let rest = first_end
-                    .and_then(|end| bytes.get(end + 1..))
-                    .unwrap_or_default();
-                (rest, 1, created, Some(date))
-            }
-            None => (bytes, 0, None, name_date),
+        let report = Report {
+            name: NAME,
+            header: HEADER,
+            layout: Layout::FiveMinute,
         };
-        let (mut reader, mut record) = context.open_csv(rest)?;
-        let [hour, interval, location, lmp, loss, congestion] = require_columns(
-            &context,
-            &record,
-            HEADER,
-            [
-                &["Delivery Hour"],
-                &["Interval"],
-                &["Pricing Location"],
-                &["LMP"],
-                &["Energy Loss Price"],
-                &["Energy Congestion Price"],
-            ],
-        )?;
-        let date = date.ok_or_else(|| {
-            structure(format!(
-                "no `{PREAMBLE}` line and no YYYYMMDD date in the file name `{}`: the \
-                 delivery date is unknown",
-                file_name(file)
-            ))
-        })?;
-        let mut rows = Rows {
-            context: &context,
-            columns: Columns {
-                width: record.len(),
+        parse_report(report, self.product, bytes, file, source, out)
+    }
+}
+
+/// Locates the columns `report` needs in `header`.
+fn columns(
+    context: &Context<'_>,
+    report: Report,
+    header: &ByteRecord,
+) -> Result<Columns, FileError> {
+    const HOUR: &[&str] = &["Delivery Hour"];
+    const INTERVAL: &[&str] = &["Interval"];
+    const LOCATION: &[&str] = &["Pricing Location"];
+    const LMP: &[&str] = &["LMP"];
+    const LOSS: &[&str] = &["Energy Loss Price"];
+    const CONGESTION: &[&str] = &["Energy Congestion Price"];
+    let width = header.len();
+    match report.layout {
+        Layout::FiveMinute => {
+            let [hour, interval, location, lmp, loss, congestion] = require_columns(
+                context,
+                header,
+                report.header,
+                [HOUR, INTERVAL, LOCATION, LMP, LOSS, CONGESTION],
+            )?;
+            Ok(Columns {
+                width,
                 hour,
-                interval,
+                interval: Some(interval),
                 location,
                 lmp,
                 loss,
                 congestion,
-            },
-            product: self.product,
-            date,
-            published_at: created.and_then(created_at),
-            revision,
-            interner: Interner,
-        };
-        while let Some((line, start, stop)) = next_record(&mut reader, &mut record) {
-            let line = line + skipped;
-            match rows.row(&record, line) {
-                Ok(observation) => out.observations.push(observation),
-                Err(reason) => {
-                    let raw = raw_text(rest, start, stop);
-                    out.rejects.push(context.reject(line, &raw, reason));
-                }
+            })
+        }
+        Layout::Hourly => {
+            let [hour, location, lmp, loss, congestion] = require_columns(
+                context,
+                header,
+                report.header,
+                [HOUR, LOCATION, LMP, LOSS, CONGESTION],
+            )?;
+            // Rows of a five-minute report would each be read as a whole hour.
+            if find_column(header, INTERVAL).is_some() {
+                return Err(context.error(FileErrorKind::Structure(format!(
+                    "the header has an `Interval` column: this is a five-minute report \
+                     (format `{NAME}`), not `{}` (`{}`)",
+                    report.header, report.name
+                ))));
+            }
+            Ok(Columns {
+                width,
+                hour,
+                interval: None,
+                location,
+                lmp,
+                loss,
+                congestion,
+            })
+        }
+    }
+}
+
+/// Parses one CSV LMP report of this family (`RealtimeEnergyLMP`, `DAHourlyEnergyLMP`).
+pub(super) fn parse_report(
+    report: Report,
+    product: Product,
+    bytes: &[u8],
+    file: &Arc<str>,
+    source: &Arc<str>,
+    out: &mut SourceOutput,
+) -> Result<(), FileError> {
+    let context = Context::new(report.name, file, source);
+    let bytes = context.content(bytes)?;
+    let first_end = bytes.iter().position(|&b| b == b'\n');
+    let first_line = String::from_utf8_lossy(
+        bytes
+            .get(..first_end.unwrap_or(bytes.len()))
+            .unwrap_or_default(),
+    );
+    let structure = |reason: String| context.error(FileErrorKind::Structure(reason));
+    let (name_date, revision) = name_parts(file);
+    // `skipped` lines precede the CSV: one for the preamble.
+    let (rest, skipped, created, date) = match preamble(&first_line).map_err(structure)? {
+        Some((created, date)) => {
+            let rest = first_end
+                .and_then(|end| bytes.get(end + 1..))
+                .unwrap_or_default();
+            (rest, 1, created, Some(date))
+        }
+        None => (bytes, 0, None, name_date),
+    };
+    let (mut reader, mut record) = context.open_csv(rest)?;
+    let columns = columns(&context, report, &record)?;
+    let date = date.ok_or_else(|| {
+        structure(format!(
+            "no `{PREAMBLE}` line and no YYYYMMDD date in the file name `{}`: the \
+             delivery date is unknown",
+            file_name(file)
+        ))
+    })?;
+    let mut rows = Rows {
+        context: &context,
+        columns,
+        product,
+        date,
+        published_at: created.and_then(created_at),
+        revision,
+        interner: Interner,
+    };
+    while let Some((line, start, stop)) = next_record(&mut reader, &mut record) {
+        let line = line + skipped;
+        match rows.row(&record, line) {
+            Ok(observation) => out.observations.push(observation),
+            Err(reason) => {
+                let raw = raw_text(rest, start, stop);
+                out.rejects.push(context.reject(line, &raw, reason));
             }
         }
-        Ok(())
     }
+    Ok(())
 }
