@@ -30,6 +30,11 @@ const CASES: &[(&str, &str, &str)] = &[
         "data/ieso/PUB_RealtimeEnergyLMP_2025110201.csv",
         "CSV",
     ),
+    (
+        "ieso_da_lmp",
+        "data/ieso/PUB_DAHourlyEnergyLMP_20251102.csv",
+        "CSV",
+    ),
     ("ecb_fx", "data/fx/eurofxref-hist.csv", "CSV"),
     (
         "pjm_dataminer",

@@ -17,7 +17,7 @@
 //! ([`NativeInterval::HourEnding`](gridflow_engine::record::NativeInterval::HourEnding) on
 //! [`super::clock`]), so every delivery day has 24 hours. `LMP` is the price,
 //! `Energy Loss Price` the loss and `Energy Congestion Price` the congestion part; energy
-//! is derived. Location names and types, `:LMP` suffixes and `_vN` revisions are handled
+//! is derived. Location names and types, `:LMP` suffixes and the ordering of versions by creation time are handled
 //! as in [`super::lmp`]. A header with an `Interval` column is refused: it is a
 //! five-minute report.
 

@@ -20,8 +20,9 @@
 //! congestion part; energy is derived. Some publications suffix node names with `:LMP`
 //! (gridstatus strips it too): it is removed so a node keeps one name. Names ending `:PZ`
 //! (aggregated pricing zones such as `BRUCE_GEN:PZ`) are zones, `:HUB` hubs, every other
-//! name a node. The `_vN` of a file name becomes the revision; the preamble's creation
-//! time the publication time.
+//! name a node. The preamble's creation time is the publication time, and it alone orders
+//! versions: IESO's unversioned file is always the latest and its `_vN` files earlier
+//! ones, so the `_vN` number cannot serve as a revision next to an unversioned file.
 //!
 //! The day-ahead report `DAHourlyEnergyLMP` ([`super::da_lmp`], `ieso_da_lmp`) has the same
 //! preamble and columns without `Interval`; both formats are read by [`parse_report`], which
@@ -371,7 +372,7 @@ pub(super) fn parse_report(
             .unwrap_or_default(),
     );
     let structure = |reason: String| context.error(FileErrorKind::Structure(reason));
-    let (name_date, revision) = name_parts(file);
+    let (name_date, _version) = name_parts(file);
     // `skipped` lines precede the CSV: one for the preamble.
     let (rest, skipped, created, date) = match preamble(&first_line).map_err(structure)? {
         Some((created, date)) => {
@@ -397,7 +398,7 @@ pub(super) fn parse_report(
         product,
         date,
         published_at: created.and_then(created_at),
-        revision,
+        revision: None,
         interner: Interner,
     };
     while let Some((line, start, stop)) = next_record(&mut reader, &mut record) {

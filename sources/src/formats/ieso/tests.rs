@@ -71,7 +71,10 @@ fn da_zonal_real_report_is_pinned() {
     assert_eq!(first.components.congestion, Some(p("-0.26")));
     assert_eq!(first.components.energy, Some(p("18")));
     assert_eq!(first.origin.line, 14);
-    assert_eq!(first.revision, Some(1));
+    assert_eq!(
+        first.revision, None,
+        "versions are ordered by their creation time"
+    );
     assert_eq!(first.published_at, Some(utc("2026-05-27T17:31:16Z")));
 
     assert_eq!(prices[6].price, p("48.46"));
@@ -335,10 +338,10 @@ fn rt_lmp_date_from_preamble_or_file_name() {
     assert_eq!(prices(&out)[0].published_at, None);
     let error = parse(&rt(), "ieso/latest.csv", without_preamble.as_bytes()).unwrap_err();
     assert!(error.to_string().contains("delivery date"), "{error}");
-    // The preamble's date wins over the name; a version in the name is the revision.
+    // The preamble's date wins over the name; a version in the name is not a revision.
     let out = parse_ok(&rt(), "PUB_RealtimeEnergyLMP_2025110303_v12.csv", &bytes);
     assert_eq!(start_of(prices(&out)[0]), utc("2025-11-02T07:00:00Z"));
-    assert_eq!(prices(&out)[0].revision, Some(12));
+    assert_eq!(prices(&out)[0].revision, None);
     let bad = replace_once(&bytes, "FOR 2025/11/02", "FOR tomorrow");
     let error = parse(&rt(), HOUR_3, &bad).unwrap_err();
     assert!(error.to_string().contains(lmp::PREAMBLE), "{error}");

@@ -295,14 +295,14 @@ fn da_lmp_hubs_dates_revisions_and_products() {
     )
     .unwrap_err();
     assert!(error.to_string().contains("delivery date"), "{error}");
-    // The preamble's `FOR` date wins over the name; `_vN` is the revision.
+    // The preamble's `FOR` date wins over the name; `_vN` is not a revision.
     let out = parse_ok(
         &da(),
         "PUB_DAHourlyEnergyLMP_20251101_v2.csv",
         text.as_bytes(),
     );
     assert_eq!(start_of(prices(&out)[0]), utc("2025-11-02T05:00:00Z"));
-    assert_eq!(prices(&out)[0].revision, Some(2));
+    assert_eq!(prices(&out)[0].revision, None);
     let bad = replace_once(text.as_bytes(), "FOR 2025/11/02", "FOR 02/11/2025");
     let error = parse(&da(), DAY, &bad).unwrap_err();
     assert!(error.to_string().contains(lmp::PREAMBLE), "{error}");
