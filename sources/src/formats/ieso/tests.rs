@@ -71,10 +71,7 @@ fn da_zonal_real_report_is_pinned() {
     assert_eq!(first.components.congestion, Some(p("-0.26")));
     assert_eq!(first.components.energy, Some(p("18")));
     assert_eq!(first.origin.line, 14);
-    assert_eq!(
-        first.revision, None,
-        "versions are ordered by their creation time"
-    );
+    assert_eq!(first.revision, Some(1), "the report's DocRevision");
     assert_eq!(first.published_at, Some(utc("2026-05-27T17:31:16Z")));
 
     assert_eq!(prices[6].price, p("48.46"));
