@@ -1,7 +1,7 @@
 //! Every complete pipeline in docs/pipelines.md validates and runs, so the reference
 //! cannot drift.
 
-use crate::common::{gridflow, read_prices};
+use crate::common::{gridflow, parquet_files, read_prices};
 
 #[test]
 fn every_pipeline_example_in_the_reference_validates_and_runs() {
@@ -9,6 +9,7 @@ fn every_pipeline_example_in_the_reference_validates_and_runs() {
     let text = std::fs::read_to_string(root.join("docs/pipelines.md")).unwrap();
     let registry = gridflow::registry();
     let mut examples = 0;
+    let mut quantities = 0;
     for block in text.split("```toml\n").skip(1) {
         let block = &block[..block.find("```").unwrap()];
         if !block.contains("[sinks.") || block.contains("NAME") {
@@ -32,11 +33,23 @@ fn every_pipeline_example_in_the_reference_validates_and_runs() {
             "example failed:\n{block}\n{}",
             String::from_utf8_lossy(&output.stderr)
         );
-        assert!(
-            !read_prices(&lake).is_empty(),
-            "example wrote no prices:\n{block}"
-        );
+        // A quantities-only example (`fundamentals`, no `normalize`) writes no prices: it
+        // must write fundamentals rows instead.
+        if block.contains("kind = \"fundamentals\"") {
+            assert!(
+                !parquet_files(&lake.join("fundamentals")).is_empty(),
+                "example wrote no fundamentals:\n{block}"
+            );
+            quantities += 1;
+        }
+        if block.contains("kind = \"normalize\"") || !block.contains("kind = \"fundamentals\"") {
+            assert!(
+                !read_prices(&lake).is_empty(),
+                "example wrote no prices:\n{block}"
+            );
+        }
         examples += 1;
     }
     assert!(examples >= 4, "found {examples} examples");
+    assert!(quantities >= 1, "found no `fundamentals` example");
 }

@@ -38,6 +38,15 @@ spot = duckdb.sql(f"""
 """).fetchall()
 for row in spot:
     print('spot', *row)
+storage = duckdb.sql(f"""
+    SELECT location, sum(diff), count(DISTINCT date), any_value(unit),
+           sum(diff * value) FILTER (WHERE interval_start = TIMESTAMPTZ '2022-12-02 05:00:00+00')
+    FROM read_parquet('{lake}/fundamentals/**/*.parquet', hive_partitioning = true)
+    WHERE market = 'GAS' AND series = 'WORKING_GAS_STORAGE' AND product = 'WEEKLY'
+    GROUP BY location ORDER BY location
+""").fetchall()
+for row in storage:
+    print('storage', *row)
 "#;
 
 #[test]
@@ -87,7 +96,10 @@ fn every_market_lands_in_one_lake_in_utc_and_euros() {
         String::from_utf8_lossy(&queried.stderr)
     );
     let mut markets: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for line in printed.lines().filter(|line| !line.starts_with("spot ")) {
+    for line in printed
+        .lines()
+        .filter(|line| !line.starts_with("spot ") && !line.starts_with("storage "))
+    {
         let fields: Vec<&str> = line.split_whitespace().collect();
         markets.insert(fields[0], fields[1..].to_vec());
     }
@@ -124,6 +136,37 @@ fn every_market_lands_in_one_lake_in_utc_and_euros() {
     assert_eq!(find("SPP")[5..8], ["8.870974", "9.666700", "USD"]);
     // Henry Hub 7.20 USD/MMBtu on 2022-12-13 at 1.0545 USD per EUR.
     assert_eq!(find("GAS")[5..8], ["6.827881", "7.200000", "USD"]);
+
+    // Gas in storage, through `fundamentals` into the same lake: every report region, two
+    // weeks each, in Bcf; the Friday of the week ending 2 December is 05:00Z (EST).
+    let storage: Vec<Vec<&str>> = printed
+        .lines()
+        .filter(|line| line.starts_with("storage "))
+        .map(|line| line.split_whitespace().skip(1).collect())
+        .collect();
+    let regions: Vec<&str> = storage.iter().map(|row| row[0]).collect();
+    assert_eq!(
+        regions,
+        [
+            "EAST",
+            "LOWER_48",
+            "MIDWEST",
+            "MOUNTAIN",
+            "PACIFIC",
+            "SOUTH_CENTRAL",
+            "SOUTH_CENTRAL_NONSALT",
+            "SOUTH_CENTRAL_SALT"
+        ],
+        "{printed}"
+    );
+    for row in &storage {
+        assert_eq!(row[1..4], ["2", "2", "Bcf"], "{printed}");
+    }
+    assert_eq!(storage[0][4], "834.000000", "East, week ending 2022-12-02");
+    assert_eq!(
+        storage[1][4], "3462.000000",
+        "Lower 48, week ending 2022-12-02"
+    );
 
     let rejects = read_rejects(&lake);
     let drift: Vec<_> = rejects.iter().filter(|r| r.source == "drifted").collect();

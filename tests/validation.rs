@@ -164,7 +164,10 @@ fn wrong_stream_kind() {
     );
     assert_eq!(
         error.help.as_deref(),
-        Some("route the source through a `normalize` operator first")
+        Some(
+            "route the source through a `normalize` operator first (`fundamentals` for \
+             quantities such as gas storage)"
+        )
     );
 }
 

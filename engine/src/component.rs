@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::metrics::ComponentCounters;
 use crate::pipeline::{ComponentConfig, ConfigError, PipelineSettings};
-use crate::record::{Observation, PriceRecord, Reject};
+use crate::record::{Observation, PriceRecord, QuantityRecord, Reject};
 use crate::{Collection, Time};
 
 /// The type of data on an edge of the pipeline graph.
@@ -22,6 +22,8 @@ pub enum StreamKind {
     Observations,
     /// Normalized prices ([`PriceRecord`]).
     Prices,
+    /// Normalized quantities, fundamentals such as gas in storage ([`QuantityRecord`]).
+    Quantities,
 }
 
 impl StreamKind {
@@ -30,6 +32,7 @@ impl StreamKind {
         match self {
             StreamKind::Observations => "observations",
             StreamKind::Prices => "prices",
+            StreamKind::Quantities => "quantities",
         }
     }
 }
@@ -40,6 +43,8 @@ pub enum Stream<'scope> {
     Observations(Collection<'scope, Observation>),
     /// Normalized prices.
     Prices(Collection<'scope, PriceRecord>),
+    /// Normalized quantities.
+    Quantities(Collection<'scope, QuantityRecord>),
 }
 
 impl<'scope> Stream<'scope> {
@@ -48,6 +53,7 @@ impl<'scope> Stream<'scope> {
         match self {
             Stream::Observations(_) => StreamKind::Observations,
             Stream::Prices(_) => StreamKind::Prices,
+            Stream::Quantities(_) => StreamKind::Quantities,
         }
     }
 }
@@ -57,6 +63,7 @@ impl Clone for Stream<'_> {
         match self {
             Stream::Observations(collection) => Stream::Observations(collection.clone()),
             Stream::Prices(collection) => Stream::Prices(collection.clone()),
+            Stream::Quantities(collection) => Stream::Quantities(collection.clone()),
         }
     }
 }

@@ -2,7 +2,8 @@
 //! timely/differential runtime.
 //!
 //! - [`record`]: what flows — [`record::Observation`] (as published), [`record::PriceRecord`]
-//!   (normalized), [`record::Reject`] — and exact fixed-point [`record::Price`]s.
+//!   and [`record::QuantityRecord`] (normalized), [`record::Reject`] — and exact fixed-point
+//!   [`record::Price`]s (quantities use the same type, [`record::Quantity`]).
 //! - [`pipeline`]: TOML pipeline files, loaded in two stages into a validated [`Plan`].
 //! - [`component`]: the traits sources, operators and sinks implement; [`Registry`] lists them.
 //! - [`runtime`]: runs a [`Plan`] on `N` timely worker threads.

@@ -258,8 +258,14 @@ fn run_worker(
             for mut observation in output.observations.drain(..) {
                 // A value whose publication time the source does not state was published,
                 // as far as gridflow can know, when it was read.
-                if let Observation::Price(price) = &mut observation {
-                    price.published_at.get_or_insert(learned_at);
+                match &mut observation {
+                    Observation::Price(price) => {
+                        price.published_at.get_or_insert(learned_at);
+                    }
+                    Observation::Quantity(quantity) => {
+                        quantity.published_at.get_or_insert(learned_at);
+                    }
+                    Observation::Rate(_) => {}
                 }
                 inputs.observations.insert(observation);
             }
@@ -347,34 +353,43 @@ fn count_into(stream: Stream<'_>, counters: Arc<ComponentCounters>, incoming: bo
     match stream {
         Stream::Observations(c) => Stream::Observations(count(c, counters, incoming)),
         Stream::Prices(c) => Stream::Prices(count(c, counters, incoming)),
+        Stream::Quantities(c) => Stream::Quantities(count(c, counters, incoming)),
     }
 }
 
 fn tally_written(stream: Stream<'_>, metrics: Arc<Metrics>) -> Stream<'_> {
+    /// Tallies the insertions of a batch per source: updates arrive grouped by source more
+    /// often than not, so runs are tallied, not rows.
+    fn tally<'a>(updates: impl Iterator<Item = (&'a Arc<str>, Diff)>, metrics: &Metrics) {
+        let mut run: Option<(&Arc<str>, u64)> = None;
+        for (source, diff) in updates.filter(|(_, diff)| *diff > 0) {
+            match &mut run {
+                Some((current, count)) if Arc::ptr_eq(current, source) || **current == *source => {
+                    *count += diff as u64
+                }
+                _ => {
+                    if let Some((current, count)) = run.take() {
+                        metrics.tally(current, count, 0);
+                    }
+                    run = Some((source, diff as u64));
+                }
+            }
+        }
+        if let Some((source, count)) = run {
+            metrics.tally(source, count, 0);
+        }
+    }
     match stream {
         Stream::Prices(collection) => {
             Stream::Prices(collection.inspect_batch(move |_, updates| {
-                // Updates arrive grouped by source more often than not; tally runs, not rows.
-                let mut run: Option<(&Arc<str>, u64)> = None;
-                for (record, _, diff) in updates.iter().filter(|(_, _, diff)| *diff > 0) {
-                    match &mut run {
-                        Some((source, count))
-                            if Arc::ptr_eq(source, &record.origin.source)
-                                || ***source == *record.origin.source =>
-                        {
-                            *count += *diff as u64
-                        }
-                        _ => {
-                            if let Some((source, count)) = run.take() {
-                                metrics.tally(source, count, 0);
-                            }
-                            run = Some((&record.origin.source, *diff as u64));
-                        }
-                    }
-                }
-                if let Some((source, count)) = run {
-                    metrics.tally(source, count, 0);
-                }
+                let sources = updates.iter().map(|(r, _, d)| (&r.origin.source, *d));
+                tally(sources, &metrics);
+            }))
+        }
+        Stream::Quantities(collection) => {
+            Stream::Quantities(collection.inspect_batch(move |_, updates| {
+                let sources = updates.iter().map(|(r, _, d)| (&r.origin.source, *d));
+                tally(sources, &metrics);
             }))
         }
         other => other,
@@ -385,5 +400,6 @@ fn probe_stream<'scope>(stream: Stream<'scope>, probe: &ProbeHandle<Time>) -> St
     match stream {
         Stream::Observations(c) => Stream::Observations(c.probe_with(probe)),
         Stream::Prices(c) => Stream::Prices(c.probe_with(probe)),
+        Stream::Quantities(c) => Stream::Quantities(c.probe_with(probe)),
     }
 }

@@ -12,7 +12,7 @@ use gridflow_engine::metrics::ComponentCounters;
 use gridflow_engine::pipeline::PipelineSettings;
 use gridflow_engine::record::{
     Components, Currency, LocationType, Market, Origin, Price, PriceKey, PriceRecord, Product,
-    Reject, Unit, Version,
+    QuantityKey, QuantityRecord, Reject, Unit, Version,
 };
 use gridflow_engine::{Diff, Time};
 use gridflow_sinks::parquet::ParquetSink;
@@ -29,6 +29,7 @@ pub(crate) const STEP: Time = 1_000_000;
 pub(crate) struct Batch {
     pub(crate) prices: Vec<(PriceRecord, Diff)>,
     pub(crate) rejects: Vec<(Reject, Diff)>,
+    pub(crate) quantities: Vec<(QuantityRecord, Diff)>,
 }
 
 pub(crate) fn utc(text: &str) -> jiff::Timestamp {
@@ -74,6 +75,34 @@ pub(crate) fn record(
     }
 }
 
+/// An EIA-style weekly storage level (Bcf) of `region` for the week ending on the Friday
+/// `friday` (a day in New York: 05:00 UTC in winter); `value` is a decimal text.
+pub(crate) fn storage(region: &str, friday: &str, value: &str, line: u64) -> QuantityRecord {
+    let start = utc(&format!("{friday}T05:00:00Z"));
+    QuantityRecord {
+        key: QuantityKey {
+            interval_start: start,
+            market: Market::Gas,
+            product: Product::Weekly,
+            series: Arc::from("WORKING_GAS_STORAGE"),
+            location: Arc::from(region),
+        },
+        location_type: LocationType::Region,
+        interval_end: start + jiff::SignedDuration::from_hours(24),
+        value: value.parse().unwrap(),
+        unit: Unit::Bcf,
+        version: Version {
+            revision: None,
+            published_at: utc("2022-12-08T15:30:00Z"),
+        },
+        origin: Origin {
+            source: Arc::from("gas_storage"),
+            file: Arc::from("data/gas/storage.json"),
+            line,
+        },
+    }
+}
+
 pub(crate) fn reject(source: &str, line: u64, reason: &str) -> Reject {
     Reject::new(
         Origin {
@@ -111,37 +140,49 @@ pub(crate) fn run_with(
     let counters = Arc::new(ComponentCounters::default());
     let context = context(counters.clone());
     timely::execute_directly(move |worker| {
-        let (mut prices, mut rejects) = worker.dataflow::<Time, _, _>(|scope| {
+        let (mut prices, mut rejects, mut quantities) = worker.dataflow::<Time, _, _>(|scope| {
             let (price_input, price_collection) = scope.new_collection::<PriceRecord, Diff>();
             let (reject_input, reject_collection) = scope.new_collection::<Reject, Diff>();
+            let (quantity_input, quantity_collection) =
+                scope.new_collection::<QuantityRecord, Diff>();
             sink.build(
-                vec![Stream::Prices(price_collection)],
+                vec![
+                    Stream::Prices(price_collection),
+                    Stream::Quantities(quantity_collection),
+                ],
                 reject_collection,
                 &context,
             )
             .unwrap();
-            (price_input, reject_input)
+            (price_input, reject_input, quantity_input)
         });
         let mut time = T0;
         for batch in batches {
             prices.advance_to(time);
             rejects.advance_to(time);
+            quantities.advance_to(time);
             for (record, diff) in batch.prices {
                 prices.update(record, diff);
             }
             for (record, diff) in batch.rejects {
                 rejects.update(record, diff);
             }
+            for (record, diff) in batch.quantities {
+                quantities.update(record, diff);
+            }
             // As the runtime does: hand each batch to the dataflow before reading more.
             prices.flush();
             rejects.flush();
+            quantities.flush();
             worker.step();
             time += STEP;
         }
         prices.advance_to(time);
         rejects.advance_to(time);
+        quantities.advance_to(time);
         prices.flush();
         rejects.flush();
+        quantities.flush();
         let mut step = |duration: Duration| {
             let until = Instant::now() + duration;
             while Instant::now() < until {

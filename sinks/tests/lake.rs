@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::common::{
     Batch, STEP, T0, files, first_int, first_text, read, read_partition, record, reject, run,
-    run_with,
+    run_with, storage,
 };
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Decimal128Type, Int64Type, TimestampMicrosecondType};
@@ -124,6 +124,14 @@ pub(crate) fn write_example_lake(root: &Path) -> Arc<ComponentCounters> {
     revised.version.published_at = crate::common::utc("2024-01-02T09:30:00Z");
     revised.origin.line = 9;
 
+    // Gas in storage: two weeks of the East region and the Lower 48 total (the EIA's
+    // figures for the weeks ending 25 November and 2 December 2022), and a revision of the
+    // East's latest week (invented: 836.5).
+    let east = storage("EAST", "2022-12-02", "834", 2);
+    let mut east_revised = storage("EAST", "2022-12-02", "836.5", 2);
+    east_revised.version.published_at = crate::common::utc("2022-12-15T15:30:00Z");
+    east_revised.origin.file = Arc::from("data/gas/storage_revised.json");
+
     run(
         sink(ParquetSinkConfig::new(root)),
         vec![
@@ -133,10 +141,17 @@ pub(crate) fn write_example_lake(root: &Path) -> Arc<ComponentCounters> {
                     (reject("spp_da", 7, "not a decimal number: `abc`"), 1),
                     (reject("caiso rt/2", 8, "unknown product `XX`"), 1),
                 ],
+                quantities: vec![
+                    (storage("EAST", "2022-11-25", "840", 10), 1),
+                    (east.clone(), 1),
+                    (storage("LOWER_48", "2022-11-25", "3483", 17), 1),
+                    (storage("LOWER_48", "2022-12-02", "3462", 9), 1),
+                ],
             },
             Batch {
                 prices: vec![(first, -1), (revised, 1)],
                 rejects: vec![],
+                quantities: vec![(east, -1), (east_revised, 1)],
             },
         ],
     )
@@ -156,6 +171,8 @@ fn writes_every_version_into_hive_partitions() {
     assert_eq!(
         directories,
         [
+            "fundamentals/market=GAS/date=2022-11-25",
+            "fundamentals/market=GAS/date=2022-12-02",
             "prices/market=ERCOT/date=2024-01-01",
             "prices/market=PJM/date=2024-01-01",
             "prices/market=PJM/date=2024-01-02",
@@ -347,10 +364,127 @@ fn writes_every_version_into_hive_partitions() {
         changed
     );
 
-    assert_eq!(ComponentCounters::get(&counters.records_in), 5);
-    assert_eq!(ComponentCounters::get(&counters.records_out), 5);
-    assert_eq!(ComponentCounters::get(&counters.files), 5);
+    // Prices 5 updates, quantities 6; rejects are counted where they arise.
+    assert_eq!(ComponentCounters::get(&counters.records_in), 11);
+    assert_eq!(ComponentCounters::get(&counters.records_out), 11);
+    assert_eq!(ComponentCounters::get(&counters.files), 7);
     assert_eq!(ComponentCounters::get(&counters.rejected), 0);
+    assert_eq!(
+        counters.durable_through(1),
+        u64::MAX,
+        "every table committed at the end"
+    );
+}
+
+#[test]
+fn writes_quantities_into_their_own_table() {
+    let temporary = tempfile::tempdir().unwrap();
+    let root = temporary.path().join("lake");
+    write_example_lake(&root);
+
+    let week = read_partition(&root, "fundamentals/market=GAS/date=2022-12-02");
+    assert_eq!(week.len(), 1);
+    let (metadata, batches) = &week[0];
+    let batch = &batches[0];
+    let schema = batch.schema();
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "series",
+            "location",
+            "location_type",
+            "product",
+            "interval_start",
+            "interval_end",
+            "value",
+            "unit",
+            "revision",
+            "published_at",
+            "changed_at",
+            "diff",
+            "source",
+            "file",
+            "line",
+        ]
+    );
+    assert_eq!(
+        schema.field_with_name("value").unwrap().data_type(),
+        &DataType::Decimal128(18, 6)
+    );
+    let descriptor = metadata.file_metadata().schema_descr();
+    let value = (0..descriptor.num_columns())
+        .map(|i| descriptor.column(i))
+        .find(|c| c.name() == "value")
+        .unwrap();
+    assert_eq!(value.physical_type(), PhysicalType::INT64);
+    assert_eq!(value.logical_type_ref(), Some(&LogicalType::decimal(6, 18)));
+
+    // The East's first value, its retraction and the revision; the Lower 48 total once.
+    let column = |name: &str| batch.column_by_name(name).unwrap().clone();
+    let location = column("location");
+    let location = location.as_string::<i32>();
+    let values = column("value");
+    let values = values.as_primitive::<Decimal128Type>();
+    let diff = column("diff");
+    let diff = diff.as_primitive::<Int64Type>();
+    let changed = column("changed_at");
+    let changed = changed.as_primitive::<TimestampMicrosecondType>();
+    let mut rows: Vec<(String, i128, i64, i64)> = (0..batch.num_rows())
+        .map(|i| {
+            (
+                location.value(i).to_string(),
+                values.value(i),
+                changed.value(i) - T0 as i64,
+                diff.value(i),
+            )
+        })
+        .collect();
+    rows.sort();
+    let step = STEP as i64;
+    assert_eq!(
+        rows,
+        [
+            ("EAST".to_string(), 834_000_000, 0, 1),
+            ("EAST".to_string(), 834_000_000, step, -1),
+            ("EAST".to_string(), 836_500_000, step, 1),
+            ("LOWER_48".to_string(), 3_462_000_000, 0, 1),
+        ]
+    );
+    let text = |name: &str| first_text(batch, name);
+    assert_eq!(text("series"), "WORKING_GAS_STORAGE");
+    assert_eq!(text("location_type"), "REGION");
+    assert_eq!(text("product"), "WEEKLY");
+    assert_eq!(text("unit"), "Bcf");
+    assert_eq!(text("source"), "gas_storage");
+    let start = column("interval_start");
+    let start = start.as_primitive::<TimestampMicrosecondType>();
+    assert_eq!(start.value(0), micros("2022-12-02T05:00:00Z"));
+    assert!(batch.column_by_name("revision").unwrap().is_null(0));
+}
+
+#[test]
+fn a_lost_quantities_file_holds_durability_back() {
+    let temporary = tempfile::tempdir().unwrap();
+    let root = temporary.path().join("lake");
+    // A plain file where the GAS partition's directory belongs: creating it fails.
+    std::fs::create_dir_all(root.join("fundamentals")).unwrap();
+    std::fs::write(root.join("fundamentals/market=GAS"), b"not a directory").unwrap();
+    let counters = run(
+        sink(ParquetSinkConfig::new(&root)),
+        vec![Batch {
+            prices: hours(Market::Pjm, "2024-01-01", 2),
+            rejects: vec![],
+            quantities: vec![(storage("EAST", "2022-12-02", "834", 2), 1)],
+        }],
+    );
+    assert_eq!(ComponentCounters::get(&counters.rejected), 1);
+    assert_eq!(ComponentCounters::get(&counters.records_out), 2);
+    assert!(
+        counters.durable_through(1) < T0,
+        "the quantities table lost a row, so the sink does not claim it durable: {}",
+        counters.durable_through(1)
+    );
 }
 
 fn hours(market: Market, day: &str, count: usize) -> Vec<(PriceRecord, isize)> {
@@ -381,6 +515,7 @@ fn rolls_files_by_rows_and_cuts_row_groups() {
         vec![Batch {
             prices: hours(Market::Spp, "2024-03-10", 20),
             rejects: vec![],
+            quantities: vec![],
         }],
     );
     no_temporary_files(&root);
@@ -440,6 +575,7 @@ fn a_full_buffer_commits_the_largest_file_early() {
         vec![Batch {
             prices,
             rejects: vec![],
+            quantities: vec![],
         }],
     );
     no_temporary_files(&root);
@@ -473,6 +609,7 @@ fn commits_old_files_while_the_input_stays_open() {
         vec![Batch {
             prices: hours(Market::Miso, "2024-06-01", 3),
             rejects: vec![],
+            quantities: vec![],
         }],
         move |step| {
             for _ in 0..40 {
@@ -505,6 +642,7 @@ fn a_failed_partition_is_counted_and_the_rest_is_written() {
         vec![Batch {
             prices,
             rejects: vec![],
+            quantities: vec![],
         }],
     );
     assert_eq!(ComponentCounters::get(&counters.rejected), 4);

@@ -255,7 +255,9 @@ pub(super) fn validate(
                         ),
                     )
                     .with_help(if produced == StreamKind::Observations {
-                        "route the source through a `normalize` operator first".to_string()
+                        "route the source through a `normalize` operator first (`fundamentals` for \
+                         quantities such as gas storage)"
+                            .to_string()
                     } else {
                         "connect a component that produces the accepted stream".to_string()
                     }),

@@ -2,15 +2,19 @@
 //!
 //! Three record types flow through a pipeline:
 //! - [`Observation`]: a value exactly as a source published it (native time, currency,
-//!   unit), or an FX reference rate. Sources emit these.
+//!   unit), an FX reference rate, or a quantity (a fundamental such as gas in storage).
+//!   Sources emit these.
 //! - [`PriceRecord`]: a normalized price: UTC interval, base currency per normalized unit,
 //!   the native value kept beside it, and the version that made it current.
+//! - [`QuantityRecord`]: a normalized quantity: UTC interval, the value as published in its
+//!   unit, and the version that made it current.
 //! - [`Reject`]: input that could not become a record, with where it came from and why.
 //!
 //! `docs/schema.md` is the reference for every field.
 
 mod interval;
 mod price;
+mod quantity;
 mod vocabulary;
 
 use std::sync::Arc;
@@ -20,7 +24,8 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
 pub use interval::{Anchor, MarketClock, NativeInterval, Occurrence, TimeError, UtcInterval};
-pub use price::{Price, PriceParseError};
+pub use price::{Price, PriceParseError, Quantity};
+pub use quantity::{PublishedQuantity, QuantityKey, QuantityRecord};
 pub use vocabulary::{Currency, LocationType, Market, Product, Unit};
 
 /// Where a value came from: the source component, the file (or URL) and the line.
@@ -99,6 +104,8 @@ pub enum Observation {
     Price(PublishedPrice),
     /// A currency reference rate.
     Rate(FxRate),
+    /// A quantity (gas in storage, ...), for the `fundamentals` operator.
+    Quantity(PublishedQuantity),
 }
 
 impl Observation {
@@ -107,6 +114,7 @@ impl Observation {
         match self {
             Observation::Price(price) => &price.origin,
             Observation::Rate(rate) => &rate.origin,
+            Observation::Quantity(quantity) => &quantity.origin,
         }
     }
 }

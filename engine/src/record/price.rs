@@ -5,7 +5,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// A price or rate as a signed integer count of micro-units (six decimal places).
+/// A price, rate or quantity ([`Quantity`]) as a signed integer count of micro-units (six
+/// decimal places).
 ///
 /// Differential dataflow consolidates by equality, so values must compare exactly: a float
 /// that differs in the last bit after a conversion would never cancel its retraction.
@@ -15,6 +16,12 @@ use serde::{Deserialize, Serialize};
     Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
 pub struct Price(i64);
+
+/// An exact quantity (a storage volume, later load or generation): the same fixed-point
+/// decimal as [`Price`], six decimals, so quantities compare exactly and cancel their
+/// retractions in differential dataflow like prices do. The type's name says what a field
+/// holds; the arithmetic and the parsing are `Price`'s.
+pub type Quantity = Price;
 
 /// Why a decimal text is not a [`Price`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

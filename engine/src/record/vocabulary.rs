@@ -114,6 +114,9 @@ named_enum! {
         RealTimeSced => "REAL_TIME_SCED",
         /// A daily price (gas day, carbon settlement).
         Daily => "DAILY",
+        /// A weekly figure (the EIA's weekly natural-gas storage report, a level stated for
+        /// the week's last day).
+        Weekly => "WEEKLY",
         /// Day-ahead market, 30-minute intervals (JEPX spot, 48 per day).
         DayAhead30Min => "DAY_AHEAD_30_MIN",
         /// NEM 5-minute dispatch price for raise 6-second contingency FCAS (`RAISE6SECRRP`).
@@ -158,7 +161,7 @@ named_enum! {
 }
 
 named_enum! {
-    /// The quantity a price is per.
+    /// The unit of a quantity, and the quantity a price is per.
     Unit {
         /// Megawatt-hour.
         MegawattHour => "MWh",
@@ -168,6 +171,9 @@ named_enum! {
         MillionBtu => "MMBtu",
         /// Tonne of CO₂ (EU allowances).
         TonneCo2 => "tCO2",
+        /// Billion cubic feet of natural gas (EIA storage volumes; 1 Bcf is about 1.04
+        /// million MMBtu, depending on the gas's heat content, so it is never converted).
+        Bcf => "Bcf",
     }
 }
 

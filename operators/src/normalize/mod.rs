@@ -8,7 +8,11 @@
 //!    price with no rate in force is a reject, retracted if the rate arrives later.
 //! 3. **Versions**: per [`PriceKey`] the greatest [`Version`] is current; among versions
 //!    carrying the same value the earliest is kept, so an identical re-publication changes
-//!    nothing while a changed value retracts the old record and inserts the new one.
+//!    nothing while a changed value retracts the old record and inserts the new one (the
+//!    rule of [`crate::versions`], shared with `fundamentals`).
+//!
+//! Quantities (gas in storage, ...) are not prices: `normalize` refuses each with a reject
+//! that names the `fundamentals` operator, rather than dropping it.
 //!
 //! Stage 1 is a stateless routing step; stages 2 and 3 share one stateful operator per
 //! worker ([`state`]), fed prices by (market, location) and every rate. Its output is the
@@ -25,9 +29,11 @@ use std::sync::Arc;
 
 use gridflow_engine::Collection;
 use gridflow_engine::record::{
-    Components, Currency, Observation, Price, PriceKey, PriceRecord, PublishedPrice, Reject,
-    Version,
+    Components, Currency, Observation, Price, PriceKey, PriceRecord, PublishedPrice,
+    PublishedQuantity, Reject, Version,
 };
+
+use crate::versions::current_version;
 
 pub use kind::{NormalizeConfig, NormalizeKind};
 
@@ -63,42 +69,6 @@ impl<'scope> Normalize<'scope> for Collection<'scope, Observation> {
     }
 }
 
-/// The value a record carries, ignoring when and where it was learned.
-fn same_value(a: &PriceRecord, b: &PriceRecord) -> bool {
-    a.price == b.price
-        && a.components == b.components
-        && a.native_price == b.native_price
-        && a.native_currency == b.native_currency
-        && a.native_unit == b.native_unit
-        && a.interval_end == b.interval_end
-        && a.location_type == b.location_type
-}
-
-/// The greatest version, represented by the earliest version with the same value.
-fn current_version<'a>(versions: &[(&'a Shared, isize)]) -> Option<&'a Shared> {
-    // Almost every key has one version: answer it without sorting or allocating.
-    if let [(record, count)] = versions {
-        return (*count > 0).then_some(*record);
-    }
-    let mut present: Vec<&Shared> = versions
-        .iter()
-        .filter(|(_, count)| *count > 0)
-        .map(|(record, _)| *record)
-        .collect();
-    // Ties on version are broken by content so the choice never depends on arrival order.
-    present.sort_by(|a, b| a.version.cmp(&b.version).then_with(|| a.cmp(b)));
-    let latest = *present.last()?;
-    let mut earliest = latest;
-    for record in present.iter().rev().skip(1) {
-        if same_value(record, latest) {
-            earliest = record;
-        } else {
-            break;
-        }
-    }
-    Some(earliest)
-}
-
 fn scale(price: Price, factor: i64) -> Option<Price> {
     price.micros().checked_mul(factor).map(Price::from_micros)
 }
@@ -113,6 +83,29 @@ fn describe(price: &PublishedPrice) -> String {
         price.price,
         price.currency,
         price.unit
+    )
+}
+
+/// The reject of a quantity that reached `normalize`.
+fn quantity_reject(quantity: &PublishedQuantity) -> Reject {
+    Reject::new(
+        quantity.origin.clone(),
+        "normalize",
+        &format!(
+            "{} {} {} {} {:?} {} {}",
+            quantity.market,
+            quantity.product,
+            quantity.series,
+            quantity.location,
+            quantity.interval,
+            quantity.value,
+            quantity.unit
+        ),
+        format!(
+            "{} is a quantity, not a price: `normalize` converts prices only; route this \
+             source through a `fundamentals` operator",
+            quantity.series
+        ),
     )
 }
 

@@ -20,7 +20,7 @@ use timely::dataflow::operators::vec::Broadcast;
 
 use super::currency::RateUpdate;
 use super::state::{Changes, Normalizer};
-use super::{NormalizeSettings, Shared, resolve};
+use super::{NormalizeSettings, Shared, quantity_reject, resolve};
 
 type Updates<'scope, D> = StreamVec<'scope, Time, (D, Time, Diff)>;
 
@@ -35,6 +35,7 @@ type Routed<'scope> = (
 );
 
 /// Splits observations into resolved prices, rates and resolution rejects, moving each.
+/// Quantities become rejects that point to `fundamentals`.
 pub(super) fn route<'scope>(observations: Collection<'scope, Observation>) -> Routed<'scope> {
     let mut builder = OperatorBuilder::new("Normalize: resolve".to_owned(), observations.scope());
     let mut input = builder.new_input(observations.inner, Pipeline);
@@ -59,6 +60,10 @@ pub(super) fn route<'scope>(observations: Collection<'scope, Observation>) -> Ro
                         },
                         Observation::Rate(rate) => {
                             rates.push(((rate.currency, rate.date, rate.per_euro), time, diff))
+                        }
+                        // Not silently dropped: the user learns where quantities belong.
+                        Observation::Quantity(quantity) => {
+                            rejects.push((quantity_reject(&quantity), time, diff))
                         }
                     }
                 }

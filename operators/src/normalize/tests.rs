@@ -321,3 +321,41 @@ fn a_daily_price_on_a_local_day_uses_the_rate_of_its_own_date() {
     );
     assert_eq!(prices[0].0.price, Price::from_units(105));
 }
+
+#[test]
+fn a_quantity_is_a_reject_that_names_fundamentals() {
+    let storage = Observation::Quantity(PublishedQuantity {
+        market: Market::Gas,
+        product: Product::Weekly,
+        series: Arc::from("WORKING_GAS_STORAGE"),
+        location: Arc::from("EAST"),
+        location_type: LocationType::Region,
+        interval: NativeInterval::Day {
+            date: date(2022, 12, 2),
+            clock: MarketClock::zone("America/New_York"),
+        },
+        value: Quantity::from_units(834),
+        unit: Unit::Bcf,
+        published_at: None,
+        revision: None,
+        origin: origin(),
+    });
+    let (prices, rejects) = run(
+        vec![vec![
+            (storage, 1),
+            (published("A", 1, "50", Currency::EUR, 10), 1),
+        ]],
+        Currency::EUR,
+    );
+    assert_eq!(prices.len(), 1, "the price beside it is normalized");
+    assert_eq!(rejects.len(), 1, "{rejects:?}");
+    let (reject, count) = &rejects[0];
+    assert_eq!(*count, 1);
+    assert_eq!(&*reject.stage, "normalize");
+    assert!(
+        reject.reason.contains("WORKING_GAS_STORAGE is a quantity")
+            && reject.reason.contains("`fundamentals`"),
+        "{}",
+        reject.reason
+    );
+}

@@ -14,6 +14,7 @@ use serde::Deserialize;
 /// # Optional, with their defaults:
 /// stream = "prices"
 /// rejects_stream = "rejects"
+/// quantities_stream = "fundamentals"
 /// row_group_rows = 131072
 /// max_file_rows = 1000000
 /// max_file_age_seconds = 60
@@ -35,6 +36,12 @@ pub struct ParquetSinkConfig {
     /// Default `"rejects"`. Example: `rejects_stream = "rejects_eu"`.
     #[serde(default = "default_rejects_stream")]
     pub rejects_stream: String,
+    /// Table that receives the normalized quantities (gas in storage, ...) of inputs that
+    /// produce them (a `fundamentals` operator), partitioned as
+    /// `market=<MARKET>/date=<YYYY-MM-DD>`. Default `"fundamentals"`.
+    /// Example: `quantities_stream = "fundamentals_us"`.
+    #[serde(default = "default_quantities_stream")]
+    pub quantities_stream: String,
     /// Rows per Parquet row group (the unit readers skip by statistics and read in
     /// parallel). Default `131072`. Example: `row_group_rows = 65536`.
     #[serde(default = "default_row_group_rows")]
@@ -66,6 +73,10 @@ fn default_stream() -> String {
 
 fn default_rejects_stream() -> String {
     "rejects".to_string()
+}
+
+fn default_quantities_stream() -> String {
+    "fundamentals".to_string()
 }
 
 fn default_row_group_rows() -> usize {
@@ -105,6 +116,7 @@ impl ParquetSinkConfig {
             path: path.into(),
             stream: default_stream(),
             rejects_stream: default_rejects_stream(),
+            quantities_stream: default_quantities_stream(),
             row_group_rows: default_row_group_rows(),
             max_file_rows: default_max_file_rows(),
             max_file_age_seconds: default_max_file_age_seconds(),
@@ -139,6 +151,17 @@ impl ParquetSinkConfig {
                 "rejects_stream",
                 false,
                 "must differ from `stream`: prices and rejects have different columns",
+            );
+        }
+        if let Err(message) = table_name(&self.quantities_stream) {
+            check("quantities_stream", false, &message);
+        } else if self.quantities_stream == self.stream
+            || self.quantities_stream == self.rejects_stream
+        {
+            check(
+                "quantities_stream",
+                false,
+                "must differ from `stream` and `rejects_stream`: each table has its own columns",
             );
         }
         let positive = "must be greater than 0";
@@ -198,6 +221,7 @@ mod tests {
             path: PathBuf::new(),
             stream: "../x".into(),
             rejects_stream: "a=b".into(),
+            quantities_stream: String::new(),
             row_group_rows: 0,
             max_file_rows: 0,
             max_file_age_seconds: 0,
@@ -216,6 +240,7 @@ mod tests {
                 "path",
                 "stream",
                 "rejects_stream",
+                "quantities_stream",
                 "row_group_rows",
                 "max_file_rows",
                 "max_file_age_seconds",
@@ -231,5 +256,10 @@ mod tests {
         config.rejects_stream = "prices".into();
         let invalid = config.validate().unwrap_err();
         assert_eq!(invalid[0].field, "rejects_stream");
+
+        let mut config = ParquetSinkConfig::new("lake");
+        config.quantities_stream = "rejects".into();
+        let invalid = config.validate().unwrap_err();
+        assert_eq!(invalid[0].field, "quantities_stream");
     }
 }

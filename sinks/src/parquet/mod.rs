@@ -1,8 +1,9 @@
-//! The `parquet` sink: normalized prices and upstream rejects into a Hive-partitioned
-//! Parquet lake.
+//! The `parquet` sink: normalized prices, normalized quantities (fundamentals such as gas
+//! in storage) and upstream rejects into a Hive-partitioned Parquet lake.
 //!
 //! ```text
 //! <path>/<stream>/market=<MARKET>/date=<YYYY-MM-DD>/part-<run>-w<worker>-<seq>.parquet
+//! <path>/<quantities_stream>/market=<MARKET>/date=<YYYY-MM-DD>/part-<run>-w<worker>-<seq>.parquet
 //! <path>/<rejects_stream>/source=<SOURCE>/date=<YYYY-MM-DD>/part-<run>-w<worker>-<seq>.parquet
 //! ```
 //!
@@ -25,15 +26,15 @@ use ::parquet::schema::types::ColumnPath;
 use gridflow_engine::Collection;
 use gridflow_engine::component::{BuildContext, SinkError, SinkKind, SinkPlan, Stream, StreamKind};
 use gridflow_engine::pipeline::{ComponentConfig, ConfigError};
-use gridflow_engine::record::{PriceRecord, Reject};
+use gridflow_engine::record::{PriceRecord, QuantityRecord, Reject};
 
 pub use config::{InvalidField, ParquetSinkConfig};
-pub use schema::{prices_schema, rejects_schema};
+pub use schema::{prices_schema, quantities_schema, rejects_schema};
 
-use schema::{Prices, Rejects};
+use schema::{Prices, Quantities, Rejects};
 use writer::{Limits, Naming, TableWriter};
 
-/// Columns (of either table) written without a dictionary.
+/// Columns (of any table) written without a dictionary.
 const PLAIN_COLUMNS: &[&str] = &[
     "interval_start",
     "interval_end",
@@ -42,6 +43,7 @@ const PLAIN_COLUMNS: &[&str] = &[
     "congestion",
     "loss",
     "native_price",
+    "value",
     "published_at",
     "changed_at",
     "line",
@@ -57,7 +59,8 @@ impl SinkKind for ParquetSinkKind {
     }
 
     fn summary(&self) -> &'static str {
-        "Hive-partitioned Parquet lake: prices by market/date, rejects by source/date"
+        "Hive-partitioned Parquet lake: prices and quantities by market/date, rejects by \
+         source/date"
     }
 
     fn configure(
@@ -128,19 +131,25 @@ impl ParquetSink {
     pub fn rejects_directory(&self) -> PathBuf {
         self.config.path.join(&self.config.rejects_stream)
     }
+
+    /// `<path>/<quantities_stream>`: the quantities (fundamentals) table's directory.
+    pub fn quantities_directory(&self) -> PathBuf {
+        self.config.path.join(&self.config.quantities_stream)
+    }
 }
 
 impl SinkPlan for ParquetSink {
     fn describe(&self) -> String {
         format!(
-            "{} (market/date), rejects to {} (source/date)",
+            "{} (market/date), rejects to {} (source/date), quantities to {} (market/date)",
             self.prices_directory().display(),
-            self.rejects_directory().display()
+            self.rejects_directory().display(),
+            self.quantities_directory().display()
         )
     }
 
     fn accepts(&self) -> &'static [StreamKind] {
-        &[StreamKind::Prices]
+        &[StreamKind::Prices, StreamKind::Quantities]
     }
 
     fn build<'scope>(
@@ -150,24 +159,35 @@ impl SinkPlan for ParquetSink {
         context: &BuildContext,
     ) -> Result<(), SinkError> {
         let mut prices: Vec<Collection<'scope, PriceRecord>> = Vec::with_capacity(inputs.len());
+        let mut quantities: Vec<Collection<'scope, QuantityRecord>> = Vec::new();
         for input in inputs {
             match input {
                 Stream::Prices(collection) => prices.push(collection),
+                Stream::Quantities(collection) => quantities.push(collection),
                 other => {
                     return Err(SinkError::Other {
                         sink: context.name.to_string(),
                         message: format!(
-                            "accepts prices, not {}; route the input through `normalize`",
+                            "accepts prices and quantities, not {}; route the input through \
+                             `normalize` or `fundamentals`",
                             other.kind().as_str()
                         ),
                     });
                 }
             }
         }
-        let prices = differential_dataflow::collection::concatenate(rejects.scope(), prices);
+        // A table's directory exists once the sink can write to it: prices and rejects
+        // always (as before quantities existed), quantities when an input produces them.
+        let mut directories = vec![self.prices_directory(), self.rejects_directory()];
+        if !quantities.is_empty() {
+            directories.push(self.quantities_directory());
+        }
+        let scope = rejects.scope();
+        let prices = differential_dataflow::collection::concatenate(scope, prices);
+        let quantities = differential_dataflow::collection::concatenate(scope, quantities);
 
         // Fail the build, not every later file, when the lake cannot be created at all.
-        for directory in [self.prices_directory(), self.rejects_directory()] {
+        for directory in directories {
             writer::create_directories(&directory).map_err(|error| SinkError::Io {
                 sink: context.name.to_string(),
                 path: directory.display().to_string(),
@@ -198,6 +218,15 @@ impl SinkPlan for ParquetSink {
             context.counters.clone(),
             true,
         );
+        let quantity_writer = TableWriter::<Quantities>::new(
+            context.name.clone(),
+            self.quantities_directory(),
+            self.properties.clone(),
+            limits.clone(),
+            naming.clone(),
+            context.counters.clone(),
+            true,
+        );
         let reject_writer = TableWriter::<Rejects>::new(
             context.name.clone(),
             self.rejects_directory(),
@@ -207,7 +236,19 @@ impl SinkPlan for ParquetSink {
             context.counters.clone(),
             false,
         );
-        sink::attach(prices, rejects, price_writer, reject_writer, context);
+        sink::attach(
+            sink::Inputs {
+                prices,
+                quantities,
+                rejects,
+            },
+            sink::Writers {
+                prices: price_writer,
+                quantities: quantity_writer,
+                rejects: reject_writer,
+            },
+            context,
+        );
         Ok(())
     }
 }

@@ -1,4 +1,4 @@
-//! The two tables of the lake: their Arrow schemas, partition keys and column builders.
+//! The three tables of the lake (prices, rejects, quantities): their Arrow schemas, partition keys and column builders.
 //!
 //! Rows are appended straight into Arrow builders (no per-row allocation beyond the
 //! builders' amortised growth); a batch is cut from them when a writer needs one.
@@ -12,7 +12,7 @@ use arrow_array::builder::{
     ArrayBuilder, Decimal128Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
-use gridflow_engine::record::{Market, Price, PriceRecord, Reject};
+use gridflow_engine::record::{Market, Price, PriceRecord, QuantityRecord, Reject};
 use gridflow_engine::{Diff, Time};
 
 /// Precision of the decimal price columns: the most digits that Parquet stores as a plain
@@ -58,6 +58,26 @@ static PRICES_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     ]))
 });
 
+static QUANTITIES_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new("series", DataType::Utf8, false),
+        Field::new("location", DataType::Utf8, false),
+        Field::new("location_type", DataType::Utf8, false),
+        Field::new("product", DataType::Utf8, false),
+        Field::new("interval_start", timestamp(), false),
+        Field::new("interval_end", timestamp(), false),
+        Field::new("value", decimal(), false),
+        Field::new("unit", DataType::Utf8, false),
+        Field::new("revision", DataType::Int64, true),
+        Field::new("published_at", timestamp(), false),
+        Field::new("changed_at", timestamp(), false),
+        Field::new("diff", DataType::Int64, false),
+        Field::new("source", DataType::Utf8, false),
+        Field::new("file", DataType::Utf8, false),
+        Field::new("line", DataType::Int64, false),
+    ]))
+});
+
 static REJECTS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new(vec![
         Field::new("file", DataType::Utf8, false),
@@ -80,6 +100,12 @@ pub fn prices_schema() -> SchemaRef {
 /// the directory names only).
 pub fn rejects_schema() -> SchemaRef {
     REJECTS_SCHEMA.clone()
+}
+
+/// The schema of the quantities (fundamentals) table's files (partition columns `market`
+/// and `date` live in the directory names only).
+pub fn quantities_schema() -> SchemaRef {
+    QUANTITIES_SCHEMA.clone()
 }
 
 /// One table of the lake: what its rows are made of and how they are partitioned.
@@ -117,7 +143,8 @@ pub(crate) trait Columns<R> {
 /// The prices table.
 pub(crate) struct Prices;
 
-/// A prices partition: the market and the UTC day (since the epoch) of `interval_start`.
+/// A prices (or quantities) partition: the market and the UTC day (since the epoch) of
+/// `interval_start`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct PricePartition {
     market: Market,
@@ -150,6 +177,38 @@ impl Table for Prices {
     fn directory(key: &PricePartition) -> PathBuf {
         PathBuf::from(format!("market={}", partition_value(key.market.as_str())))
             .join(format!("date={}", utc_date(key.day)))
+    }
+}
+
+/// The quantities (fundamentals) table.
+pub(crate) struct Quantities;
+
+impl Table for Quantities {
+    type Record = QuantityRecord;
+    /// Partitioned like prices: the market and the UTC day of `interval_start`.
+    type Key = PricePartition;
+    type Columns = QuantityColumns;
+
+    const KIND: &'static str = "quantities";
+
+    fn schema() -> SchemaRef {
+        quantities_schema()
+    }
+
+    #[inline]
+    fn key(record: &QuantityRecord, _time: Time) -> PricePartition {
+        PricePartition {
+            market: record.key.market,
+            day: record
+                .key
+                .interval_start
+                .as_microsecond()
+                .div_euclid(MICROS_PER_DAY),
+        }
+    }
+
+    fn directory(key: &PricePartition) -> PathBuf {
+        Prices::directory(key)
     }
 }
 
@@ -339,6 +398,100 @@ impl Columns<PriceRecord> for PriceColumns {
                 Arc::new(self.native_price.finish()),
                 Arc::new(self.native_currency.finish()),
                 Arc::new(self.native_unit.finish()),
+                Arc::new(self.revision.finish()),
+                Arc::new(self.published_at.finish()),
+                Arc::new(self.changed_at.finish()),
+                Arc::new(self.diff.finish()),
+                Arc::new(self.source.finish()),
+                Arc::new(self.file.finish()),
+                Arc::new(self.line.finish()),
+            ],
+        )
+    }
+}
+
+/// Builders of the quantities table.
+pub(crate) struct QuantityColumns {
+    series: StringBuilder,
+    location: StringBuilder,
+    location_type: StringBuilder,
+    product: StringBuilder,
+    interval_start: TimestampMicrosecondBuilder,
+    interval_end: TimestampMicrosecondBuilder,
+    value: Decimal128Builder,
+    unit: StringBuilder,
+    revision: Int64Builder,
+    published_at: TimestampMicrosecondBuilder,
+    changed_at: TimestampMicrosecondBuilder,
+    diff: Int64Builder,
+    source: StringBuilder,
+    file: StringBuilder,
+    line: Int64Builder,
+}
+
+impl Columns<QuantityRecord> for QuantityColumns {
+    fn with_capacity(rows: usize) -> Self {
+        // Fundamentals are a few rows per region and week: start small.
+        let rows = rows.min(1024);
+        let text = |bytes_per_row: usize| StringBuilder::with_capacity(rows, rows * bytes_per_row);
+        QuantityColumns {
+            series: text(20),
+            location: text(12),
+            location_type: text(6),
+            product: text(8),
+            interval_start: timestamp_builder(rows),
+            interval_end: timestamp_builder(rows),
+            value: decimal_builder(rows),
+            unit: text(3),
+            revision: Int64Builder::with_capacity(rows),
+            published_at: timestamp_builder(rows),
+            changed_at: timestamp_builder(rows),
+            diff: Int64Builder::with_capacity(rows),
+            source: text(8),
+            file: text(48),
+            line: Int64Builder::with_capacity(rows),
+        }
+    }
+
+    fn push(&mut self, record: &QuantityRecord, time: Time, update: Diff) {
+        self.series.append_value(&*record.key.series);
+        self.location.append_value(&*record.key.location);
+        self.location_type
+            .append_value(record.location_type.as_str());
+        self.product.append_value(record.key.product.as_str());
+        self.interval_start
+            .append_value(record.key.interval_start.as_microsecond());
+        self.interval_end
+            .append_value(record.interval_end.as_microsecond());
+        self.value.append_value(i128::from(record.value.micros()));
+        self.unit.append_value(record.unit.as_str());
+        self.revision.append_option(record.version.revision);
+        self.published_at
+            .append_value(record.version.published_at.as_microsecond());
+        self.changed_at.append_value(micros(time));
+        self.diff.append_value(diff(update));
+        self.source.append_value(&*record.origin.source);
+        self.file.append_value(&*record.origin.file);
+        self.line
+            .append_value(i64::try_from(record.origin.line).unwrap_or(i64::MAX));
+    }
+
+    fn len(&self) -> usize {
+        self.diff.len()
+    }
+
+    fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
+        RecordBatch::try_new(
+            quantities_schema(),
+            vec![
+                Arc::new(self.series.finish()),
+                Arc::new(self.location.finish()),
+                Arc::new(self.location_type.finish()),
+                Arc::new(self.product.finish()),
+                Arc::new(self.interval_start.finish()),
+                Arc::new(self.interval_end.finish()),
+                Arc::new(self.value.finish()),
+                Arc::new(self.unit.finish()),
                 Arc::new(self.revision.finish()),
                 Arc::new(self.published_at.finish()),
                 Arc::new(self.changed_at.finish()),

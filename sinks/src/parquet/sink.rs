@@ -1,4 +1,4 @@
-//! The timely operator that feeds a worker's updates to its two table writers.
+//! The timely operator that feeds a worker's updates to its three table writers.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -6,29 +6,44 @@ use std::time::Instant;
 use gridflow_engine::Collection;
 use gridflow_engine::component::BuildContext;
 use gridflow_engine::metrics::ComponentCounters;
-use gridflow_engine::record::{PriceRecord, Reject};
+use gridflow_engine::record::{PriceRecord, QuantityRecord, Reject};
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 
-use super::schema::{Prices, Rejects};
+use super::schema::{Prices, Quantities, Rejects};
 use super::writer::TableWriter;
 
-/// Attaches one worker's writer operator to the prices and the rejects.
+/// The collections one sink writes, one per table.
+pub(crate) struct Inputs<'scope> {
+    pub(crate) prices: Collection<'scope, PriceRecord>,
+    pub(crate) quantities: Collection<'scope, QuantityRecord>,
+    pub(crate) rejects: Collection<'scope, Reject>,
+}
+
+/// One worker's writer of each table.
+pub(crate) struct Writers {
+    pub(crate) prices: TableWriter<Prices>,
+    pub(crate) quantities: TableWriter<Quantities>,
+    pub(crate) rejects: TableWriter<Rejects>,
+}
+
+/// Attaches one worker's writer operator to the prices, the quantities and the rejects.
 ///
 /// The operator does not exchange data: each worker writes the updates it already holds
-/// (differential has placed prices by market and location), under its own file names.
-pub(crate) fn attach<'scope>(
-    prices: Collection<'scope, PriceRecord>,
-    rejects: Collection<'scope, Reject>,
-    mut price_writer: TableWriter<Prices>,
-    mut reject_writer: TableWriter<Rejects>,
-    context: &BuildContext,
-) {
-    let scope = rejects.scope();
+/// (differential has placed prices by market and location, quantities by market, series
+/// and location), under its own file names.
+pub(crate) fn attach(inputs: Inputs<'_>, writers: Writers, context: &BuildContext) {
+    let Writers {
+        prices: mut price_writer,
+        quantities: mut quantity_writer,
+        rejects: mut reject_writer,
+    } = writers;
+    let scope = inputs.rejects.scope();
     let mut builder = OperatorBuilder::new(format!("parquet:{}", context.name), scope);
     let activator = scope.activator_for(builder.operator_info().address);
-    let mut price_input = builder.new_input(prices.inner, Pipeline);
-    let mut reject_input = builder.new_input(rejects.inner, Pipeline);
+    let mut price_input = builder.new_input(inputs.prices.inner, Pipeline);
+    let mut reject_input = builder.new_input(inputs.rejects.inner, Pipeline);
+    let mut quantity_input = builder.new_input(inputs.quantities.inner, Pipeline);
     let counters: Arc<ComponentCounters> = context.counters.clone();
     let worker = context.worker.index;
 
@@ -49,33 +64,49 @@ pub(crate) fn attach<'scope>(
                     reject_writer.push(record, *time, *diff, now);
                 }
             });
+            quantity_input.for_each(|_capability, updates| {
+                ComponentCounters::add(&counters.records_in, updates.len() as u64);
+                for (record, time, diff) in updates.iter() {
+                    quantity_writer.push(record, *time, *diff, now);
+                }
+            });
 
             // An empty frontier means the input is closed (end of run or shutdown):
             // everything still pending is committed now.
-            let mut due = None;
+            let mut due: Option<Instant> = None;
+            let mut sooner = |next: Option<Instant>| {
+                due = match (due, next) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            };
             if frontiers[0].is_empty() {
                 price_writer.commit_all();
             } else {
-                due = price_writer.expire(now);
+                sooner(price_writer.expire(now));
             }
             if frontiers[1].is_empty() {
                 reject_writer.commit_all();
             } else {
-                due = match (due, reject_writer.expire(now)) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
+                sooner(reject_writer.expire(now));
             }
-            // Report how far this worker's lake is complete, for sources' positions.
-            let frontier = [&frontiers[0], &frontiers[1]]
+            if frontiers[2].is_empty() {
+                quantity_writer.commit_all();
+            } else {
+                sooner(quantity_writer.expire(now));
+            }
+            // Report how far this worker's lake is complete, for sources' positions: the
+            // least time every table has committed through.
+            let frontier = frontiers
                 .iter()
                 .filter_map(|frontier| frontier.frontier().first().copied())
                 .min();
-            if let (Some(prices), Some(rejects)) = (
+            if let (Some(prices), Some(rejects), Some(quantities)) = (
                 price_writer.durable_through(frontier),
                 reject_writer.durable_through(frontier),
+                quantity_writer.durable_through(frontier),
             ) {
-                counters.report_durable(worker, prices.min(rejects));
+                counters.report_durable(worker, prices.min(rejects).min(quantities));
             }
 
             if let Some(due) = due

@@ -22,11 +22,16 @@ pub(super) struct Replay {
 }
 
 /// When an observation happens: its interval start, or a rate's date at midnight UTC.
-/// `None` when the stated time does not resolve (the normalizer will reject it).
+/// `None` when the stated time does not resolve (the operator will reject it).
 fn event_time(observation: &Observation) -> Option<Timestamp> {
     match observation {
         Observation::Price(price) => price.interval.resolve().ok().map(|interval| interval.start),
         Observation::Rate(rate) => Offset::UTC.to_timestamp(rate.date.at(0, 0, 0, 0)).ok(),
+        Observation::Quantity(quantity) => quantity
+            .interval
+            .resolve()
+            .ok()
+            .map(|interval| interval.start),
     }
 }
 

@@ -117,7 +117,7 @@ fn replay_at_high_speed_yields_everything_in_event_order() {
         .iter()
         .map(|observation| match observation {
             Observation::Price(price) => price.interval.resolve().unwrap().start,
-            Observation::Rate(_) => unreachable!(),
+            Observation::Rate(_) | Observation::Quantity(_) => unreachable!(),
         })
         .collect();
     assert!(starts.windows(2).all(|pair| pair[0] <= pair[1]));

@@ -1,12 +1,16 @@
-//! Natural gas: Henry Hub and regional hub daily prices, in US dollars per MMBtu.
+//! Natural gas: Henry Hub and regional hub daily prices, in US dollars per MMBtu, and the
+//! EIA's weekly gas in storage by region, in billion cubic feet.
 //!
-//! Three formats, one per publication:
+//! Four formats, one per publication:
 //! - [`eia_csv`] (`eia_spot_csv`): the CSV download of an EIA daily spot series
 //!   (`eia.gov/dnav/ng/hist/rngwhhdD.htm`, series RNGWHHD, Henry Hub);
 //! - [`eia_api`] (`eia_api_v2`): the EIA API v2 JSON answer of `/v2/natural-gas/pri/fut/data/`
 //!   for daily spot series (futures settlements RNGC1..RNGC4 are rejected, see there);
 //! - [`basis`] (`gas_basis_csv`): regional hub index prices with their basis to Henry Hub,
-//!   in a CSV layout gridflow defines (docs/markets/gas.md).
+//!   in a CSV layout gridflow defines (docs/markets/gas.md);
+//! - [`storage`] (`eia_storage`): the EIA API v2 answer of `/v2/natural-gas/stor/wkly/data/`,
+//!   working gas in underground storage per region (a quantity for the `fundamentals`
+//!   operator, not a price; its time convention is described there).
 //!
 //! # Time: the gas day and the trade date
 //! North American gas flows by the NAESB gas day, 9:00 to 9:00 Central time. Daily spot
@@ -24,6 +28,7 @@
 pub mod basis;
 pub mod eia_api;
 pub mod eia_csv;
+pub mod storage;
 
 use std::sync::Arc;
 

@@ -81,6 +81,7 @@ pub const FORMAT_NAMES: &[&str] = &[
     gas::eia_csv::NAME,
     gas::eia_api::NAME,
     gas::basis::NAME,
+    gas::storage::NAME,
     carbon::investing::NAME,
     carbon::eex::NAME,
 ];
@@ -143,6 +144,7 @@ pub fn format_by_name(
         gas::eia_csv::NAME => Arc::new(gas::eia_csv::EiaSpotCsv::new(options.product)?),
         gas::eia_api::NAME => Arc::new(gas::eia_api::EiaApiV2::new(options.product)?),
         gas::basis::NAME => Arc::new(gas::basis::GasBasisCsv::new(options.product)?),
+        gas::storage::NAME => Arc::new(gas::storage::EiaStorage::new(options.product)?),
         carbon::investing::NAME => {
             Arc::new(carbon::investing::InvestingEuaCsv::new(options.product)?)
         }

@@ -118,6 +118,12 @@ const CASES: &[(&str, &str, &str, usize)] = &[
         3_000,
     ),
     (
+        "eia_storage",
+        "storage.json",
+        "gas/eia_storage_wkly_2022-12.json",
+        3_000,
+    ),
+    (
         "investing_eua_csv",
         "eua.csv",
         "carbon/Carbon_Emissions_Futures_Historical_Data.csv",

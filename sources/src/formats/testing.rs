@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use gridflow_engine::component::SourceOutput;
-use gridflow_engine::record::{Observation, Price, PublishedPrice, Reject};
+use gridflow_engine::record::{Observation, Price, PublishedPrice, PublishedQuantity, Reject};
 use jiff::Timestamp;
 
 use super::{FileError, Format};
@@ -40,7 +40,18 @@ pub(crate) fn prices(out: &SourceOutput) -> Vec<&PublishedPrice> {
         .iter()
         .filter_map(|observation| match observation {
             Observation::Price(price) => Some(price),
-            Observation::Rate(_) => None,
+            Observation::Rate(_) | Observation::Quantity(_) => None,
+        })
+        .collect()
+}
+
+/// The quantities among the observations.
+pub(crate) fn quantities(out: &SourceOutput) -> Vec<&PublishedQuantity> {
+    out.observations
+        .iter()
+        .filter_map(|observation| match observation {
+            Observation::Quantity(quantity) => Some(quantity),
+            Observation::Price(_) | Observation::Rate(_) => None,
         })
         .collect()
 }

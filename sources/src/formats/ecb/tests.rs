@@ -10,7 +10,7 @@ fn rates(out: &SourceOutput) -> Vec<&FxRate> {
         .iter()
         .filter_map(|observation| match observation {
             Observation::Rate(rate) => Some(rate),
-            Observation::Price(_) => None,
+            Observation::Price(_) | Observation::Quantity(_) => None,
         })
         .collect()
 }

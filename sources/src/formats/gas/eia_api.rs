@@ -47,8 +47,68 @@ impl EiaApiV2 {
     }
 }
 
-fn text<'a>(item: &'a Map<String, Value>, field: &str) -> Option<&'a str> {
+/// A text field of a `data` item, trimmed.
+pub(super) fn text<'a>(item: &'a Map<String, Value>, field: &str) -> Option<&'a str> {
     item.get(field).and_then(Value::as_str).map(str::trim)
+}
+
+/// An item's `value`: a JSON string in the live API, a number in some clients' mocks;
+/// `Ok(None)` when null or empty (withheld or not published).
+pub(super) fn value(item: &Map<String, Value>) -> Result<Option<Price>, String> {
+    match item.get("value") {
+        Some(Value::Null) => Ok(None),
+        Some(Value::String(value)) if value.trim().is_empty() => Ok(None),
+        Some(Value::String(value)) => value.parse::<Price>().map(Some),
+        Some(Value::Number(number)) => number_text(number).parse::<Price>().map(Some),
+        Some(other) => return Err(format!("`value` {other} is not a number")),
+        None => return Err("missing `value`".into()),
+    }
+    .map_err(|error| format!("`value`: {error}"))
+}
+
+/// The `data` items of an EIA API v2 answer, or why the whole answer is refused: an error
+/// answer (with the API's message), no `response` object, a `frequency` other than
+/// `frequency` (`reads` says what the format reads, e.g. `daily prices`), no `data` array.
+pub(super) fn data<'v>(
+    context: &Context<'_>,
+    document: &'v Value,
+    frequency: &str,
+    reads: &str,
+) -> Result<&'v [Value], FileError> {
+    if let Some(error) = document.get("error") {
+        let message = error
+            .as_str()
+            .map_or_else(|| error.to_string(), str::to_string);
+        return Err(structure(
+            context,
+            format!("the EIA API answered with an error: {message}"),
+        ));
+    }
+    let response = document
+        .get("response")
+        .and_then(Value::as_object)
+        .ok_or_else(|| {
+            structure(
+                context,
+                "expected an EIA API v2 answer, an object with a `response` object".into(),
+            )
+        })?;
+    if let Some(found) = response.get("frequency").and_then(Value::as_str)
+        && found != frequency
+    {
+        return Err(structure(
+            context,
+            format!(
+                "`frequency` is `{found}`: {} reads {reads}; request `frequency={frequency}`",
+                context.format
+            ),
+        ));
+    }
+    response
+        .get("data")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .ok_or_else(|| structure(context, "`response` has no `data` array".into()))
 }
 
 /// One `data` item; `Ok(None)` when its value is null (not published).
@@ -94,15 +154,9 @@ fn observation(
     let period = text(item, "period").ok_or("missing `period`")?;
     let date = iso_date(period.as_bytes())
         .ok_or_else(|| format!("`period` `{period}` is not a date written YYYY-MM-DD"))?;
-    let price = match item.get("value") {
-        Some(Value::Null) => return Ok(None),
-        Some(Value::String(value)) if value.trim().is_empty() => return Ok(None),
-        Some(Value::String(value)) => value.parse::<Price>(),
-        Some(Value::Number(number)) => number_text(number).parse::<Price>(),
-        Some(other) => return Err(format!("`value` {other} is not a number")),
-        None => return Err("missing `value`".into()),
-    }
-    .map_err(|error| format!("`value`: {error}"))?;
+    let Some(price) = value(item)? else {
+        return Ok(None);
+    };
     Ok(Some(gas_price(
         Arc::from(location),
         date,
@@ -131,39 +185,7 @@ impl Format for EiaApiV2 {
     ) -> Result<(), FileError> {
         let context = Context::new(NAME, file, source);
         let document: Value = context.json(bytes)?;
-        if let Some(error) = document.get("error") {
-            let message = error
-                .as_str()
-                .map_or_else(|| error.to_string(), str::to_string);
-            return Err(structure(
-                &context,
-                format!("the EIA API answered with an error: {message}"),
-            ));
-        }
-        let response = document
-            .get("response")
-            .and_then(Value::as_object)
-            .ok_or_else(|| {
-                structure(
-                    &context,
-                    "expected an EIA API v2 answer, an object with a `response` object".into(),
-                )
-            })?;
-        if let Some(frequency) = response.get("frequency").and_then(Value::as_str)
-            && frequency != "daily"
-        {
-            return Err(structure(
-                &context,
-                format!(
-                    "`frequency` is `{frequency}`: eia_api_v2 reads daily prices; request \
-                     `frequency=daily`"
-                ),
-            ));
-        }
-        let data = response
-            .get("data")
-            .and_then(Value::as_array)
-            .ok_or_else(|| structure(&context, "`response` has no `data` array".into()))?;
+        let data = data(&context, &document, "daily", "daily prices")?;
         let clock = MarketClock::zone(CLOCK);
         for (index, item) in data.iter().enumerate() {
             let ordinal = index as u64 + 1;
