@@ -35,8 +35,8 @@ use gridflow_engine::record::{Market, Product};
 use quick_xml::Reader;
 use quick_xml::events::Event;
 
-use self::document::{Document, Lines, Tag};
-use super::common::Context;
+use self::document::{Document, Tag};
+use super::common::{Context, Lines};
 use super::{FileError, FileErrorKind, Format, FormatLookupError};
 
 /// `format = "entsoe_a44"`.
@@ -93,11 +93,7 @@ impl Format for EntsoeA44 {
         let text = std::str::from_utf8(bytes)
             .map_err(|error| context.error(FileErrorKind::Encoding(error.to_string())))?;
         let mut reader = Reader::from_str(text);
-        let mut lines = Lines {
-            bytes,
-            offset: 0,
-            line: 1,
-        };
+        let mut lines = Lines::new(bytes);
         let mut document = Document::new(&context, self.product);
         let mut stack: Vec<Tag> = Vec::with_capacity(8);
         let mut seen_root = false;

@@ -176,30 +176,6 @@ impl Layout {
     }
 }
 
-/// Counts lines up to a byte offset, moving forward only, so the whole file is scanned once.
-pub(super) struct Lines<'a> {
-    pub(super) bytes: &'a [u8],
-    pub(super) offset: usize,
-    pub(super) line: u64,
-}
-
-impl Lines<'_> {
-    pub(super) fn at(&mut self, offset: u64) -> u64 {
-        let offset = usize::try_from(offset)
-            .unwrap_or(usize::MAX)
-            .min(self.bytes.len());
-        if offset > self.offset {
-            let newlines = self
-                .bytes
-                .get(self.offset..offset)
-                .map_or(0, |slice| slice.iter().filter(|&&b| b == b'\n').count());
-            self.line += newlines as u64;
-            self.offset = offset;
-        }
-        self.line
-    }
-}
-
 /// `PT60M`, `PT15M`, `PT30M`, `PT1H` as minutes.
 fn resolution_minutes(text: &str) -> Option<i64> {
     let rest = text.trim().strip_prefix("PT")?;
