@@ -183,6 +183,12 @@ fn duckdb_seconds(csv_glob: &Path, out: &Path) -> Result<Option<f64>> {
     ))
 }
 
+/// Prints only the parser throughput table.
+pub(crate) fn parsers_only() -> Result<()> {
+    print!("{}", parsers::throughput(Duration::from_millis(500))?);
+    Ok(())
+}
+
 /// Runs every case `repeat` times and prints a Markdown table.
 pub(crate) fn bench(
     nodes: u32,

@@ -66,6 +66,9 @@ enum Command {
         /// Runs per case; the table reports the median and the range.
         #[arg(long, default_value_t = 3)]
         repeat: usize,
+        /// Only the parser throughput table (no end-to-end cases).
+        #[arg(long)]
+        parsers_only: bool,
         /// Scratch directory (default: a new one under the system temp dir, removed after).
         #[arg(long)]
         work: Option<PathBuf>,
@@ -154,9 +157,14 @@ fn execute(command: Command) -> Result<ExitCode> {
             nodes,
             intervals,
             repeat,
+            parsers_only,
             work,
         } => {
-            bench::bench(nodes, intervals, repeat, work)?;
+            if parsers_only {
+                bench::parsers_only()?;
+            } else {
+                bench::bench(nodes, intervals, repeat, work)?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Run {

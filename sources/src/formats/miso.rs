@@ -35,7 +35,7 @@ use super::common::{
     Context, Interner, file_name, next_record, optional_price, product_minutes, raw_text,
 };
 use super::{FileError, FileErrorKind, Format, FormatLookupError};
-use preamble::{Columns, LineCounter, market_date, read_header};
+use preamble::{Columns, market_date, read_header};
 
 /// `format = "miso_lmp"`.
 pub const NAME: &str = "miso_lmp";
@@ -326,9 +326,7 @@ impl Format for MisoLmp {
             index: HashMap::new(),
             nodes: Vec::new(),
         };
-        let mut lines = LineCounter::default();
-        while let Some((_, start, stop)) = next_record(&mut reader, &mut record) {
-            let position = lines.locate(bytes, start, stop);
+        while let Some(position) = next_record(&mut reader, &mut record) {
             if let Err(reason) = nodes.add_row(&record, position) {
                 let (line, start, stop) = position;
                 out.rejects

@@ -129,31 +129,3 @@ pub(super) fn market_date(context: &Context<'_>, stated: Option<Date>) -> Result
         ))),
     }
 }
-
-/// 1-based line numbers counted from the bytes. The csv crate's own count drops a line
-/// after a blank CRLF line (MISO's preamble has one), so it is not used here.
-#[derive(Default)]
-pub(super) struct LineCounter {
-    offset: usize,
-    newlines: u64,
-}
-
-impl LineCounter {
-    /// The line a record read from `start..stop` begins on, and its span without the line
-    /// breaks and blank lines the reader consumed before it. Calls must move forward.
-    pub(super) fn locate(&mut self, bytes: &[u8], start: u64, stop: u64) -> (u64, u64, u64) {
-        let span = |at: u64| usize::try_from(at).unwrap_or(usize::MAX).min(bytes.len());
-        let (start, stop) = (span(start), span(stop));
-        let leading = bytes
-            .get(start..stop)
-            .unwrap_or_default()
-            .iter()
-            .take_while(|&&b| b == b'\r' || b == b'\n')
-            .count();
-        let begin = (start + leading).max(self.offset);
-        let skipped = bytes.get(self.offset..begin).unwrap_or_default();
-        self.newlines += skipped.iter().filter(|&&b| b == b'\n').count() as u64;
-        self.offset = begin;
-        (self.newlines + 1, begin as u64, stop as u64)
-    }
-}
