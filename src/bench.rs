@@ -184,8 +184,11 @@ fn duckdb_seconds(csv_glob: &Path, out: &Path) -> Result<Option<f64>> {
 }
 
 /// Prints only the parser throughput table.
-pub(crate) fn parsers_only() -> Result<()> {
-    print!("{}", parsers::throughput(Duration::from_millis(500))?);
+pub(crate) fn parsers_only(format: Option<&str>) -> Result<()> {
+    print!(
+        "{}",
+        parsers::throughput(Duration::from_millis(500), format)?
+    );
     Ok(())
 }
 
@@ -294,7 +297,7 @@ pub(crate) fn bench(
         table.push_str("\nDuckDB not measured: run scripts/setup-python first (creates .venv).\n");
     }
     table.push_str("\n### Parser throughput (one thread, in memory, largest bundled fixture)\n\n");
-    table.push_str(&parsers::throughput(Duration::from_millis(500))?);
+    table.push_str(&parsers::throughput(Duration::from_millis(500), None)?);
     print!("{table}");
     let _ = std::fs::remove_dir_all(&work);
     Ok(())

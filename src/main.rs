@@ -69,6 +69,9 @@ enum Command {
         /// Only the parser throughput table (no end-to-end cases).
         #[arg(long)]
         parsers_only: bool,
+        /// With `--parsers-only`: only this format's rows, e.g. `--format miso_lmp`.
+        #[arg(long)]
+        format: Option<String>,
         /// Scratch directory (default: a new one under the system temp dir, removed after).
         #[arg(long)]
         work: Option<PathBuf>,
@@ -158,10 +161,11 @@ fn execute(command: Command) -> Result<ExitCode> {
             intervals,
             repeat,
             parsers_only,
+            format,
             work,
         } => {
             if parsers_only {
-                bench::parsers_only()?;
+                bench::parsers_only(format.as_deref())?;
             } else {
                 bench::bench(nodes, intervals, repeat, work)?;
             }

@@ -143,16 +143,17 @@ fn scaled(bytes: &[u8], header_line: usize, location: usize, target: usize) -> V
     out.into_bytes()
 }
 
-/// Parses each fixture for at least `budget` and returns a Markdown table.
-pub(crate) fn throughput(budget: Duration) -> Result<String> {
+/// Parses each fixture (only `only`'s, when given) for at least `budget`; a Markdown table.
+pub(crate) fn throughput(budget: Duration, only: Option<&str>) -> Result<String> {
     let mut table = String::from(
         "| format | text | fixture | bytes | records per file | records/s | MB/s |\n|---|---|---|---|---|---|---|\n",
     );
-    for (format_name, path, text) in CASES {
+    let wanted = |name: &str| only.is_none_or(|only| only == name);
+    for (format_name, path, text) in CASES.iter().filter(|case| wanted(case.0)) {
         let bytes = std::fs::read(path).with_context(|| format!("reading {path}"))?;
         table.push_str(&measure(format_name, path, text, &bytes, budget)?);
     }
-    for (format_name, path, header_line, location) in SCALED {
+    for (format_name, path, header_line, location) in SCALED.iter().filter(|case| wanted(case.0)) {
         let original = std::fs::read(path).with_context(|| format!("reading {path}"))?;
         let bytes = scaled(&original, *header_line, *location, 1_000_000);
         table.push_str(&measure(

@@ -111,18 +111,27 @@ impl FromStr for Price {
     /// Parses a plain decimal (`-12.5`, `+3`, `.25`, `1e3` is refused). Digits beyond the
     /// sixth decimal are rounded half away from zero.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let text = text.trim();
-        if text.is_empty() {
+        Price::from_ascii(text.trim().as_bytes())
+    }
+}
+
+impl Price {
+    /// Parses a plain decimal written in ASCII, as [`FromStr`] does, straight from bytes (a
+    /// CSV field), with ASCII whitespace around it ignored: parsers call this for every
+    /// value, and going through `&str` cost a UTF-8 check and a Unicode trim each time.
+    pub fn from_ascii(bytes: &[u8]) -> Result<Price, PriceParseError> {
+        let bytes = bytes.trim_ascii();
+        if bytes.is_empty() {
             return Err(PriceParseError::Empty);
         }
-        let bytes = text.as_bytes();
         let (negative, digits) = match bytes[0] {
             b'-' => (true, &bytes[1..]),
             b'+' => (false, &bytes[1..]),
             _ => (false, bytes),
         };
-        let not_decimal = || PriceParseError::NotDecimal(text.to_string());
-        let out_of_range = || PriceParseError::OutOfRange(text.to_string());
+        let text = || String::from_utf8_lossy(bytes).into_owned();
+        let not_decimal = || PriceParseError::NotDecimal(text());
+        let out_of_range = || PriceParseError::OutOfRange(text());
         if digits.is_empty() {
             return Err(not_decimal());
         }

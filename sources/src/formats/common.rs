@@ -291,11 +291,13 @@ pub(crate) fn price_field(field: Option<&[u8]>, column: &str) -> Result<Price, S
     let Some(field) = field else {
         return Err(format!("missing `{column}` field"));
     };
-    let text = std::str::from_utf8(field)
-        .map_err(|_| format!("`{column}` is not UTF-8 text"))?
-        .trim();
-    text.parse::<Price>()
-        .map_err(|error| format!("`{column}`: {error}"))
+    Price::from_ascii(field).map_err(|error| {
+        if std::str::from_utf8(field).is_err() {
+            format!("`{column}` is not UTF-8 text")
+        } else {
+            format!("`{column}`: {error}")
+        }
+    })
 }
 
 /// An optional price column: empty text means "not published".

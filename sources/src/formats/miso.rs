@@ -180,7 +180,7 @@ struct Node {
 struct Nodes {
     columns: Columns,
     names: Interner,
-    index: HashMap<Arc<str>, usize>,
+    index: HashMap<Arc<str>, usize, foldhash::fast::RandomState>,
     nodes: Vec<Node>,
 }
 
@@ -323,7 +323,7 @@ impl Format for MisoLmp {
         let mut nodes = Nodes {
             columns,
             names: Interner,
-            index: HashMap::new(),
+            index: HashMap::default(),
             nodes: Vec::new(),
         };
         while let Some(position) = next_record(&mut reader, &mut record) {
