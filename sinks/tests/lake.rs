@@ -206,6 +206,7 @@ fn writes_every_version_into_hive_partitions() {
             "energy",
             "congestion",
             "loss",
+            "greenhouse_gas",
             "native_price",
             "native_currency",
             "native_unit",

@@ -223,6 +223,7 @@ impl SourceReader for SyntheticReader {
                 currency: self.currency,
                 unit: Unit::MegawattHour,
                 components: Components {
+                    greenhouse_gas: None,
                     energy: Some(energy),
                     congestion: Some(Price::from_micros(1_000_000)),
                     loss: Some(Price::from_micros(230_000)),

@@ -39,10 +39,12 @@ pub struct Origin {
     pub line: u64,
 }
 
-/// Energy, congestion and loss parts of a locational price, where the market publishes them.
+/// Energy, congestion, loss and greenhouse-gas parts of a locational price, where the market
+/// publishes them.
 ///
-/// Signs follow the convention `price = energy + congestion + loss` (NYISO's reversed
-/// congestion sign is flipped by its parser).
+/// Signs follow the convention `price = energy + congestion + loss + greenhouse_gas`
+/// (NYISO's reversed congestion sign is flipped by its parser; only CAISO publishes a
+/// greenhouse-gas part, `MGHG`).
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
@@ -53,6 +55,9 @@ pub struct Components {
     pub congestion: Option<Price>,
     /// Marginal loss component.
     pub loss: Option<Price>,
+    /// Greenhouse-gas component (CAISO `MGHG`: the cost of compliance attributed to
+    /// imports into California's GHG area).
+    pub greenhouse_gas: Option<Price>,
 }
 
 /// A price exactly as a market published it.

@@ -164,11 +164,12 @@ pub(super) fn convert(
         None => Some(None),
         Some(price) => convert(price).map(Some),
     };
-    let (Some(price), Some(energy), Some(congestion), Some(loss)) = (
+    let (Some(price), Some(energy), Some(congestion), Some(loss), Some(greenhouse_gas)) = (
         convert(record.price),
         convert_optional(record.components.energy),
         convert_optional(record.components.congestion),
         convert_optional(record.components.loss),
+        convert_optional(record.components.greenhouse_gas),
     ) else {
         return Err(Reject::new(
             record.origin.clone(),
@@ -182,6 +183,7 @@ pub(super) fn convert(
     out.components.energy = energy;
     out.components.congestion = congestion;
     out.components.loss = loss;
+    out.components.greenhouse_gas = greenhouse_gas;
     out.currency = base;
     Ok(out)
 }

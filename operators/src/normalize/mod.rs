@@ -148,6 +148,7 @@ fn resolve(published: PublishedPrice) -> Result<PriceRecord, Reject> {
             energy: scaled(published.components.energy),
             congestion: scaled(published.components.congestion),
             loss: scaled(published.components.loss),
+            greenhouse_gas: scaled(published.components.greenhouse_gas),
         },
         native_price: published.price,
         native_currency: published.currency,

@@ -42,6 +42,7 @@ const PLAIN_COLUMNS: &[&str] = &[
     "energy",
     "congestion",
     "loss",
+    "greenhouse_gas",
     "native_price",
     "value",
     "published_at",

@@ -45,6 +45,7 @@ static PRICES_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("energy", decimal(), true),
         Field::new("congestion", decimal(), true),
         Field::new("loss", decimal(), true),
+        Field::new("greenhouse_gas", decimal(), true),
         Field::new("native_price", decimal(), false),
         Field::new("native_currency", DataType::Utf8, false),
         Field::new("native_unit", DataType::Utf8, false),
@@ -302,6 +303,7 @@ pub(crate) struct PriceColumns {
     energy: Decimal128Builder,
     congestion: Decimal128Builder,
     loss: Decimal128Builder,
+    greenhouse_gas: Decimal128Builder,
     native_price: Decimal128Builder,
     native_currency: StringBuilder,
     native_unit: StringBuilder,
@@ -329,6 +331,7 @@ impl Columns<PriceRecord> for PriceColumns {
             energy: decimal_builder(rows),
             congestion: decimal_builder(rows),
             loss: decimal_builder(rows),
+            greenhouse_gas: decimal_builder(rows),
             native_price: decimal_builder(rows),
             native_currency: text(3),
             native_unit: text(3),
@@ -361,6 +364,8 @@ impl Columns<PriceRecord> for PriceColumns {
         self.congestion
             .append_option(record.components.congestion.map(decimal));
         self.loss.append_option(record.components.loss.map(decimal));
+        self.greenhouse_gas
+            .append_option(record.components.greenhouse_gas.map(decimal));
         self.native_price.append_value(decimal(record.native_price));
         self.native_currency
             .append_value(record.native_currency.as_str());
@@ -395,6 +400,7 @@ impl Columns<PriceRecord> for PriceColumns {
                 Arc::new(self.energy.finish()),
                 Arc::new(self.congestion.finish()),
                 Arc::new(self.loss.finish()),
+                Arc::new(self.greenhouse_gas.finish()),
                 Arc::new(self.native_price.finish()),
                 Arc::new(self.native_currency.finish()),
                 Arc::new(self.native_unit.finish()),

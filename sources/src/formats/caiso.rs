@@ -9,9 +9,8 @@
 //! OASIS writes one row per `LMP_TYPE` (LMP, MCE, MCC, MCL, MGHG) per node and interval,
 //! in no time order. Rows are grouped by (`INTERVALSTARTTIME_GMT`, `NODE`,
 //! `MARKET_RUN_ID`) into one price: LMP the price, MCE energy, MCC congestion, MCL loss,
-//! and price = MCE + MCC + MCL + MGHG. The greenhouse-gas part (MGHG) is read and validated
-//! but not stored: the record model has no GHG component, so `energy + congestion + loss`
-//! differs from the price by MGHG where that is not zero. A malformed value of any of the
+//! MGHG the greenhouse-gas component, and price = MCE + MCC + MCL + MGHG (2019 day-ahead
+//! files have no MGHG rows: the component is then absent). A malformed value of any of the
 //! five parts, a repeated part or a disagreeing interval end rejects that row and the
 //! whole interval of that node (no price with a part silently missing); an interval with
 //! no LMP row is rejected too. An unknown `LMP_TYPE` rejects only its row. Output is
@@ -436,11 +435,11 @@ impl Format for CaisoOasis {
                 price,
                 currency: Currency::USD,
                 unit: Unit::MegawattHour,
-                // MGHG (`Part::Ghg`) has no place in `Components` yet.
                 components: Components {
                     energy: value(Part::Energy),
                     congestion: value(Part::Congestion),
                     loss: value(Part::Loss),
+                    greenhouse_gas: value(Part::Ghg),
                 },
                 published_at: None,
                 revision: None,

@@ -418,6 +418,7 @@ impl Format for MisoLmp {
                     currency: Currency::USD,
                     unit: Unit::MegawattHour,
                     components: Components {
+                        greenhouse_gas: None,
                         energy,
                         congestion,
                         loss,

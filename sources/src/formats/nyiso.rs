@@ -263,6 +263,7 @@ impl Rows<'_> {
             currency: Currency::USD,
             unit: Unit::MegawattHour,
             components: Components {
+                greenhouse_gas: None,
                 energy: Some(energy),
                 congestion: Some(congestion_raw.negate()),
                 loss: Some(loss),

@@ -322,6 +322,7 @@ impl Rows<'_> {
             }
         };
         let components = Components {
+            greenhouse_gas: None,
             energy: self.price(&item.energy[side], ENERGY[side])?,
             congestion: self.price(&item.congestion[side], CONGESTION[side])?,
             loss: self.price(&item.loss[side], LOSS[side])?,

@@ -127,6 +127,7 @@ impl Rows<'_> {
         let (mlc, mcc, mec) = (columns.mlc, columns.mcc, columns.mec);
         let price = price_field(record.get(columns.lmp), "LMP")?;
         let components = Components {
+            greenhouse_gas: None,
             energy: optional_price(record.get(mec), "MEC")?,
             congestion: optional_price(record.get(mcc), "MCC")?,
             loss: optional_price(record.get(mlc), "MLC")?,

@@ -258,19 +258,21 @@ fn whole_file_problems() {
 }
 
 #[test]
-fn mghg_is_validated_but_not_stored() {
+fn mghg_is_the_greenhouse_gas_component() {
     // The fixture README's spot values: LMP = MCE + MCC + MCL + MGHG, MGHG 0.
     let out = parse_ok(&parser(), RTPD, &fixture(RTPD));
     let price = find(&out, "CAS_PP_GNODE7", "2023-09-18T00:00:00Z");
     let components = &price.components;
+    assert_eq!(components.greenhouse_gas, Some(p("0")));
     let sum = components.energy.unwrap().micros()
         + components.congestion.unwrap().micros()
-        + components.loss.unwrap().micros();
+        + components.loss.unwrap().micros()
+        + components.greenhouse_gas.unwrap().micros();
     assert_eq!(sum, 23_998_390);
     assert!((price.price.micros() - sum).abs() <= 100, "to 1e-4");
 
-    // Line 114 is that interval's MGHG row. A value there changes neither the price nor
-    // the stored components: MGHG has no place in the record yet.
+    // Line 114 is that interval's MGHG row: its value is the stored component, and the
+    // price and the other parts stay as published.
     let mghg = "RTPD,MGHG,LMP_GHG_PRC,CAS_PP_GNODE7,ALL,1,0,1,5\n";
     let bytes = replace_once(
         &fixture(RTPD),
@@ -281,7 +283,9 @@ fn mghg_is_validated_but_not_stored() {
     assert!(out.rejects.is_empty(), "{:?}", out.rejects);
     let changed = find(&out, "CAS_PP_GNODE7", "2023-09-18T00:00:00Z");
     assert_eq!(changed.price, p("23.9984"));
-    assert_eq!(changed.components, price.components);
+    assert_eq!(changed.components.greenhouse_gas, Some(p("1.25")));
+    assert_eq!(changed.components.energy, price.components.energy);
+    assert_eq!(changed.components.loss, price.components.loss);
 
     // A non-numeric MGHG rejects the interval: one reject at its line, one price fewer.
     for bad in ["n/a", ""] {

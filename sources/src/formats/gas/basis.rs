@@ -91,6 +91,7 @@ fn row(
     };
     let components = match basis {
         Some(basis) => Components {
+            greenhouse_gas: None,
             energy: Some(
                 price
                     .checked_sub(basis)

@@ -263,6 +263,7 @@ impl Rows<'_> {
             currency: Currency::CAD,
             unit: Unit::MegawattHour,
             components: Components {
+                greenhouse_gas: None,
                 energy,
                 congestion,
                 loss,

@@ -313,6 +313,7 @@ impl Report<'_> {
             currency: Currency::CAD,
             unit: Unit::MegawattHour,
             components: Components {
+                greenhouse_gas: None,
                 energy,
                 congestion,
                 loss,

@@ -84,6 +84,7 @@ fn energy_is_lmp_minus_congestion_minus_loss_and_one_per_hour() {
                 energy: Some(energy),
                 congestion: Some(congestion),
                 loss: Some(loss),
+                greenhouse_gas: None,
             } = price.components
             else {
                 panic!("{file}: components missing on {price:?}");
