@@ -147,14 +147,24 @@ pub(crate) struct Prices;
 /// A prices (or quantities) partition: the market and the UTC day (since the epoch) of
 /// `interval_start`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct PricePartition {
+pub(crate) struct MarketDay {
     market: Market,
     day: i64,
 }
 
+impl MarketDay {
+    /// The partition of a row for `market` whose interval starts at `interval_start`.
+    fn of(market: Market, interval_start: jiff::Timestamp) -> Self {
+        MarketDay {
+            market,
+            day: interval_start.as_microsecond().div_euclid(MICROS_PER_DAY),
+        }
+    }
+}
+
 impl Table for Prices {
     type Record = PriceRecord;
-    type Key = PricePartition;
+    type Key = MarketDay;
     type Columns = PriceColumns;
 
     const KIND: &'static str = "prices";
@@ -164,18 +174,11 @@ impl Table for Prices {
     }
 
     #[inline]
-    fn key(record: &PriceRecord, _time: Time) -> PricePartition {
-        PricePartition {
-            market: record.key.market,
-            day: record
-                .key
-                .interval_start
-                .as_microsecond()
-                .div_euclid(MICROS_PER_DAY),
-        }
+    fn key(record: &PriceRecord, _time: Time) -> MarketDay {
+        MarketDay::of(record.key.market, record.key.interval_start)
     }
 
-    fn directory(key: &PricePartition) -> PathBuf {
+    fn directory(key: &MarketDay) -> PathBuf {
         PathBuf::from(format!("market={}", partition_value(key.market.as_str())))
             .join(format!("date={}", utc_date(key.day)))
     }
@@ -187,7 +190,7 @@ pub(crate) struct Quantities;
 impl Table for Quantities {
     type Record = QuantityRecord;
     /// Partitioned like prices: the market and the UTC day of `interval_start`.
-    type Key = PricePartition;
+    type Key = MarketDay;
     type Columns = QuantityColumns;
 
     const KIND: &'static str = "quantities";
@@ -197,18 +200,11 @@ impl Table for Quantities {
     }
 
     #[inline]
-    fn key(record: &QuantityRecord, _time: Time) -> PricePartition {
-        PricePartition {
-            market: record.key.market,
-            day: record
-                .key
-                .interval_start
-                .as_microsecond()
-                .div_euclid(MICROS_PER_DAY),
-        }
+    fn key(record: &QuantityRecord, _time: Time) -> MarketDay {
+        MarketDay::of(record.key.market, record.key.interval_start)
     }
 
-    fn directory(key: &PricePartition) -> PathBuf {
+    fn directory(key: &MarketDay) -> PathBuf {
         Prices::directory(key)
     }
 }

@@ -167,6 +167,33 @@ fn observation(
     )))
 }
 
+/// The signature of a function turning one API item (at a 1-based ordinal) into an
+/// observation, nothing (a null value), or a reject reason.
+pub(super) type ItemReader =
+    fn(&Value, &Context<'_>, &MarketClock, u64) -> Result<Option<Observation>, String>;
+
+/// Reads every item of an answer's `data` with `read` on `clock`, rejects at the item's
+/// ordinal.
+pub(super) fn each_item(
+    items: &[Value],
+    context: &Context<'_>,
+    clock: &str,
+    out: &mut SourceOutput,
+    read: ItemReader,
+) {
+    let clock = MarketClock::zone(clock);
+    for (index, item) in items.iter().enumerate() {
+        let ordinal = index as u64 + 1;
+        match read(item, context, &clock, ordinal) {
+            Ok(Some(observation)) => out.observations.push(observation),
+            Ok(None) => {}
+            Err(reason) => out
+                .rejects
+                .push(context.reject(ordinal, &item.to_string(), reason)),
+        }
+    }
+}
+
 fn structure(context: &Context<'_>, message: String) -> FileError {
     context.error(FileErrorKind::Structure(message))
 }
@@ -186,18 +213,7 @@ impl Format for EiaApiV2 {
         let context = Context::new(NAME, file, source);
         let document: Value = context.json(bytes)?;
         let data = data(&context, &document, "daily", "daily prices")?;
-        let clock = MarketClock::zone(CLOCK);
-        for (index, item) in data.iter().enumerate() {
-            let ordinal = index as u64 + 1;
-            match observation(item, &context, &clock, ordinal) {
-                Ok(Some(observation)) => out.observations.push(observation),
-                Ok(None) => {}
-                Err(reason) => {
-                    out.rejects
-                        .push(context.reject(ordinal, &item.to_string(), reason));
-                }
-            }
-        }
+        each_item(data, &context, CLOCK, out, observation);
         Ok(())
     }
 }

@@ -43,7 +43,7 @@ use gridflow_engine::record::{
 use jiff::civil::Weekday;
 use serde_json::Value;
 
-use super::eia_api::{data, text, value};
+use super::eia_api::{data, each_item, text, value};
 use crate::formats::common::{Context, iso_date};
 use crate::formats::{FileError, FileErrorKind, Format, FormatLookupError};
 
@@ -203,18 +203,7 @@ impl Format for EiaStorage {
         let document: Value = context.json(bytes)?;
         let items = data(&context, &document, "weekly", "weekly storage levels")?;
         check_fields(&context, items)?;
-        let clock = MarketClock::zone(CLOCK);
-        for (index, item) in items.iter().enumerate() {
-            let ordinal = index as u64 + 1;
-            match observation(item, &context, &clock, ordinal) {
-                Ok(Some(observation)) => out.observations.push(observation),
-                Ok(None) => {}
-                Err(reason) => {
-                    out.rejects
-                        .push(context.reject(ordinal, &item.to_string(), reason));
-                }
-            }
-        }
+        each_item(items, &context, CLOCK, out, observation);
         Ok(())
     }
 }
