@@ -208,12 +208,24 @@ fn run(plan: Plan, workers: usize, no_progress: bool) -> Result<ExitCode> {
     };
     let worker_plan = plan.clone();
     let worker_metrics = metrics.clone();
-    let handle = std::thread::spawn(move || runtime::run(worker_plan, worker_metrics, options));
+    // The runtime thread says when it ends, so the wall time (and the exit) is not rounded
+    // up to the progress bar's refresh interval.
+    let (finished, ended) = std::sync::mpsc::channel::<()>();
+    let handle = std::thread::spawn(move || {
+        let result = runtime::run(worker_plan, worker_metrics, options);
+        let _ = finished.send(());
+        result
+    });
     let progress = summary::Progress::new(no_progress);
-    while !handle.is_finished() {
+    loop {
         progress.update(&metrics, started.elapsed());
-        std::thread::sleep(Duration::from_millis(100));
+        match ended.recv_timeout(Duration::from_millis(100)) {
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            // Ended, or panicked (the sender was dropped): join says which.
+            Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+        }
     }
+    let elapsed = started.elapsed();
     progress.finish();
     let result = handle
         .join()
@@ -225,7 +237,7 @@ fn run(plan: Plan, workers: usize, no_progress: bool) -> Result<ExitCode> {
             &plan,
             &metrics,
             workers,
-            started.elapsed(),
+            elapsed,
             stop.load(Ordering::SeqCst)
         )
     );

@@ -231,6 +231,8 @@ fn demo_pipeline_writes_a_lake_that_outside_readers_read() {
 import sys, duckdb, pyarrow.dataset as ds
 lake = sys.argv[1]
 con = duckdb.connect()
+# Slow queries on a busy machine would print a progress bar among the parsed lines.
+con.sql("SET enable_progress_bar = false")
 con.execute("SET TimeZone = 'UTC'")  # display only: instants are stored UTC-adjusted
 rows = con.execute(f"SELECT market, count(*), min(interval_start), max(price) FROM read_parquet('{lake}/prices/**/*.parquet', hive_partitioning=true) GROUP BY 1 ORDER BY 1").fetchall()
 for market, count, first, top in rows:

@@ -36,12 +36,21 @@ pub(super) fn rate_day(record: &PriceRecord) -> EpochDay {
     ((start + (end - start) / 2).div_euclid(SECONDS_PER_DAY)) as EpochDay
 }
 
-/// The day of a calendar date.
+/// The day of a calendar date (days from civil: a proleptic Gregorian count in integers,
+/// a tenth of the cost of calendar arithmetic, which a history of rates pays per row).
 pub(super) fn date_day(date: Date) -> EpochDay {
-    let since = date
-        .since(Date::constant(1970, 1, 1))
-        .map(|span| span.get_days());
-    since.unwrap_or(EpochDay::MIN)
+    let (year, month, day) = (
+        i32::from(date.year()),
+        i32::from(date.month()),
+        i32::from(date.day()),
+    );
+    // Years start in March, so the leap day is the last day of its year.
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
 }
 
 fn day_date(day: EpochDay) -> Date {
@@ -56,9 +65,10 @@ pub(super) type RateUpdate = ((Currency, Date, Price), Diff);
 /// Every rate received so far, with multiplicities, by currency and day.
 pub(super) struct RateBook {
     settings: NormalizeSettings,
-    /// Per currency and day, the rates published for it; a correction adds a second one,
-    /// and the greatest present rate wins so the choice never depends on arrival order.
-    rates: HashMap<Currency, BTreeMap<EpochDay, Vec<(Price, Diff)>>>,
+    /// Per currency, the rates published for each day with their multiplicities; a
+    /// correction adds a second one for its day, and the greatest present rate wins so the
+    /// choice never depends on arrival order.
+    rates: HashMap<Currency, BTreeMap<(EpochDay, Price), Diff>>,
     /// The last factor looked up: consecutive prices mostly share currency and day.
     last_factor: Cell<Option<LastFactor>>,
 }
@@ -85,14 +95,10 @@ impl RateBook {
         let day = date_day(date);
         self.last_factor.set(None);
         let dated = self.rates.entry(currency).or_default();
-        let rates = dated.entry(day).or_default();
-        match rates.iter_mut().find(|(present, _)| *present == rate) {
-            Some((_, count)) => *count += diff,
-            None => rates.push((rate, diff)),
-        }
-        rates.retain(|(_, count)| *count != 0);
-        if rates.is_empty() {
-            dated.remove(&day);
+        let count = dated.entry((day, rate)).or_default();
+        *count += diff;
+        if *count == 0 {
+            dated.remove(&(day, rate));
         }
         day..=day.saturating_add(EpochDay::from(self.settings.max_rate_age_days))
     }
@@ -111,17 +117,13 @@ impl RateBook {
             return Some(Price::SCALE);
         }
         let oldest = day.saturating_sub(EpochDay::from(self.settings.max_rate_age_days));
+        // Newest day first and, within a day, the greatest rate first.
         self.rates
             .get(&currency)?
-            .range(oldest..=day)
+            .range((oldest, Price::from_micros(i64::MIN))..=(day, Price::from_micros(i64::MAX)))
             .rev()
-            .find_map(|(_, rates)| {
-                rates
-                    .iter()
-                    .filter(|(_, count)| *count > 0)
-                    .map(|(rate, _)| rate.micros())
-                    .max()
-            })
+            .find(|(_, count)| **count > 0)
+            .map(|((_, rate), _)| rate.micros())
     }
 
     /// `(numerator, denominator)` taking a price in `currency` on `day` to the base currency.
@@ -209,6 +211,17 @@ mod tests {
             assert_eq!(day_date(day), date);
         }
         assert_eq!(date_day(date(1970, 1, 2)), 1);
+    }
+
+    #[test]
+    fn day_numbers_follow_the_calendar_across_centuries() {
+        let epoch = date(1970, 1, 1);
+        let mut day = date(1599, 12, 25);
+        while day < date(2401, 3, 5) {
+            let expected = day.since(epoch).unwrap().get_days();
+            assert_eq!(date_day(day), expected, "{day}");
+            day = day.tomorrow().unwrap();
+        }
     }
 
     #[test]

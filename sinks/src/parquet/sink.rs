@@ -40,7 +40,14 @@ pub(crate) fn attach(inputs: Inputs<'_>, writers: Writers, context: &BuildContex
     } = writers;
     let scope = inputs.rejects.scope();
     let mut builder = OperatorBuilder::new(format!("parquet:{}", context.name), scope);
-    let activator = scope.activator_for(builder.operator_info().address);
+    let address = builder.operator_info().address;
+    let activator = scope.activator_for(address.clone());
+    // The encoder threads wake the operator when they commit a file, so durability is
+    // reported without waiting for the next rows.
+    let committed = scope.worker().sync_activator_for(address.to_vec());
+    price_writer.wake(committed.clone());
+    reject_writer.wake(committed.clone());
+    quantity_writer.wake(committed);
     let mut price_input = builder.new_input(inputs.prices.inner, Pipeline);
     let mut reject_input = builder.new_input(inputs.rejects.inner, Pipeline);
     let mut quantity_input = builder.new_input(inputs.quantities.inner, Pipeline);
