@@ -30,6 +30,7 @@
 
 mod bocpd;
 mod error;
+mod fastmath;
 mod hmm;
 mod rng;
 mod special;

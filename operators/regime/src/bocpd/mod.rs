@@ -29,7 +29,11 @@ mod direct;
 mod tests;
 
 use crate::error::RegimeError;
+use crate::fastmath;
 use crate::special::ln_gamma;
+
+/// Independent accumulators in the reductions, so the compiler can use SIMD lanes.
+const LANES: usize = 4;
 
 /// ln(2π).
 const LN_2_PI: f64 = 1.837_877_066_409_345_5;
@@ -94,19 +98,62 @@ pub struct RunLengthSummary {
     pub log_predictive: f64,
 }
 
-/// Constants that depend only on how many observations a hypothesis holds.
-#[derive(Debug, Clone)]
+/// Constants that depend only on how many observations a hypothesis holds: entry r
+/// (0 ≤ r ≤ R) for a hypothesis holding r observations (r = 0: the prior). One vector
+/// per constant, so the update loops run over plain slices.
+#[derive(Debug, Clone, Default)]
 struct RunConstants {
     /// α_r = α₀ + r/2.
-    shape: f64,
+    shape: Vec<f64>,
     /// α_r + ½: the exponent of the predictive.
-    next_shape: f64,
+    next_shape: Vec<f64>,
     /// κ_r / (2 (κ_r + 1)): how a squared deviation raises the rate.
-    rate_gain: f64,
+    rate_gain: Vec<f64>,
     /// 1 / (κ_r + 1): how far the mean moves towards a new observation.
-    mean_gain: f64,
+    mean_gain: Vec<f64>,
     /// ln Γ(α_r + ½) − ln Γ(α_r) − ½ ln 2π + ½ ln(κ_r / (κ_r + 1)).
-    log_normaliser: f64,
+    log_normaliser: Vec<f64>,
+}
+
+impl RunConstants {
+    fn new(prior: &NormalGammaPrior, capacity: usize) -> Self {
+        let mut constants = Self::default();
+        for r in 0..=capacity {
+            let kappa = prior.mean_observations + r as f64;
+            let shape = prior.shape + 0.5 * r as f64;
+            constants.shape.push(shape);
+            constants.next_shape.push(shape + 0.5);
+            constants.rate_gain.push(kappa / (2.0 * (kappa + 1.0)));
+            constants.mean_gain.push(1.0 / (kappa + 1.0));
+            constants.log_normaliser.push(
+                ln_gamma(shape + 0.5) - ln_gamma(shape) - 0.5 * LN_2_PI
+                    + 0.5 * (kappa / (kappa + 1.0)).ln(),
+            );
+        }
+        constants
+    }
+}
+
+/// The statistics of every live hypothesis; slot i is run length i + 1. Two of these
+/// alternate: an update reads one and writes the other one slot further up.
+#[derive(Debug, Clone)]
+struct Hypotheses {
+    probabilities: Vec<f64>,
+    means: Vec<f64>,
+    rates: Vec<f64>,
+    log_rates: Vec<f64>,
+}
+
+impl Hypotheses {
+    /// Room for R + 1 slots: the last receives the overflowing hypothesis before it merges.
+    fn new(capacity: usize) -> Self {
+        Self {
+            probabilities: vec![0.0; capacity + 1],
+            means: vec![0.0; capacity + 1],
+            rates: vec![0.0; capacity + 1],
+            log_rates: vec![0.0; capacity + 1],
+        }
+    }
 }
 
 /// A Bayesian online change-point detector with a bounded run-length posterior.
@@ -125,15 +172,12 @@ struct RunConstants {
 #[derive(Debug, Clone)]
 pub struct Bocpd {
     settings: BocpdSettings,
-    /// Entry r (0 ≤ r ≤ R) for a hypothesis holding r observations (r = 0: the prior).
-    constants: Vec<RunConstants>,
+    constants: RunConstants,
     /// ln β₀.
     log_prior_rate: f64,
-    /// Index i: run length i + 1. Only the first `len` entries are live.
-    probabilities: Vec<f64>,
-    means: Vec<f64>,
-    rates: Vec<f64>,
-    log_rates: Vec<f64>,
+    /// The live hypotheses (the first `len` slots) and the buffer the next update fills.
+    current: Hypotheses,
+    next: Hypotheses,
     /// Scratch: ln predictive of each hypothesis for the current observation.
     log_predictives: Vec<f64>,
     len: usize,
@@ -147,27 +191,11 @@ impl Bocpd {
         check_settings(&settings)?;
         let prior = &settings.prior;
         let capacity = settings.max_run_length;
-        let constants = (0..=capacity)
-            .map(|r| {
-                let kappa = prior.mean_observations + r as f64;
-                let shape = prior.shape + 0.5 * r as f64;
-                RunConstants {
-                    shape,
-                    next_shape: shape + 0.5,
-                    rate_gain: kappa / (2.0 * (kappa + 1.0)),
-                    mean_gain: 1.0 / (kappa + 1.0),
-                    log_normaliser: ln_gamma(shape + 0.5) - ln_gamma(shape) - 0.5 * LN_2_PI
-                        + 0.5 * (kappa / (kappa + 1.0)).ln(),
-                }
-            })
-            .collect();
         Ok(Self {
             log_prior_rate: prior.rate.ln(),
-            constants,
-            probabilities: vec![0.0; capacity],
-            means: vec![0.0; capacity],
-            rates: vec![0.0; capacity],
-            log_rates: vec![0.0; capacity],
+            constants: RunConstants::new(prior, capacity),
+            current: Hypotheses::new(capacity),
+            next: Hypotheses::new(capacity),
             log_predictives: vec![0.0; capacity],
             len: 0,
             observations: 0,
@@ -181,9 +209,10 @@ impl Bocpd {
         &self.settings
     }
 
-    /// Takes one observation: O(R) work, no allocation.
+    /// Takes one observation: O(R) work, no allocation. Observations must be finite and
+    /// below 1e150 in size (their squares must stay finite).
     pub fn update(&mut self, x: f64) -> Result<RunLengthSummary, RegimeError> {
-        if !x.is_finite() {
+        if x.is_nan() || x.abs() >= 1e150 {
             return Err(RegimeError::NonFiniteObservation {
                 index: self.observations as usize,
                 value: x,
@@ -192,78 +221,121 @@ impl Bocpd {
         let capacity = self.settings.max_run_length;
         let hazard = self.settings.hazard;
         let prior = &self.settings.prior;
+        let constants = &self.constants;
+        let len = self.len;
 
         // The new-segment hypothesis: the prior's predictive, then the prior updated by x.
-        let c0 = &self.constants[0];
         let deviation = x - prior.mean;
-        let prior_rate = prior.rate + c0.rate_gain * deviation * deviation;
+        let prior_rate = prior.rate + constants.rate_gain[0] * deviation * deviation;
         let log_prior_rate = prior_rate.ln();
-        let prior_log_predictive =
-            c0.log_normaliser + c0.shape * self.log_prior_rate - c0.next_shape * log_prior_rate;
-        let prior_mean = prior.mean + c0.mean_gain * deviation;
+        let prior_log_predictive = constants.log_normaliser[0]
+            + constants.shape[0] * self.log_prior_rate
+            - constants.next_shape[0] * log_prior_rate;
 
-        // Pass 1: each live hypothesis (run length i + 1) predicts x; its statistics move
-        // to slot i + 1 (or stay in the last slot, merged, when i + 1 = R).
-        let len = self.len;
-        let mut shift = prior_log_predictive;
-        for i in (0..len).rev() {
-            let c = &self.constants[i + 1];
-            let deviation = x - self.means[i];
-            let rate = self.rates[i] + c.rate_gain * deviation * deviation;
-            let log_rate = rate.ln();
-            let log_predictive =
-                c.log_normaliser + c.shape * self.log_rates[i] - c.next_shape * log_rate;
-            self.log_predictives[i] = log_predictive;
-            if self.probabilities[i] > 0.0 && log_predictive > shift {
-                shift = log_predictive;
-            }
-            if i + 1 < capacity {
-                self.means[i + 1] = self.means[i] + c.mean_gain * deviation;
-                self.rates[i + 1] = rate;
-                self.log_rates[i + 1] = log_rate;
+        // Pass 1: hypothesis i (run length i + 1, so constants i + 1) predicts x and its
+        // statistics, updated by x, move to slot i + 1 of the other buffer.
+        let current = &self.current;
+        let next = &mut self.next;
+        let log_predictives = &mut self.log_predictives[..len];
+        {
+            // Every slice has exactly `len` entries, so the loop has no bounds checks and
+            // vectorises.
+            let means = &current.means[..len];
+            let rates = &current.rates[..len];
+            let log_rates = &current.log_rates[..len];
+            let rate_gain = &constants.rate_gain[1..=len];
+            let mean_gain = &constants.mean_gain[1..=len];
+            let shape = &constants.shape[1..=len];
+            let next_shape = &constants.next_shape[1..=len];
+            let log_normaliser = &constants.log_normaliser[1..=len];
+            let next_means = &mut next.means[1..=len];
+            let next_rates = &mut next.rates[1..=len];
+            let next_log_rates = &mut next.log_rates[1..=len];
+            for i in 0..len {
+                let deviation = x - means[i];
+                let updated_rate = rates[i] + rate_gain[i] * deviation * deviation;
+                let updated_log_rate = fastmath::ln(updated_rate);
+                log_predictives[i] =
+                    log_normaliser[i] + shape[i] * log_rates[i] - next_shape[i] * updated_log_rate;
+                next_means[i] = means[i] + mean_gain[i] * deviation;
+                next_rates[i] = updated_rate;
+                next_log_rates[i] = updated_log_rate;
             }
         }
 
-        // Pass 2: joint probabilities relative to exp(shift), moved up one slot. The first
+        // Pass 2: the largest predictive among hypotheses with probability, so that the
+        // weights below are at most 1 and the best never underflows.
+        let mut lanes = [prior_log_predictive; LANES];
+        let probabilities = &current.probabilities[..len];
+        for (chunk, p) in log_predictives
+            .chunks_exact(LANES)
+            .zip(probabilities.chunks_exact(LANES))
+        {
+            for lane in 0..LANES {
+                let candidate = if p[lane] > 0.0 {
+                    chunk[lane]
+                } else {
+                    f64::NEG_INFINITY
+                };
+                lanes[lane] = lanes[lane].max(candidate);
+            }
+        }
+        let tail = len - len % LANES;
+        for (log_predictive, p) in log_predictives[tail..].iter().zip(&probabilities[tail..]) {
+            if *p > 0.0 {
+                lanes[0] = lanes[0].max(*log_predictive);
+            }
+        }
+        let shift = lanes.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+
+        // Pass 3: joint probabilities relative to exp(shift), one slot up (a loop the
+        // compiler vectorises), then their sum in independent lanes. The first
         // observation opens a segment for sure (there is no earlier run to continue).
+        let stay = 1.0 - hazard;
+        let grown = &mut next.probabilities[1..=len];
+        for i in 0..len {
+            grown[i] = probabilities[i] * stay * fastmath::exp(log_predictives[i] - shift);
+        }
+        let mut sums = [0.0; LANES];
+        for chunk in grown.chunks_exact(LANES) {
+            for lane in 0..LANES {
+                sums[lane] += chunk[lane];
+            }
+        }
+        sums[0] += grown[tail..].iter().sum::<f64>();
         let opening = if len == 0 { 1.0 } else { hazard };
         let change = opening * (prior_log_predictive - shift).exp();
-        let stay = 1.0 - hazard;
-        let mut sum = change;
-        let mut overflow = 0.0;
+        let sum = change + sums.iter().sum::<f64>();
+        next.probabilities[0] = change;
+        next.means[0] = prior.mean + constants.mean_gain[0] * deviation;
+        next.rates[0] = prior_rate;
+        next.log_rates[0] = log_prior_rate;
+        // Past R: the overflowing hypothesis (slot R) joins slot R − 1, whose statistics
+        // (the last R observations) stand for both.
         if len == capacity {
-            let last = len - 1;
-            overflow = self.probabilities[last] * stay * (self.log_predictives[last] - shift).exp();
-            sum += overflow;
+            next.probabilities[capacity - 1] += next.probabilities[capacity];
         }
-        let grown = len.min(capacity - 1);
-        for i in (0..grown).rev() {
-            let weight = self.probabilities[i] * stay * (self.log_predictives[i] - shift).exp();
-            self.probabilities[i + 1] = weight;
-            sum += weight;
-        }
-        self.probabilities[0] = change;
-        self.means[0] = prior_mean;
-        self.rates[0] = prior_rate;
-        self.log_rates[0] = log_prior_rate;
-        self.len = (len + 1).min(capacity);
-        self.probabilities[self.len - 1] += overflow;
+        let new_len = (len + 1).min(capacity);
 
-        // Pass 3: normalise and summarise.
+        // Pass 4: normalise and summarise.
+        let scale = 1.0 / sum;
+        let live = &mut next.probabilities[..new_len];
+        live.iter_mut().for_each(|p| *p *= scale);
         let mut most_likely = (0, 0.0);
-        for (i, p) in self.probabilities[..self.len].iter_mut().enumerate() {
-            *p /= sum;
+        for (i, p) in live.iter().enumerate() {
             if *p > most_likely.1 {
                 most_likely = (i, *p);
             }
         }
+        std::mem::swap(&mut self.current, &mut self.next);
+        self.len = new_len;
         let log_predictive = shift + sum.ln();
         self.log_evidence += log_predictive;
         self.observations += 1;
         Ok(RunLengthSummary {
             most_likely_run_length: most_likely.0 + 1,
             most_likely_probability: most_likely.1,
-            change_probability: self.probabilities[0],
+            change_probability: self.current.probabilities[0],
             log_predictive,
         })
     }
@@ -272,7 +344,7 @@ impl Bocpd {
     /// observation. The last entry stands for "R or more" once the series is longer
     /// than R.
     pub fn run_length_probabilities(&self) -> &[f64] {
-        &self.probabilities[..self.len]
+        &self.current.probabilities[..self.len]
     }
 
     /// ln p(observations so far) under the change-point model.

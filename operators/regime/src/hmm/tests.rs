@@ -12,34 +12,44 @@ fn two_states() -> GaussianHmm {
     .unwrap()
 }
 
-/// Every state path of a short series, scored one by one: ln P(x), the smoothed
-/// probabilities and the best path, with no recursion at all.
+/// Every state path of a short series, scored one by one in log space: ln P(x), the
+/// smoothed probabilities and the best path, with no recursion at all.
 fn brute_force(model: &GaussianHmm, x: &[f64]) -> (f64, Vec<Vec<f64>>, Vec<usize>) {
     let k = model.states();
-    let density = |state: usize, value: f64| {
+    let log_density = |state: usize, value: f64| {
         let variance = model.variances()[state];
-        (-(value - model.means()[state]).powi(2) / (2.0 * variance)).exp()
-            / (2.0 * std::f64::consts::PI * variance).sqrt()
+        -(value - model.means()[state]).powi(2) / (2.0 * variance)
+            - 0.5 * (2.0 * std::f64::consts::PI * variance).ln()
     };
-    let mut total = 0.0;
+    let paths: Vec<(Vec<usize>, f64)> = (0..k.pow(x.len() as u32))
+        .map(|code| {
+            let path: Vec<usize> = (0..x.len()).map(|t| code / k.pow(t as u32) % k).collect();
+            let mut log_p = model.start_probabilities()[path[0]].ln() + log_density(path[0], x[0]);
+            for t in 1..x.len() {
+                log_p +=
+                    model.transition_row(path[t - 1])[path[t]].ln() + log_density(path[t], x[t]);
+            }
+            (path, log_p)
+        })
+        .collect();
+    let best = paths
+        .iter()
+        .map(|(_, l)| *l)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let total = best
+        + paths
+            .iter()
+            .map(|(_, l)| (l - best).exp())
+            .sum::<f64>()
+            .ln();
     let mut marginals = vec![vec![0.0; k]; x.len()];
-    let mut best = (f64::NEG_INFINITY, Vec::new());
-    for code in 0..k.pow(x.len() as u32) {
-        let path: Vec<usize> = (0..x.len()).map(|t| code / k.pow(t as u32) % k).collect();
-        let mut p = model.start_probabilities()[path[0]] * density(path[0], x[0]);
-        for t in 1..x.len() {
-            p *= model.transition_row(path[t - 1])[path[t]] * density(path[t], x[t]);
-        }
-        total += p;
+    for (path, log_p) in &paths {
         for (t, state) in path.iter().enumerate() {
-            marginals[t][*state] += p;
-        }
-        if p > best.0 {
-            best = (p, path);
+            marginals[t][*state] += (log_p - total).exp();
         }
     }
-    marginals.iter_mut().flatten().for_each(|m| *m /= total);
-    (total.ln(), marginals, best.1)
+    let best_path = paths.iter().find(|(_, l)| *l == best).unwrap().0.clone();
+    (total, marginals, best_path)
 }
 
 fn random_model(states: usize, seed: u64) -> GaussianHmm {
@@ -65,7 +75,10 @@ proptest! {
     ) {
         let model = random_model(states, seed);
         let (log_likelihood, marginals, path) = brute_force(&model, &x);
-        prop_assert!((model.log_likelihood(&x).unwrap() - log_likelihood).abs() < 1e-9);
+        prop_assert!(
+            (model.log_likelihood(&x).unwrap() - log_likelihood).abs()
+                < 1e-9 * log_likelihood.abs().max(1.0)
+        );
         let posteriors = model.posteriors(&x).unwrap();
         for (t, expected) in marginals.iter().enumerate() {
             for (got, want) in posteriors.at(t).iter().zip(expected) {
