@@ -18,7 +18,7 @@ const TWO_52_BITS: u64 = 0x4330_0000_0000_0000;
 /// x ≤ 0, as in the detector; it is accurate for x up to 709 as well.
 #[inline(always)]
 pub(crate) fn exp(x: f64) -> f64 {
-    let clamped = x.max(-708.0);
+    let clamped = if x > -708.0 { x } else { -708.0 };
     // x = k ln 2 + r, |r| ≤ ln 2 / 2.
     let shifted = clamped * std::f64::consts::LOG2_E + ROUNDER;
     let k = shifted - ROUNDER;

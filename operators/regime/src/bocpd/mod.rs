@@ -272,12 +272,10 @@ impl Bocpd {
             .zip(probabilities.chunks_exact(LANES))
         {
             for lane in 0..LANES {
-                let candidate = if p[lane] > 0.0 {
-                    chunk[lane]
-                } else {
-                    f64::NEG_INFINITY
-                };
-                lanes[lane] = lanes[lane].max(candidate);
+                // Plain compares: `f64::max`'s NaN rule costs extra instructions.
+                if p[lane] > 0.0 && chunk[lane] > lanes[lane] {
+                    lanes[lane] = chunk[lane];
+                }
             }
         }
         let tail = len - len % LANES;
@@ -321,12 +319,11 @@ impl Bocpd {
         let scale = 1.0 / sum;
         let live = &mut next.probabilities[..new_len];
         live.iter_mut().for_each(|p| *p *= scale);
-        let mut most_likely = (0, 0.0);
-        for (i, p) in live.iter().enumerate() {
-            if *p > most_likely.1 {
-                most_likely = (i, *p);
-            }
-        }
+        // The mode: the largest value lane by lane (no chain of compares through one
+        // running maximum), then its first position.
+        let largest = lane_maximum(live);
+        let mode = live.iter().position(|p| *p == largest).unwrap_or(0);
+        let most_likely = (mode, largest);
         std::mem::swap(&mut self.current, &mut self.next);
         self.len = new_len;
         let log_predictive = shift + sum.ln();
@@ -413,4 +410,22 @@ fn check_settings(settings: &BocpdSettings) -> Result<(), RegimeError> {
         }),
         None => Ok(()),
     }
+}
+
+/// The largest value of a slice (−∞ when empty), with `LANES` independent maxima.
+fn lane_maximum(values: &[f64]) -> f64 {
+    let mut lanes = [f64::NEG_INFINITY; LANES];
+    let chunks = values.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for lane in 0..LANES {
+            if chunk[lane] > lanes[lane] {
+                lanes[lane] = chunk[lane];
+            }
+        }
+    }
+    rest.iter()
+        .chain(&lanes)
+        .copied()
+        .fold(f64::NEG_INFINITY, f64::max)
 }
