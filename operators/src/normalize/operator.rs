@@ -152,8 +152,8 @@ pub(super) fn convert_and_version<'scope>(
                 };
                 let mut changes = Changes::at(time, batch.prices.len());
                 normalizer.process(batch.rates, batch.prices, &mut changes);
-                if !changes.prices.is_empty() {
-                    current_output.give(&batch.emit_prices, &mut changes.prices);
+                for mut container in changes.prices.drain(..) {
+                    current_output.give(&batch.emit_prices, &mut container);
                 }
                 if !changes.rejects.is_empty() {
                     differential_dataflow::consolidation::consolidate_updates(&mut changes.rejects);

@@ -12,7 +12,6 @@
 //! `docs/lake.md` documents the columns, the guarantees and how to query the lake.
 
 mod config;
-mod encoder;
 mod schema;
 mod sink;
 mod writer;

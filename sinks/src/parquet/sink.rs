@@ -1,17 +1,30 @@
-//! The timely operator that feeds a worker's updates to its three table writers.
+//! The timely operator of a sink, and the writer thread that does its work.
+//!
+//! Encoding Parquet (building columns, compressing, writing files) is most of a sink's cost.
+//! Done inside the operator it would stall the worker's dataflow; instead the operator
+//! hands each container of updates, unopened, to one thread per sink and worker, which
+//! owns the three table writers. The operator also passes on its input frontiers, so the
+//! thread knows which times are complete and reports durability itself. The channel is
+//! bounded: a slow disk slows the worker down instead of filling memory. At the end of
+//! input the operator waits for the thread, so a finished run has committed every file.
 
 use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::thread::JoinHandle;
 use std::time::Instant;
 
-use gridflow_engine::Collection;
 use gridflow_engine::component::BuildContext;
 use gridflow_engine::metrics::ComponentCounters;
 use gridflow_engine::record::{PriceRecord, QuantityRecord, Reject};
+use gridflow_engine::{Collection, Diff, Time};
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 
 use super::schema::{Prices, Quantities, Rejects};
 use super::writer::TableWriter;
+
+/// Containers the operator may hand over before it waits for the writer thread.
+const QUEUED_CONTAINERS: usize = 64;
 
 /// The collections one sink writes, one per table.
 pub(crate) struct Inputs<'scope> {
@@ -27,101 +40,216 @@ pub(crate) struct Writers {
     pub(crate) rejects: TableWriter<Rejects>,
 }
 
-/// Attaches one worker's writer operator to the prices, the quantities and the rejects.
+/// The least time each input (prices, rejects, quantities) may still deliver; `None`
+/// once the input is closed.
+type Frontiers = [Option<Time>; 3];
+
+/// What the operator hands to the writer thread.
+enum Message {
+    Prices(Vec<(PriceRecord, Time, Diff)>),
+    Rejects(Vec<(Reject, Time, Diff)>),
+    Quantities(Vec<(QuantityRecord, Time, Diff)>),
+    Frontiers(Frontiers),
+}
+
+/// The operator's handle on its writer thread.
+struct WriterThread {
+    messages: Option<SyncSender<Message>>,
+    thread: Option<JoinHandle<()>>,
+    counters: Arc<ComponentCounters>,
+    sink: Arc<str>,
+}
+
+impl WriterThread {
+    fn start(writers: Writers, context: &BuildContext) -> std::io::Result<Self> {
+        let (messages, receiver) = std::sync::mpsc::sync_channel(QUEUED_CONTAINERS);
+        let counters = context.counters.clone();
+        let worker = context.worker.index;
+        let thread = std::thread::Builder::new()
+            .name(format!("parquet-{}-w{worker}", context.name))
+            .spawn({
+                let counters = counters.clone();
+                move || write(&receiver, writers, &counters, worker)
+            })?;
+        Ok(WriterThread {
+            messages: Some(messages),
+            thread: Some(thread),
+            counters,
+            sink: context.name.clone(),
+        })
+    }
+
+    /// Hands over a message, waiting while the queue is full.
+    fn send(&mut self, message: Message, rows: usize) {
+        let Some(messages) = &self.messages else {
+            return;
+        };
+        if messages.send(message).is_err() {
+            // The thread is gone (it panicked): these rows cannot reach the lake, and the
+            // sink stops reporting durability, so sources keep their positions before them.
+            self.messages = None;
+            ComponentCounters::add(&self.counters.rejected, rows as u64);
+            tracing::error!(sink = %self.sink, rows, "the sink's writer thread stopped; rows are not in the lake");
+        }
+    }
+
+    /// Waits until the thread has committed everything and ended.
+    fn finish(&mut self) {
+        self.messages = None;
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!(sink = %self.sink, "the sink's writer thread panicked");
+        }
+    }
+}
+
+impl Drop for WriterThread {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// Attaches one worker's sink operator for the prices, the quantities and the rejects.
 ///
 /// The operator does not exchange data: each worker writes the updates it already holds
-/// (differential has placed prices by market and location, quantities by market, series
-/// and location), under its own file names.
+/// (placed by market and location upstream), under its own file names.
 pub(crate) fn attach(inputs: Inputs<'_>, writers: Writers, context: &BuildContext) {
+    let scope = inputs.rejects.scope();
+    let mut builder = OperatorBuilder::new(format!("parquet:{}", context.name), scope);
+    let mut price_input = builder.new_input(inputs.prices.inner, Pipeline);
+    let mut reject_input = builder.new_input(inputs.rejects.inner, Pipeline);
+    let mut quantity_input = builder.new_input(inputs.quantities.inner, Pipeline);
+    let counters: Arc<ComponentCounters> = context.counters.clone();
+    let mut thread = match WriterThread::start(writers, context) {
+        Ok(thread) => Some(thread),
+        Err(error) => {
+            tracing::error!(sink = %context.name, %error, "could not start the sink's writer thread");
+            None
+        }
+    };
+
+    builder.build(move |_capabilities| {
+        let mut sent: Option<Frontiers> = None;
+        move |frontiers| {
+            let Some(writer) = thread.as_mut() else {
+                // Nothing can be written: count what arrives as lost, never drop it silently.
+                let mut lost = 0;
+                price_input.for_each(|_, updates| lost += updates.len());
+                reject_input.for_each(|_, updates| lost += updates.len());
+                quantity_input.for_each(|_, updates| lost += updates.len());
+                ComponentCounters::add(&counters.rejected, lost as u64);
+                return;
+            };
+            price_input.for_each(|_capability, updates| {
+                let rows = updates.len();
+                ComponentCounters::add(&counters.records_in, rows as u64);
+                writer.send(Message::Prices(std::mem::take(updates)), rows);
+            });
+            reject_input.for_each(|_capability, updates| {
+                let rows = updates.len();
+                writer.send(Message::Rejects(std::mem::take(updates)), rows);
+            });
+            quantity_input.for_each(|_capability, updates| {
+                let rows = updates.len();
+                ComponentCounters::add(&counters.records_in, rows as u64);
+                writer.send(Message::Quantities(std::mem::take(updates)), rows);
+            });
+            let current: Frontiers =
+                std::array::from_fn(|input| frontiers[input].frontier().first().copied());
+            if sent != Some(current) {
+                writer.send(Message::Frontiers(current), 0);
+                sent = Some(current);
+            }
+            // Every input is closed (end of run or shutdown): wait for the last commits.
+            if current.iter().all(Option::is_none)
+                && let Some(mut writer) = thread.take()
+            {
+                writer.finish();
+            }
+        }
+    });
+}
+
+/// The writer thread: applies messages in order, commits files by age, size and at the end
+/// of input, and reports how far this worker's part of the lake is durable.
+fn write(
+    messages: &Receiver<Message>,
+    writers: Writers,
+    counters: &ComponentCounters,
+    worker: usize,
+) {
     let Writers {
         prices: mut price_writer,
         quantities: mut quantity_writer,
         rejects: mut reject_writer,
     } = writers;
-    let scope = inputs.rejects.scope();
-    let mut builder = OperatorBuilder::new(format!("parquet:{}", context.name), scope);
-    let address = builder.operator_info().address;
-    let activator = scope.activator_for(address.clone());
-    // The encoder threads wake the operator when they commit a file, so durability is
-    // reported without waiting for the next rows.
-    let committed = scope.worker().sync_activator_for(address.to_vec());
-    price_writer.wake(committed.clone());
-    reject_writer.wake(committed.clone());
-    quantity_writer.wake(committed);
-    let mut price_input = builder.new_input(inputs.prices.inner, Pipeline);
-    let mut reject_input = builder.new_input(inputs.rejects.inner, Pipeline);
-    let mut quantity_input = builder.new_input(inputs.quantities.inner, Pipeline);
-    let counters: Arc<ComponentCounters> = context.counters.clone();
-    let worker = context.worker.index;
-
-    builder.build(move |_capabilities| {
-        // The age-based roll needs the operator to run when nothing arrives; this is the
-        // wake-up already requested, so that each batch does not queue another timer.
-        let mut wake_up: Option<Instant> = None;
-        move |frontiers| {
-            let now = Instant::now();
-            price_input.for_each(|_capability, updates| {
-                ComponentCounters::add(&counters.records_in, updates.len() as u64);
-                for (record, time, diff) in updates.iter() {
+    let mut frontiers: Frontiers = [Some(Time::MIN); 3];
+    // When the oldest pending file reaches its age limit.
+    let mut due: Option<Instant> = None;
+    loop {
+        let received = match due {
+            Some(due) => messages.recv_timeout(due.saturating_duration_since(Instant::now())),
+            None => messages.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        let now = Instant::now();
+        match received {
+            Ok(Message::Prices(updates)) => {
+                for (record, time, diff) in &updates {
                     price_writer.push(record, *time, *diff, now);
                 }
-            });
-            reject_input.for_each(|_capability, updates| {
-                for (record, time, diff) in updates.iter() {
+            }
+            Ok(Message::Rejects(updates)) => {
+                for (record, time, diff) in &updates {
                     reject_writer.push(record, *time, *diff, now);
                 }
-            });
-            quantity_input.for_each(|_capability, updates| {
-                ComponentCounters::add(&counters.records_in, updates.len() as u64);
-                for (record, time, diff) in updates.iter() {
+            }
+            Ok(Message::Quantities(updates)) => {
+                for (record, time, diff) in &updates {
                     quantity_writer.push(record, *time, *diff, now);
                 }
-            });
-
-            // An empty frontier means the input is closed (end of run or shutdown):
-            // everything still pending is committed now.
-            let mut due: Option<Instant> = None;
-            let mut sooner = |next: Option<Instant>| {
-                due = match (due, next) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
-            };
-            if frontiers[0].is_empty() {
-                price_writer.commit_all();
-            } else {
-                sooner(price_writer.expire(now));
             }
-            if frontiers[1].is_empty() {
-                reject_writer.commit_all();
-            } else {
-                sooner(reject_writer.expire(now));
-            }
-            if frontiers[2].is_empty() {
-                quantity_writer.commit_all();
-            } else {
-                sooner(quantity_writer.expire(now));
-            }
-            // Report how far this worker's lake is complete, for sources' positions: the
-            // least time every table has committed through.
-            let frontier = frontiers
-                .iter()
-                .filter_map(|frontier| frontier.frontier().first().copied())
-                .min();
-            if let (Some(prices), Some(rejects), Some(quantities)) = (
-                price_writer.durable_through(frontier),
-                reject_writer.durable_through(frontier),
-                quantity_writer.durable_through(frontier),
-            ) {
-                counters.report_durable(worker, prices.min(rejects).min(quantities));
-            }
-
-            if let Some(due) = due
-                && wake_up.is_none_or(|pending| pending <= now || pending > due)
-            {
-                activator.activate_after(due.saturating_duration_since(now));
-                wake_up = Some(due);
-            }
+            Ok(Message::Frontiers(current)) => frontiers = current,
+            Err(RecvTimeoutError::Timeout) => {}
+            // The operator is gone without closing its inputs (a worker failed): keep
+            // what was received.
+            Err(RecvTimeoutError::Disconnected) => frontiers = [None; 3],
         }
-    });
+
+        let mut next: Option<Instant> = None;
+        let mut sooner = |at: Option<Instant>| {
+            next = match (next, at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        };
+        if frontiers[0].is_none() {
+            price_writer.commit_all();
+        } else {
+            sooner(price_writer.expire(now));
+        }
+        if frontiers[1].is_none() {
+            reject_writer.commit_all();
+        } else {
+            sooner(reject_writer.expire(now));
+        }
+        if frontiers[2].is_none() {
+            quantity_writer.commit_all();
+        } else {
+            sooner(quantity_writer.expire(now));
+        }
+        due = next;
+        // The least time every table has committed through, for sources' positions.
+        let frontier = frontiers.iter().filter_map(|frontier| *frontier).min();
+        if let (Some(prices), Some(rejects), Some(quantities)) = (
+            price_writer.durable_through(frontier),
+            reject_writer.durable_through(frontier),
+            quantity_writer.durable_through(frontier),
+        ) {
+            counters.report_durable(worker, prices.min(rejects).min(quantities));
+        }
+        if frontiers.iter().all(Option::is_none) {
+            return;
+        }
+    }
 }

@@ -1,16 +1,14 @@
 //! Writes one table of the lake: rows buffered per Hive partition, encoded in memory, and
-//! committed as a file by an atomic rename.
+//! committed as a file by an atomic rename. Runs on the sink's writer thread (`sink.rs`).
 //!
-//! The worker appends rows to per-partition Arrow builders; full chunks and commits go to
-//! the table's encoder thread (`encoder.rs`), which encodes each file into memory while it
-//! fills, so a worker holds no file descriptors however many partitions it writes at once.
-//! A file's size is bounded by `max_file_rows`, `max_file_age_seconds` and the worker's
-//! buffer budget. At commit it is written under a hidden `.part-*.tmp` name that no
-//! `*.parquet` glob matches, synced, renamed into place, and its directory synced. A crash
-//! therefore leaves at most a stray temporary file, never a partial `.parquet`, and loses
-//! only what was not yet committed.
+//! A file is encoded into memory while it fills, so a worker holds no file descriptors
+//! however many partitions it writes at once; its size is bounded by `max_file_rows`,
+//! `max_file_age_seconds` and the worker's buffer budget. At commit it is written under a
+//! hidden `.part-*.tmp` name that no `*.parquet` glob matches, synced, renamed into place,
+//! and its directory synced. A crash therefore leaves at most a stray temporary file,
+//! never a partial `.parquet`, and loses only what was not yet committed.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -18,15 +16,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use ::parquet::arrow::ArrowWriter;
 use ::parquet::errors::ParquetError;
 use ::parquet::file::properties::WriterProperties;
-use arrow_schema::ArrowError;
+use arrow_schema::{ArrowError, SchemaRef};
 use gridflow_engine::metrics::ComponentCounters;
 use gridflow_engine::{Diff, Time};
 
-use timely::scheduling::SyncActivator;
-
-use super::encoder::{Encoder, FileId, Job, Settings};
 use super::schema::{Columns, Table};
 
 /// File names take a process-wide sequence number, so that two writers of one process
@@ -67,7 +63,7 @@ impl Naming {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum WriteError {
+enum WriteError {
     #[error("{path}: {error}")]
     Io {
         path: PathBuf,
@@ -80,7 +76,7 @@ pub(crate) enum WriteError {
     Arrow(#[from] ArrowError),
 }
 
-pub(crate) fn io_error(path: &Path) -> impl FnOnce(io::Error) -> WriteError + '_ {
+fn io_error(path: &Path) -> impl FnOnce(io::Error) -> WriteError + '_ {
     move |error| WriteError::Io {
         path: path.to_path_buf(),
         error,
@@ -91,22 +87,24 @@ pub(crate) fn io_error(path: &Path) -> impl FnOnce(io::Error) -> WriteError + '_
 struct Partition<T: Table> {
     key: T::Key,
     directory: PathBuf,
+    directory_ready: bool,
     columns: T::Columns,
-    /// The file the encoder is writing for this partition, once a chunk was handed over.
-    file: Option<FileId>,
+    file: Option<ArrowWriter<Vec<u8>>>,
     /// Rows of the current file, encoded or still in `columns`.
     rows: usize,
     /// When the current file's first row arrived.
     started: Option<Instant>,
+    /// Memory the encoded file held when last measured.
+    bytes: usize,
     /// The earliest dataflow time among the current file's rows.
     earliest: Option<Time>,
 }
 
-/// Writes one table for one worker: buffers rows per partition and hands chunks and
-/// commits to its [`Encoder`] thread.
+/// Writes one table for one worker.
 pub(crate) struct TableWriter<T: Table> {
     sink: Arc<str>,
     root: PathBuf,
+    schema: SchemaRef,
     properties: WriterProperties,
     limits: Limits,
     naming: Naming,
@@ -114,17 +112,13 @@ pub(crate) struct TableWriter<T: Table> {
     /// Whether committed rows count as the sink's `records_out` (prices do; rejects are
     /// counted where they arise).
     count_rows: bool,
-    /// Started with the first chunk, so a table that gets no rows costs no thread.
-    encoder: Option<Encoder>,
-    activator: Option<SyncActivator>,
     partitions: Vec<Partition<T>>,
     index: HashMap<T::Key, usize>,
     /// The partition of the previous row: consecutive rows usually share one.
     last: Option<(T::Key, usize)>,
-    next_file: FileId,
-    /// Commits handed to the encoder and not known to be done: (job, earliest time).
-    committing: VecDeque<(u64, Time)>,
-    /// Whether rows were lost before reaching the encoder: this writer then no longer
+    /// Sum of the partitions' `bytes`.
+    buffered_bytes: usize,
+    /// Whether a file could not be written: its rows are lost, so this writer no longer
     /// claims anything durable.
     failed: bool,
 }
@@ -143,28 +137,21 @@ impl<T: Table> TableWriter<T> {
         TableWriter {
             sink,
             root,
+            schema: T::schema(),
             properties,
             limits,
             naming,
             counters,
             count_rows,
-            encoder: None,
-            activator: None,
             partitions: Vec::new(),
             index: HashMap::new(),
             last: None,
-            next_file: 0,
-            committing: VecDeque::new(),
+            buffered_bytes: 0,
             failed: false,
         }
     }
 
-    /// Whom the encoder wakes when it commits a file (the sink's operator).
-    pub(crate) fn wake(&mut self, activator: SyncActivator) {
-        self.activator = Some(activator);
-    }
-
-    /// Appends one update; may hand a chunk or a commit to the encoder.
+    /// Appends one update; may encode a chunk or commit a file.
     #[inline]
     pub(crate) fn push(&mut self, record: &T::Record, time: Time, diff: Diff, now: Instant) {
         let key = T::key(record, time);
@@ -185,11 +172,7 @@ impl<T: Table> TableWriter<T> {
             self.commit(index);
         } else if partition.columns.len() >= CHUNK_ROWS.min(self.limits.row_group_rows) {
             self.encode(index);
-            if self
-                .encoder
-                .as_ref()
-                .is_some_and(|encoder| encoder.progress().buffered() > self.limits.max_buffer_bytes)
-            {
+            if self.buffered_bytes > self.limits.max_buffer_bytes {
                 self.commit_largest();
             }
         }
@@ -203,10 +186,12 @@ impl<T: Table> TableWriter<T> {
         self.partitions.push(Partition {
             key: key.clone(),
             directory: self.root.join(T::directory(key)),
+            directory_ready: false,
             columns: T::Columns::with_capacity(256),
             file: None,
             rows: 0,
             started: None,
+            bytes: 0,
             earliest: None,
         });
         self.index.insert(key.clone(), index);
@@ -235,37 +220,21 @@ impl<T: Table> TableWriter<T> {
 
     /// The latest time through which every row this writer received is committed, given
     /// that no row can still arrive at or before `frontier` − 1; `None` once a file failed.
-    pub(crate) fn durable_through(&mut self, frontier: Option<Time>) -> Option<Time> {
-        let done = match &self.encoder {
-            Some(encoder) if encoder.progress().failed() => return None,
-            Some(encoder) => encoder.progress().done(),
-            None => u64::MAX,
-        };
+    pub(crate) fn durable_through(&self, frontier: Option<Time>) -> Option<Time> {
         if self.failed {
             return None;
         }
-        while self.committing.front().is_some_and(|(job, _)| *job <= done) {
-            self.committing.pop_front();
-        }
-        let pending = self
-            .partitions
-            .iter()
-            .filter_map(|p| p.earliest)
-            .chain(self.committing.iter().map(|(_, earliest)| *earliest))
-            .min();
+        let pending = self.partitions.iter().filter_map(|p| p.earliest).min();
         let complete = frontier.map_or(Time::MAX, |time| time.saturating_sub(1));
         Some(pending.map_or(complete, |time| time.saturating_sub(1).min(complete)))
     }
 
-    /// Commits every pending row (end of input) and waits until the files are written.
+    /// Commits every pending row (end of input).
     pub(crate) fn commit_all(&mut self) {
         for index in 0..self.partitions.len() {
             self.commit(index);
         }
         self.forget_idle();
-        if let Some(encoder) = &mut self.encoder {
-            encoder.finish();
-        }
     }
 
     /// Drops partitions with nothing pending, so that a long live run does not keep an
@@ -287,79 +256,79 @@ impl<T: Table> TableWriter<T> {
 
     /// Commits the file holding the most memory, to stay within the buffer budget.
     fn commit_largest(&mut self) {
-        let largest = self.encoder.as_ref().and_then(|e| e.progress().largest());
-        if let Some(index) = (0..self.partitions.len())
-            .find(|&i| largest.is_some() && self.partitions[i].file == largest)
-        {
+        if let Some(index) = (0..self.partitions.len()).max_by_key(|&i| self.partitions[i].bytes) {
             self.commit(index);
         }
     }
 
-    /// The encoder, started on first use.
-    fn encoder(&mut self) -> Result<&mut Encoder, io::Error> {
-        if self.encoder.is_none() {
-            let settings = Settings {
-                sink: self.sink.clone(),
-                table: T::KIND,
-                schema: T::schema(),
-                properties: self.properties.clone(),
-                counters: self.counters.clone(),
-                count_rows: self.count_rows,
-                activator: self.activator.clone(),
-            };
-            self.encoder = Some(Encoder::start(settings, self.naming.worker)?);
-        }
-        Ok(self.encoder.as_mut().expect("started above"))
-    }
-
-    /// Hands the rows buffered in a partition's builders to the encoder.
+    /// Encodes the rows buffered in a partition's builders into its file.
     fn encode(&mut self, index: usize) {
-        if self.partitions[index].columns.len() == 0 {
+        let partition = &mut self.partitions[index];
+        if partition.columns.len() == 0 {
             return;
         }
-        let file = *self.partitions[index].file.get_or_insert_with(|| {
-            self.next_file += 1;
-            self.next_file
-        });
-        let result = (|| -> Result<(), WriteError> {
-            let columns = &mut self.partitions[index].columns;
-            let rows = columns.len();
-            let batch = columns.finish()?;
+        let result = (|| -> Result<usize, WriteError> {
+            let rows = partition.columns.len();
+            let batch = partition.columns.finish()?;
             // Builders start empty after `finish`; growing them row by row again cost
             // more than allocating what the last chunk needed at once.
-            *columns = T::Columns::with_capacity(rows);
-            self.encoder()
-                .map_err(io_error(Path::new("encoder thread")))?
-                .send(Job::Encode { file, batch });
-            Ok(())
+            partition.columns = T::Columns::with_capacity(rows);
+            let writer = match &mut partition.file {
+                Some(writer) => writer,
+                empty => empty.insert(ArrowWriter::try_new(
+                    Vec::new(),
+                    self.schema.clone(),
+                    Some(self.properties.clone()),
+                )?),
+            };
+            writer.write(&batch)?;
+            Ok(writer.inner().capacity() + writer.memory_size())
         })();
-        if let Err(error) = result {
-            self.fail(index, &error);
+        match result {
+            Ok(bytes) => {
+                self.buffered_bytes = self.buffered_bytes - partition.bytes + bytes;
+                partition.bytes = bytes;
+            }
+            Err(error) => self.fail(index, &error),
         }
     }
 
-    /// Hands a partition's pending rows to the encoder to be committed as a file.
+    /// Writes out a partition's pending rows as a committed file.
     fn commit(&mut self, index: usize) {
         self.encode(index);
         let partition = &mut self.partitions[index];
-        let Some(file) = partition.file.take() else {
+        let Some(writer) = partition.file.take() else {
             return;
         };
-        let rows = std::mem::take(&mut partition.rows);
-        let earliest = partition.earliest.take();
-        partition.started = None;
-        let job = Job::Commit {
-            file,
-            directory: partition.directory.clone(),
-            name: self.naming.next(),
-            rows,
-        };
-        let Some(encoder) = self.encoder.as_mut() else {
-            return;
-        };
-        let sequence = encoder.send(job);
-        if let Some(earliest) = earliest {
-            self.committing.push_back((sequence, earliest));
+        let result = (|| -> Result<PathBuf, WriteError> {
+            let bytes = writer.into_inner()?;
+            if !partition.directory_ready {
+                create_directories(&partition.directory).map_err(io_error(&partition.directory))?;
+                partition.directory_ready = true;
+            }
+            let name = self.naming.next();
+            let target = partition.directory.join(&name);
+            write_durably(
+                &partition.directory.join(format!(".{name}.tmp")),
+                &bytes,
+                &target,
+            )?;
+            Ok(target)
+        })();
+        self.buffered_bytes -= partition.bytes;
+        partition.bytes = 0;
+        match result {
+            Ok(target) => {
+                let rows = std::mem::take(&mut partition.rows);
+                partition.started = None;
+                partition.earliest = None;
+                ComponentCounters::add(&self.counters.files, 1);
+                if self.count_rows {
+                    ComponentCounters::add(&self.counters.records_out, rows as u64);
+                }
+                tracing::debug!(sink = %self.sink, path = %target.display(), rows, "committed");
+            }
+            Err(error) => self.fail(index, &error),
         }
     }
 
@@ -367,8 +336,9 @@ impl<T: Table> TableWriter<T> {
     /// and logged, and the partition starts afresh, so the next rows try a new file.
     fn fail(&mut self, index: usize, error: &WriteError) {
         let partition = &mut self.partitions[index];
-        // The encoder drops what it has of the file when the commit never comes.
         partition.file = None;
+        self.buffered_bytes -= partition.bytes;
+        partition.bytes = 0;
         // Discard what is still in the builders: it belonged to the lost file.
         let _ = partition.columns.finish();
         let lost = std::mem::take(&mut partition.rows);
@@ -389,11 +359,7 @@ impl<T: Table> TableWriter<T> {
 
 /// Writes `bytes` to `temporary`, syncs it, renames it to `target` and syncs the
 /// directory: the file appears complete or not at all, and stays after a crash.
-pub(crate) fn write_durably(
-    temporary: &Path,
-    bytes: &[u8],
-    target: &Path,
-) -> Result<(), WriteError> {
+fn write_durably(temporary: &Path, bytes: &[u8], target: &Path) -> Result<(), WriteError> {
     let written = (|| {
         let mut file = OpenOptions::new()
             .write(true)
