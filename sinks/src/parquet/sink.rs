@@ -211,9 +211,15 @@ fn write(
             }
             Ok(Message::Frontiers(current)) => frontiers = current,
             Err(RecvTimeoutError::Timeout) => {}
-            // The operator is gone without closing its inputs (a worker failed): keep
-            // what was received.
-            Err(RecvTimeoutError::Disconnected) => frontiers = [None; 3],
+            // The operator is gone without closing its inputs (its worker failed): keep
+            // what was received, but claim nothing more durable, since rows of the times
+            // still open may never have arrived.
+            Err(RecvTimeoutError::Disconnected) => {
+                price_writer.commit_all();
+                reject_writer.commit_all();
+                quantity_writer.commit_all();
+                return;
+            }
         }
 
         let mut next: Option<Instant> = None;
