@@ -232,7 +232,12 @@ impl RegimeConfig {
                 format!("`states` = {states} is out of range: 1 to 32 regimes"),
             );
             let window = self.window.unwrap_or(warm_up);
-            check("window", window >= 1, "`window` must be at least 1".into());
+            // Unset, it is `warm_up`, whose own check speaks for it.
+            check(
+                "window",
+                self.window.is_none() || window >= 1,
+                "`window` must be at least 1".into(),
+            );
             let initialisations = self.initialisations.unwrap_or(4);
             check(
                 "initialisations",
