@@ -66,19 +66,15 @@ struct Checkpoint {
 }
 
 /// A series' models and checkpoints.
+#[derive(Default)]
 pub(super) struct Detector {
+    /// HMM only: one slot per segment of the current series.
     models: Vec<Slot>,
+    /// In position order; the last one is the state after the series' last price.
     checkpoints: Vec<Checkpoint>,
 }
 
 impl Detector {
-    pub(super) fn new(_settings: &RegimeSettings) -> Self {
-        Detector {
-            models: Vec::new(),
-            checkpoints: Vec::new(),
-        }
-    }
-
     /// Recomputes the rows of positions `change.first` onward (from `warm_up − 1` if
     /// later), handing each to `row` in position order.
     pub(super) fn rerun(

@@ -98,7 +98,7 @@ impl Regimes {
                 inputs: BTreeMap::new(),
                 points: Vec::new(),
                 rows: Vec::new(),
-                detector: Detector::new(&self.settings),
+                detector: Detector::default(),
             });
             if let Some(change) = series.apply(updates) {
                 series.rerun(&key, change, &self.settings, out);
