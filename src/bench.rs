@@ -192,6 +192,30 @@ pub(crate) fn parsers_only(format: Option<&str>) -> Result<()> {
     Ok(())
 }
 
+/// The regime models' online updates on one thread (`gridflow_regime::throughput`), as
+/// Markdown: HMM filter updates (K = 3) and BOCPD updates (R = 1,000 run lengths).
+fn regime_throughput() -> String {
+    let hmm = gridflow_regime::throughput::hmm_filter(20_000_000);
+    let bocpd = gridflow_regime::throughput::bocpd(200_000, 1_000);
+    let mut table = String::from("| model | updates | seconds | updates/s |\n|---|---|---|---|\n");
+    for (name, measured) in [("HMM filter, K = 3", hmm), ("BOCPD, R = 1,000", bocpd)] {
+        let _ = writeln!(
+            table,
+            "| {name} | {} | {:.3} | {:.0} |",
+            measured.updates,
+            measured.elapsed.as_secs_f64(),
+            measured.per_second()
+        );
+    }
+    table
+}
+
+/// Prints only the regime models' throughput table.
+pub(crate) fn regimes_only() -> Result<()> {
+    print!("{}", regime_throughput());
+    Ok(())
+}
+
 /// Runs every case `repeat` times and prints a Markdown table.
 pub(crate) fn bench(
     nodes: u32,
@@ -298,6 +322,8 @@ pub(crate) fn bench(
     }
     table.push_str("\n### Parser throughput (one thread, in memory, largest bundled fixture)\n\n");
     table.push_str(&parsers::throughput(Duration::from_millis(500), None)?);
+    table.push_str("\n### Regime detection (one thread, online updates)\n\n");
+    table.push_str(&regime_throughput());
     print!("{table}");
     let _ = std::fs::remove_dir_all(&work);
     Ok(())

@@ -69,6 +69,9 @@ enum Command {
         /// Only the parser throughput table (no end-to-end cases).
         #[arg(long)]
         parsers_only: bool,
+        /// Only the regime models' online-update throughput (HMM filter, BOCPD).
+        #[arg(long)]
+        regimes_only: bool,
         /// With `--parsers-only`: only this format's rows, e.g. `--format miso_lmp`.
         #[arg(long)]
         format: Option<String>,
@@ -161,10 +164,13 @@ fn execute(command: Command) -> Result<ExitCode> {
             intervals,
             repeat,
             parsers_only,
+            regimes_only,
             format,
             work,
         } => {
-            if parsers_only {
+            if regimes_only {
+                bench::regimes_only()?;
+            } else if parsers_only {
                 bench::parsers_only(format.as_deref())?;
             } else {
                 bench::bench(nodes, intervals, repeat, work)?;

@@ -10,6 +10,7 @@ fn every_pipeline_example_in_the_reference_validates_and_runs() {
     let registry = gridflow::registry();
     let mut examples = 0;
     let mut quantities = 0;
+    let mut regimes = 0;
     for block in text.split("```toml\n").skip(1) {
         let block = &block[..block.find("```").unwrap()];
         if !block.contains("[sinks.") || block.contains("NAME") {
@@ -42,6 +43,14 @@ fn every_pipeline_example_in_the_reference_validates_and_runs() {
             );
             quantities += 1;
         }
+        // A `regime` example must write regimes rows, not just an empty table.
+        if block.contains("kind = \"regime\"") {
+            assert!(
+                !parquet_files(&lake.join("regimes")).is_empty(),
+                "example wrote no regimes:\n{block}"
+            );
+            regimes += 1;
+        }
         if block.contains("kind = \"normalize\"") || !block.contains("kind = \"fundamentals\"") {
             assert!(
                 !read_prices(&lake).is_empty(),
@@ -52,4 +61,5 @@ fn every_pipeline_example_in_the_reference_validates_and_runs() {
     }
     assert!(examples >= 4, "found {examples} examples");
     assert!(quantities >= 1, "found no `fundamentals` example");
+    assert!(regimes >= 1, "found no `regime` example");
 }

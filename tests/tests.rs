@@ -11,6 +11,7 @@ mod end_to_end;
 mod global;
 mod http;
 mod oracle;
+mod regimes;
 mod shutdown;
 mod validation;
 mod watch;

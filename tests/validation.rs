@@ -248,3 +248,89 @@ fn broken_pipeline_reports_every_error_at_once() {
     );
     assert!(stderr.contains("help: did you mean `spp_rt`?"), "{stderr}");
 }
+
+/// `SOURCE`, `normalize` and a `regime` operator with `fields` (from line 14 on).
+fn with_regime(fields: &str) -> String {
+    format!(
+        "{SOURCE}\n[operators.normalize]\nkind = \"normalize\"\ninputs = [\"spp_rt\"]\n\n[operators.regimes]\nkind = \"regime\"\ninputs = [\"normalize\"]\n{fields}\n{SINK}"
+    )
+}
+
+#[test]
+fn regime_settings_for_the_other_method_and_out_of_range_are_each_reported() {
+    let all = errors(&with_regime("method = \"bocpd\"\nstates = 3\nhazard = 2.0"));
+    let found: Vec<(usize, usize, &str)> = all
+        .iter()
+        .map(|e| (e.line, e.column, e.message.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                15,
+                10,
+                "`states` applies to method = \"hmm\"; this operator's method is \"bocpd\""
+            ),
+            (16, 10, "`hazard` = 2 must be strictly between 0 and 1"),
+        ]
+    );
+    assert!(
+        all.iter()
+            .all(|e| e.component.as_deref() == Some("operators.regimes"))
+    );
+    assert!(
+        all[0]
+            .to_string()
+            .starts_with("test.toml:15:10: operators.regimes: `states` applies"),
+        "{}",
+        all[0]
+    );
+
+    let all = errors(&with_regime("states = 40\nwarm_up = 0"));
+    let found: Vec<(usize, usize, &str)> = all
+        .iter()
+        .map(|e| (e.line, e.column, e.message.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (14, 10, "`states` = 40 is out of range: 1 to 32 regimes"),
+            (15, 11, "`warm_up` must be at least 1"),
+        ]
+    );
+
+    let error = only(&with_regime(
+        "method = \"bocpd\"\nprior = { mean = 40.0, rate = -1.0 }",
+    ));
+    assert_eq!((error.line, error.column), (15, 9));
+    assert_eq!(
+        error.message,
+        "`prior.rate` = -1 must be positive and finite"
+    );
+}
+
+#[test]
+fn regime_refuses_unknown_fields_and_unnormalized_input() {
+    let error = only(&with_regime("refit = 48"));
+    assert_eq!((error.line, error.column), (14, 1));
+    assert!(
+        error
+            .message
+            .contains("unknown field `refit`, expected one of"),
+        "{}",
+        error.message
+    );
+
+    let text = format!(
+        "{SOURCE}\n[operators.regimes]\nkind = \"regime\"\ninputs = [\"spp_rt\"]\n\n[sinks.lake]\nkind = \"parquet\"\ninputs = [\"regimes\"]\npath = \"target/unused\"\n"
+    );
+    let error = only(&text);
+    assert_eq!((error.line, error.column), (9, 11));
+    assert!(
+        error
+            .message
+            .contains("input `spp_rt` produces observations but `regime` accepts prices"),
+        "{}",
+        error.message
+    );
+}

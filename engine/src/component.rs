@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::metrics::ComponentCounters;
 use crate::pipeline::{ComponentConfig, ConfigError, PipelineSettings};
-use crate::record::{Observation, PriceRecord, QuantityRecord, Reject};
+use crate::record::{Observation, PriceRecord, QuantityRecord, RegimeRecord, Reject};
 use crate::{Collection, Time};
 
 /// The type of data on an edge of the pipeline graph.
@@ -24,6 +24,8 @@ pub enum StreamKind {
     Prices,
     /// Normalized quantities, fundamentals such as gas in storage ([`QuantityRecord`]).
     Quantities,
+    /// Regime probabilities or change points per price ([`RegimeRecord`]).
+    Regimes,
 }
 
 impl StreamKind {
@@ -33,6 +35,7 @@ impl StreamKind {
             StreamKind::Observations => "observations",
             StreamKind::Prices => "prices",
             StreamKind::Quantities => "quantities",
+            StreamKind::Regimes => "regimes",
         }
     }
 }
@@ -45,6 +48,8 @@ pub enum Stream<'scope> {
     Prices(Collection<'scope, PriceRecord>),
     /// Normalized quantities.
     Quantities(Collection<'scope, QuantityRecord>),
+    /// Regimes of prices.
+    Regimes(Collection<'scope, RegimeRecord>),
 }
 
 impl<'scope> Stream<'scope> {
@@ -54,6 +59,7 @@ impl<'scope> Stream<'scope> {
             Stream::Observations(_) => StreamKind::Observations,
             Stream::Prices(_) => StreamKind::Prices,
             Stream::Quantities(_) => StreamKind::Quantities,
+            Stream::Regimes(_) => StreamKind::Regimes,
         }
     }
 }
@@ -64,6 +70,7 @@ impl Clone for Stream<'_> {
             Stream::Observations(collection) => Stream::Observations(collection.clone()),
             Stream::Prices(collection) => Stream::Prices(collection.clone()),
             Stream::Quantities(collection) => Stream::Quantities(collection.clone()),
+            Stream::Regimes(collection) => Stream::Regimes(collection.clone()),
         }
     }
 }

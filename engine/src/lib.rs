@@ -2,8 +2,9 @@
 //! timely/differential runtime.
 //!
 //! - [`record`]: what flows — [`record::Observation`] (as published), [`record::PriceRecord`]
-//!   and [`record::QuantityRecord`] (normalized), [`record::Reject`] — and exact fixed-point
-//!   [`record::Price`]s (quantities use the same type, [`record::Quantity`]).
+//!   and [`record::QuantityRecord`] (normalized), [`record::RegimeRecord`] (regimes of
+//!   prices), [`record::Reject`] — and exact fixed-point [`record::Price`]s (quantities use
+//!   the same type, [`record::Quantity`]) and [`record::Probability`]s.
 //! - [`pipeline`]: TOML pipeline files, loaded in two stages into a validated [`Plan`].
 //! - [`component`]: the traits sources, operators and sinks implement; [`Registry`] lists them.
 //! - [`runtime`]: runs a [`Plan`] on `N` timely worker threads.

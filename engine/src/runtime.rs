@@ -354,6 +354,7 @@ fn count_into(stream: Stream<'_>, counters: Arc<ComponentCounters>, incoming: bo
         Stream::Observations(c) => Stream::Observations(count(c, counters, incoming)),
         Stream::Prices(c) => Stream::Prices(count(c, counters, incoming)),
         Stream::Quantities(c) => Stream::Quantities(count(c, counters, incoming)),
+        Stream::Regimes(c) => Stream::Regimes(count(c, counters, incoming)),
     }
 }
 
@@ -401,5 +402,6 @@ fn probe_stream<'scope>(stream: Stream<'scope>, probe: &ProbeHandle<Time>) -> St
         Stream::Observations(c) => Stream::Observations(c.probe_with(probe)),
         Stream::Prices(c) => Stream::Prices(c.probe_with(probe)),
         Stream::Quantities(c) => Stream::Quantities(c.probe_with(probe)),
+        Stream::Regimes(c) => Stream::Regimes(c.probe_with(probe)),
     }
 }

@@ -6,6 +6,9 @@
 //!   deduplicated and changed values turned into revisions.
 //! - [`Fundamentals`] (`kind = "fundamentals"`): published quantities (gas in storage, ...)
 //!   to UTC intervals, with the version rule `normalize` applies to prices.
+//! - [`Regime`] (`kind = "regime"`): per price series, regime probabilities from a Gaussian
+//!   hidden Markov model filtered online, or Bayesian online change points, on the models
+//!   of `gridflow-regime`; revisions re-run a series from the revised interval.
 //!
 //! Operators do no I/O: they see collections in and collections out.
 //!
@@ -15,17 +18,24 @@
 //! gridflow_operators::register(&mut registry);
 //! assert!(registry.operator("normalize").is_some());
 //! assert!(registry.operator("fundamentals").is_some());
+//! assert!(registry.operator("regime").is_some());
 //! ```
 
 mod fundamentals;
 mod normalize;
+mod regime;
 mod versions;
 
 pub use fundamentals::{Fundamentals, FundamentalsConfig, FundamentalsKind};
 pub use normalize::{Normalize, NormalizeConfig, NormalizeKind, NormalizeSettings};
+pub use regime::{
+    HmmSettings, MethodSettings, PriorConfig, Regime, RegimeConfig, RegimeKind, RegimeSettings,
+    SeriesFilter,
+};
 
 /// Adds every operator kind of this crate to `registry`.
 pub fn register(registry: &mut gridflow_engine::Registry) {
     registry.add_operator(NormalizeKind);
     registry.add_operator(FundamentalsKind);
+    registry.add_operator(RegimeKind);
 }

@@ -11,8 +11,9 @@ use gridflow_engine::component::{BuildContext, SinkPlan, Stream, WorkerInfo};
 use gridflow_engine::metrics::ComponentCounters;
 use gridflow_engine::pipeline::PipelineSettings;
 use gridflow_engine::record::{
-    Components, Currency, LocationType, Market, Origin, Price, PriceKey, PriceRecord, Product,
-    QuantityKey, QuantityRecord, Reject, Unit, Version,
+    Components, Currency, LocationType, Market, Origin, Price, PriceKey, PriceRecord, Probability,
+    Product, QuantityKey, QuantityRecord, RegimeKey, RegimeMethod, RegimeRecord, Reject, Unit,
+    Version,
 };
 use gridflow_engine::{Diff, Time};
 use gridflow_sinks::parquet::ParquetSink;
@@ -30,6 +31,7 @@ pub(crate) struct Batch {
     pub(crate) prices: Vec<(PriceRecord, Diff)>,
     pub(crate) rejects: Vec<(Reject, Diff)>,
     pub(crate) quantities: Vec<(QuantityRecord, Diff)>,
+    pub(crate) regimes: Vec<(RegimeRecord, Diff)>,
 }
 
 pub(crate) fn utc(text: &str) -> jiff::Timestamp {
@@ -103,6 +105,56 @@ pub(crate) fn storage(region: &str, friday: &str, value: &str, line: u64) -> Qua
     }
 }
 
+/// A three-regime HMM row of `record`'s price; `probabilities` are decimal texts summing
+/// to 1.
+pub(crate) fn hmm_regime(
+    record: &PriceRecord,
+    probabilities: [&str; 3],
+    state: u8,
+    previous_state: Option<u8>,
+) -> RegimeRecord {
+    let probability = |text: &str| {
+        let micros: Price = text.parse().unwrap();
+        Probability::from_units(u32::try_from(micros.micros() * 1_000).unwrap())
+    };
+    RegimeRecord {
+        key: RegimeKey {
+            interval_start: record.key.interval_start,
+            market: record.key.market,
+            product: record.key.product,
+            location: record.key.location.clone(),
+            operator: Arc::from("regimes"),
+        },
+        interval_end: record.interval_end,
+        method: RegimeMethod::Hmm,
+        price: record.price,
+        currency: record.currency,
+        unit: record.unit,
+        probabilities: probabilities.iter().map(|p| probability(p)).collect(),
+        state: Some(state),
+        previous_state,
+        changed: previous_state.is_some_and(|previous| previous != state),
+        run_length: None,
+        change_probability: None,
+    }
+}
+
+/// A BOCPD row of `record`'s price.
+pub(crate) fn bocpd_regime(
+    record: &PriceRecord,
+    run_length: u32,
+    change_probability: f64,
+) -> RegimeRecord {
+    let mut row = hmm_regime(record, ["1", "0", "0"], 0, None);
+    row.key.operator = Arc::from("changes");
+    row.method = RegimeMethod::Bocpd;
+    row.probabilities = Vec::new();
+    row.state = None;
+    row.run_length = Some(run_length);
+    row.change_probability = Some(Probability::from_f64(change_probability));
+    row
+}
+
 pub(crate) fn reject(source: &str, line: u64, reason: &str) -> Reject {
     Reject::new(
         Origin {
@@ -140,27 +192,32 @@ pub(crate) fn run_with(
     let counters = Arc::new(ComponentCounters::default());
     let context = context(counters.clone());
     timely::execute_directly(move |worker| {
-        let (mut prices, mut rejects, mut quantities) = worker.dataflow::<Time, _, _>(|scope| {
-            let (price_input, price_collection) = scope.new_collection::<PriceRecord, Diff>();
-            let (reject_input, reject_collection) = scope.new_collection::<Reject, Diff>();
-            let (quantity_input, quantity_collection) =
-                scope.new_collection::<QuantityRecord, Diff>();
-            sink.build(
-                vec![
-                    Stream::Prices(price_collection),
-                    Stream::Quantities(quantity_collection),
-                ],
-                reject_collection,
-                &context,
-            )
-            .unwrap();
-            (price_input, reject_input, quantity_input)
-        });
+        let (mut prices, mut rejects, mut quantities, mut regimes) =
+            worker.dataflow::<Time, _, _>(|scope| {
+                let (price_input, price_collection) = scope.new_collection::<PriceRecord, Diff>();
+                let (reject_input, reject_collection) = scope.new_collection::<Reject, Diff>();
+                let (quantity_input, quantity_collection) =
+                    scope.new_collection::<QuantityRecord, Diff>();
+                let (regime_input, regime_collection) =
+                    scope.new_collection::<RegimeRecord, Diff>();
+                sink.build(
+                    vec![
+                        Stream::Prices(price_collection),
+                        Stream::Quantities(quantity_collection),
+                        Stream::Regimes(regime_collection),
+                    ],
+                    reject_collection,
+                    &context,
+                )
+                .unwrap();
+                (price_input, reject_input, quantity_input, regime_input)
+            });
         let mut time = T0;
         for batch in batches {
             prices.advance_to(time);
             rejects.advance_to(time);
             quantities.advance_to(time);
+            regimes.advance_to(time);
             for (record, diff) in batch.prices {
                 prices.update(record, diff);
             }
@@ -170,19 +227,25 @@ pub(crate) fn run_with(
             for (record, diff) in batch.quantities {
                 quantities.update(record, diff);
             }
+            for (record, diff) in batch.regimes {
+                regimes.update(record, diff);
+            }
             // As the runtime does: hand each batch to the dataflow before reading more.
             prices.flush();
             rejects.flush();
             quantities.flush();
+            regimes.flush();
             worker.step();
             time += STEP;
         }
         prices.advance_to(time);
         rejects.advance_to(time);
         quantities.advance_to(time);
+        regimes.advance_to(time);
         prices.flush();
         rejects.flush();
         quantities.flush();
+        regimes.flush();
         let mut step = |duration: Duration| {
             let until = Instant::now() + duration;
             while Instant::now() < until {

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::common::{
-    Batch, STEP, T0, files, first_int, first_text, read, read_partition, record, reject, run,
-    run_with, storage,
+    Batch, STEP, T0, bocpd_regime, files, first_int, first_text, hmm_regime, read, read_partition,
+    record, reject, run, run_with, storage,
 };
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Decimal128Type, Int64Type, TimestampMicrosecondType};
@@ -132,11 +132,19 @@ pub(crate) fn write_example_lake(root: &Path) -> Arc<ComponentCounters> {
     east_revised.version.published_at = crate::common::utc("2022-12-15T15:30:00Z");
     east_revised.origin.file = Arc::from("data/gas/storage_revised.json");
 
+    // Regimes: a three-regime HMM on the PJM hub, whose rows both change when the revision
+    // arrives (a filter depends on every earlier price), and a change-point row for ERCOT.
+    let hub_late = hmm_regime(&first, ["0.05", "0.9", "0.05"], 1, None);
+    let hub_night = hmm_regime(&negative, ["0.8", "0.19", "0.01"], 0, Some(1));
+    let hub_late_revised = hmm_regime(&revised, ["0.04", "0.92", "0.04"], 1, None);
+    let hub_night_revised = hmm_regime(&negative, ["0.81", "0.18", "0.01"], 0, Some(1));
+    let north = bocpd_regime(&ercot, 1, 1.0);
+
     run(
         sink(ParquetSinkConfig::new(root)),
         vec![
             Batch {
-                prices: vec![(first.clone(), 1), (negative, 1), (ercot, 1)],
+                prices: vec![(first.clone(), 1), (negative.clone(), 1), (ercot, 1)],
                 rejects: vec![
                     (reject("spp_da", 7, "not a decimal number: `abc`"), 1),
                     (reject("caiso rt/2", 8, "unknown product `XX`"), 1),
@@ -147,11 +155,18 @@ pub(crate) fn write_example_lake(root: &Path) -> Arc<ComponentCounters> {
                     (storage("LOWER_48", "2022-11-25", "3483", 17), 1),
                     (storage("LOWER_48", "2022-12-02", "3462", 9), 1),
                 ],
+                regimes: vec![(hub_late.clone(), 1), (hub_night.clone(), 1), (north, 1)],
             },
             Batch {
                 prices: vec![(first, -1), (revised, 1)],
                 rejects: vec![],
                 quantities: vec![(east, -1), (east_revised, 1)],
+                regimes: vec![
+                    (hub_late, -1),
+                    (hub_night, -1),
+                    (hub_late_revised, 1),
+                    (hub_night_revised, 1),
+                ],
             },
         ],
     )
@@ -176,6 +191,9 @@ fn writes_every_version_into_hive_partitions() {
             "prices/market=ERCOT/date=2024-01-01",
             "prices/market=PJM/date=2024-01-01",
             "prices/market=PJM/date=2024-01-02",
+            "regimes/market=ERCOT/date=2024-01-01",
+            "regimes/market=PJM/date=2024-01-01",
+            "regimes/market=PJM/date=2024-01-02",
             "rejects/source=caiso%20rt%2F2/date=2023-11-14",
             "rejects/source=spp_da/date=2023-11-14",
         ]
@@ -365,10 +383,10 @@ fn writes_every_version_into_hive_partitions() {
         changed
     );
 
-    // Prices 5 updates, quantities 6; rejects are counted where they arise.
-    assert_eq!(ComponentCounters::get(&counters.records_in), 11);
-    assert_eq!(ComponentCounters::get(&counters.records_out), 11);
-    assert_eq!(ComponentCounters::get(&counters.files), 7);
+    // Prices 5 updates, quantities 6, regimes 7; rejects are counted where they arise.
+    assert_eq!(ComponentCounters::get(&counters.records_in), 18);
+    assert_eq!(ComponentCounters::get(&counters.records_out), 18);
+    assert_eq!(ComponentCounters::get(&counters.files), 10);
     assert_eq!(ComponentCounters::get(&counters.rejected), 0);
     assert_eq!(
         counters.durable_through(1),
@@ -477,6 +495,7 @@ fn a_lost_quantities_file_holds_durability_back() {
             prices: hours(Market::Pjm, "2024-01-01", 2),
             rejects: vec![],
             quantities: vec![(storage("EAST", "2022-12-02", "834", 2), 1)],
+            ..Batch::default()
         }],
     );
     assert_eq!(ComponentCounters::get(&counters.rejected), 1);
@@ -516,7 +535,7 @@ fn rolls_files_by_rows_and_cuts_row_groups() {
         vec![Batch {
             prices: hours(Market::Spp, "2024-03-10", 20),
             rejects: vec![],
-            quantities: vec![],
+            ..Batch::default()
         }],
     );
     no_temporary_files(&root);
@@ -576,7 +595,7 @@ fn a_full_buffer_commits_the_largest_file_early() {
         vec![Batch {
             prices,
             rejects: vec![],
-            quantities: vec![],
+            ..Batch::default()
         }],
     );
     no_temporary_files(&root);
@@ -610,7 +629,7 @@ fn commits_old_files_while_the_input_stays_open() {
         vec![Batch {
             prices: hours(Market::Miso, "2024-06-01", 3),
             rejects: vec![],
-            quantities: vec![],
+            ..Batch::default()
         }],
         move |step| {
             for _ in 0..40 {
@@ -643,7 +662,7 @@ fn a_failed_partition_is_counted_and_the_rest_is_written() {
         vec![Batch {
             prices,
             rejects: vec![],
-            quantities: vec![],
+            ..Batch::default()
         }],
     );
     assert_eq!(ComponentCounters::get(&counters.rejected), 4);

@@ -1,6 +1,6 @@
 //! The record model: what sources observe, what the lake stores, and what is rejected.
 //!
-//! Three record types flow through a pipeline:
+//! Four record types flow through a pipeline:
 //! - [`Observation`]: a value exactly as a source published it (native time, currency,
 //!   unit), an FX reference rate, or a quantity (a fundamental such as gas in storage).
 //!   Sources emit these.
@@ -8,6 +8,9 @@
 //!   the native value kept beside it, and the version that made it current.
 //! - [`QuantityRecord`]: a normalized quantity: UTC interval, the value as published in its
 //!   unit, and the version that made it current.
+//! - [`RegimeRecord`]: what the `regime` operator concludes from a normalized price: regime
+//!   probabilities (hidden Markov model) or the run length since a change point (BOCPD),
+//!   with exact fixed-point [`Probability`]s.
 //! - [`Reject`]: input that could not become a record, with where it came from and why.
 //!
 //! `docs/schema.md` is the reference for every field.
@@ -15,6 +18,7 @@
 mod interval;
 mod price;
 mod quantity;
+mod regime;
 mod vocabulary;
 
 use std::sync::Arc;
@@ -26,6 +30,7 @@ use serde::{Deserialize, Serialize};
 pub use interval::{Anchor, MarketClock, NativeInterval, Occurrence, TimeError, UtcInterval};
 pub use price::{Price, PriceParseError, Quantity};
 pub use quantity::{PublishedQuantity, QuantityKey, QuantityRecord};
+pub use regime::{Probability, RegimeKey, RegimeMethod, RegimeRecord};
 pub use vocabulary::{Currency, LocationType, Market, Product, Unit};
 
 /// Where a value came from: the source component, the file (or URL) and the line.

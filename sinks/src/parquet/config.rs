@@ -15,6 +15,7 @@ use serde::Deserialize;
 /// stream = "prices"
 /// rejects_stream = "rejects"
 /// quantities_stream = "fundamentals"
+/// regimes_stream = "regimes"
 /// row_group_rows = 131072
 /// max_file_rows = 1000000
 /// max_file_age_seconds = 60
@@ -42,6 +43,11 @@ pub struct ParquetSinkConfig {
     /// Example: `quantities_stream = "fundamentals_us"`.
     #[serde(default = "default_quantities_stream")]
     pub quantities_stream: String,
+    /// Table that receives the rows of inputs that produce regimes (a `regime` operator),
+    /// partitioned as `market=<MARKET>/date=<YYYY-MM-DD>`. Default `"regimes"`.
+    /// Example: `regimes_stream = "regimes_nem"`.
+    #[serde(default = "default_regimes_stream")]
+    pub regimes_stream: String,
     /// Rows per Parquet row group (the unit readers skip by statistics and read in
     /// parallel). Default `131072`. Example: `row_group_rows = 65536`.
     #[serde(default = "default_row_group_rows")]
@@ -77,6 +83,10 @@ fn default_rejects_stream() -> String {
 
 fn default_quantities_stream() -> String {
     "fundamentals".to_string()
+}
+
+fn default_regimes_stream() -> String {
+    "regimes".to_string()
 }
 
 fn default_row_group_rows() -> usize {
@@ -117,6 +127,7 @@ impl ParquetSinkConfig {
             stream: default_stream(),
             rejects_stream: default_rejects_stream(),
             quantities_stream: default_quantities_stream(),
+            regimes_stream: default_regimes_stream(),
             row_group_rows: default_row_group_rows(),
             max_file_rows: default_max_file_rows(),
             max_file_age_seconds: default_max_file_age_seconds(),
@@ -162,6 +173,18 @@ impl ParquetSinkConfig {
                 "quantities_stream",
                 false,
                 "must differ from `stream` and `rejects_stream`: each table has its own columns",
+            );
+        }
+        if let Err(message) = table_name(&self.regimes_stream) {
+            check("regimes_stream", false, &message);
+        } else if [&self.stream, &self.rejects_stream, &self.quantities_stream]
+            .contains(&&self.regimes_stream)
+        {
+            check(
+                "regimes_stream",
+                false,
+                "must differ from `stream`, `rejects_stream` and `quantities_stream`: each table \
+                 has its own columns",
             );
         }
         let positive = "must be greater than 0";
@@ -222,6 +245,7 @@ mod tests {
             stream: "../x".into(),
             rejects_stream: "a=b".into(),
             quantities_stream: String::new(),
+            regimes_stream: ".hidden".into(),
             row_group_rows: 0,
             max_file_rows: 0,
             max_file_age_seconds: 0,
@@ -241,6 +265,7 @@ mod tests {
                 "stream",
                 "rejects_stream",
                 "quantities_stream",
+                "regimes_stream",
                 "row_group_rows",
                 "max_file_rows",
                 "max_file_age_seconds",
@@ -261,5 +286,10 @@ mod tests {
         config.quantities_stream = "rejects".into();
         let invalid = config.validate().unwrap_err();
         assert_eq!(invalid[0].field, "quantities_stream");
+
+        let mut config = ParquetSinkConfig::new("lake");
+        config.regimes_stream = "fundamentals".into();
+        let invalid = config.validate().unwrap_err();
+        assert_eq!(invalid[0].field, "regimes_stream");
     }
 }

@@ -1,9 +1,10 @@
 //! The `parquet` sink: normalized prices, normalized quantities (fundamentals such as gas
-//! in storage) and upstream rejects into a Hive-partitioned Parquet lake.
+//! in storage), regimes of prices and upstream rejects into a Hive-partitioned Parquet lake.
 //!
 //! ```text
 //! <path>/<stream>/market=<MARKET>/date=<YYYY-MM-DD>/part-<run>-w<worker>-<seq>.parquet
 //! <path>/<quantities_stream>/market=<MARKET>/date=<YYYY-MM-DD>/part-<run>-w<worker>-<seq>.parquet
+//! <path>/<regimes_stream>/market=<MARKET>/date=<YYYY-MM-DD>/part-<run>-w<worker>-<seq>.parquet
 //! <path>/<rejects_stream>/source=<SOURCE>/date=<YYYY-MM-DD>/part-<run>-w<worker>-<seq>.parquet
 //! ```
 //!
@@ -26,12 +27,12 @@ use ::parquet::schema::types::ColumnPath;
 use gridflow_engine::Collection;
 use gridflow_engine::component::{BuildContext, SinkError, SinkKind, SinkPlan, Stream, StreamKind};
 use gridflow_engine::pipeline::{ComponentConfig, ConfigError};
-use gridflow_engine::record::{PriceRecord, QuantityRecord, Reject};
+use gridflow_engine::record::{PriceRecord, QuantityRecord, RegimeRecord, Reject};
 
 pub use config::{InvalidField, ParquetSinkConfig};
-pub use schema::{prices_schema, quantities_schema, rejects_schema};
+pub use schema::{prices_schema, quantities_schema, regimes_schema, rejects_schema};
 
-use schema::{Prices, Quantities, Rejects};
+use schema::{Prices, Quantities, Regimes, Rejects};
 use writer::{Limits, Naming, TableWriter};
 
 /// Columns (of any table) written without a dictionary.
@@ -45,6 +46,7 @@ const PLAIN_COLUMNS: &[&str] = &[
     "greenhouse_gas",
     "native_price",
     "value",
+    "change_probability",
     "published_at",
     "changed_at",
     "line",
@@ -60,8 +62,8 @@ impl SinkKind for ParquetSinkKind {
     }
 
     fn summary(&self) -> &'static str {
-        "Hive-partitioned Parquet lake: prices and quantities by market/date, rejects by \
-         source/date"
+        "Hive-partitioned Parquet lake: prices, quantities and regimes by market/date, \
+         rejects by source/date"
     }
 
     fn configure(
@@ -137,20 +139,31 @@ impl ParquetSink {
     pub fn quantities_directory(&self) -> PathBuf {
         self.config.path.join(&self.config.quantities_stream)
     }
+
+    /// `<path>/<regimes_stream>`: the regimes table's directory.
+    pub fn regimes_directory(&self) -> PathBuf {
+        self.config.path.join(&self.config.regimes_stream)
+    }
 }
 
 impl SinkPlan for ParquetSink {
     fn describe(&self) -> String {
         format!(
-            "{} (market/date), rejects to {} (source/date), quantities to {} (market/date)",
+            "{} (market/date), rejects to {} (source/date), quantities to {} and regimes to \
+             {} (market/date)",
             self.prices_directory().display(),
             self.rejects_directory().display(),
-            self.quantities_directory().display()
+            self.quantities_directory().display(),
+            self.regimes_directory().display()
         )
     }
 
     fn accepts(&self) -> &'static [StreamKind] {
-        &[StreamKind::Prices, StreamKind::Quantities]
+        &[
+            StreamKind::Prices,
+            StreamKind::Quantities,
+            StreamKind::Regimes,
+        ]
     }
 
     fn build<'scope>(
@@ -161,16 +174,18 @@ impl SinkPlan for ParquetSink {
     ) -> Result<(), SinkError> {
         let mut prices: Vec<Collection<'scope, PriceRecord>> = Vec::with_capacity(inputs.len());
         let mut quantities: Vec<Collection<'scope, QuantityRecord>> = Vec::new();
+        let mut regimes: Vec<Collection<'scope, RegimeRecord>> = Vec::new();
         for input in inputs {
             match input {
                 Stream::Prices(collection) => prices.push(collection),
                 Stream::Quantities(collection) => quantities.push(collection),
+                Stream::Regimes(collection) => regimes.push(collection),
                 other => {
                     return Err(SinkError::Other {
                         sink: context.name.to_string(),
                         message: format!(
-                            "accepts prices and quantities, not {}; route the input through \
-                             `normalize` or `fundamentals`",
+                            "accepts prices, quantities and regimes, not {}; route the input \
+                             through `normalize` or `fundamentals`",
                             other.kind().as_str()
                         ),
                     });
@@ -178,14 +193,19 @@ impl SinkPlan for ParquetSink {
             }
         }
         // A table's directory exists once the sink can write to it: prices and rejects
-        // always (as before quantities existed), quantities when an input produces them.
+        // always (as before quantities existed), quantities and regimes when an input
+        // produces them.
         let mut directories = vec![self.prices_directory(), self.rejects_directory()];
         if !quantities.is_empty() {
             directories.push(self.quantities_directory());
         }
+        if !regimes.is_empty() {
+            directories.push(self.regimes_directory());
+        }
         let scope = rejects.scope();
         let prices = differential_dataflow::collection::concatenate(scope, prices);
         let quantities = differential_dataflow::collection::concatenate(scope, quantities);
+        let regimes = differential_dataflow::collection::concatenate(scope, regimes);
 
         // Fail the build, not every later file, when the lake cannot be created at all.
         for directory in directories {
@@ -228,6 +248,15 @@ impl SinkPlan for ParquetSink {
             context.counters.clone(),
             true,
         );
+        let regime_writer = TableWriter::<Regimes>::new(
+            context.name.clone(),
+            self.regimes_directory(),
+            self.properties.clone(),
+            limits.clone(),
+            naming.clone(),
+            context.counters.clone(),
+            true,
+        );
         let reject_writer = TableWriter::<Rejects>::new(
             context.name.clone(),
             self.rejects_directory(),
@@ -241,11 +270,13 @@ impl SinkPlan for ParquetSink {
             sink::Inputs {
                 prices,
                 quantities,
+                regimes,
                 rejects,
             },
             sink::Writers {
                 prices: price_writer,
                 quantities: quantity_writer,
+                regimes: regime_writer,
                 rejects: reject_writer,
             },
             context,

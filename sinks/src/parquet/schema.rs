@@ -1,4 +1,5 @@
-//! The three tables of the lake (prices, rejects, quantities): their Arrow schemas, partition keys and column builders.
+//! The tables of the lake (prices, rejects, quantities, and regimes in `regimes.rs`):
+//! their Arrow schemas, partition keys and column builders.
 //!
 //! Rows are appended straight into Arrow builders (no per-row allocation beyond the
 //! builders' amortised growth); a batch is cut from them when a writer needs one.
@@ -14,6 +15,11 @@ use arrow_array::builder::{
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
 use gridflow_engine::record::{Market, Price, PriceRecord, QuantityRecord, Reject};
 use gridflow_engine::{Diff, Time};
+
+mod regimes;
+
+pub(crate) use regimes::Regimes;
+pub use regimes::regimes_schema;
 
 /// Precision of the decimal price columns: the most digits that Parquet stores as a plain
 /// INT64, which every reader understands.

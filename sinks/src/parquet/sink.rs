@@ -3,7 +3,7 @@
 //! Encoding Parquet (building columns, compressing, writing files) is most of a sink's cost.
 //! Done inside the operator it would stall the worker's dataflow; instead the operator
 //! hands each container of updates, unopened, to one thread per sink and worker, which
-//! owns the three table writers. The operator also passes on its input frontiers, so the
+//! owns the four table writers. The operator also passes on its input frontiers, so the
 //! thread knows which times are complete and reports durability itself. The channel is
 //! bounded: a slow disk slows the worker down instead of filling memory. At the end of
 //! input the operator waits for the thread, so a finished run has committed every file.
@@ -15,12 +15,12 @@ use std::time::Instant;
 
 use gridflow_engine::component::BuildContext;
 use gridflow_engine::metrics::ComponentCounters;
-use gridflow_engine::record::{PriceRecord, QuantityRecord, Reject};
+use gridflow_engine::record::{PriceRecord, QuantityRecord, RegimeRecord, Reject};
 use gridflow_engine::{Collection, Diff, Time};
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 
-use super::schema::{Prices, Quantities, Rejects};
+use super::schema::{Prices, Quantities, Regimes, Rejects};
 use super::writer::TableWriter;
 
 /// Containers the operator may hand over before it waits for the writer thread.
@@ -30,6 +30,7 @@ const QUEUED_CONTAINERS: usize = 64;
 pub(crate) struct Inputs<'scope> {
     pub(crate) prices: Collection<'scope, PriceRecord>,
     pub(crate) quantities: Collection<'scope, QuantityRecord>,
+    pub(crate) regimes: Collection<'scope, RegimeRecord>,
     pub(crate) rejects: Collection<'scope, Reject>,
 }
 
@@ -37,18 +38,20 @@ pub(crate) struct Inputs<'scope> {
 pub(crate) struct Writers {
     pub(crate) prices: TableWriter<Prices>,
     pub(crate) quantities: TableWriter<Quantities>,
+    pub(crate) regimes: TableWriter<Regimes>,
     pub(crate) rejects: TableWriter<Rejects>,
 }
 
-/// The least time each input (prices, rejects, quantities) may still deliver; `None`
-/// once the input is closed.
-type Frontiers = [Option<Time>; 3];
+/// The least time each input (prices, rejects, quantities, regimes) may still deliver;
+/// `None` once the input is closed.
+type Frontiers = [Option<Time>; 4];
 
 /// What the operator hands to the writer thread.
 enum Message {
     Prices(Vec<(PriceRecord, Time, Diff)>),
     Rejects(Vec<(Reject, Time, Diff)>),
     Quantities(Vec<(QuantityRecord, Time, Diff)>),
+    Regimes(Vec<(RegimeRecord, Time, Diff)>),
     Frontiers(Frontiers),
 }
 
@@ -110,7 +113,8 @@ impl Drop for WriterThread {
     }
 }
 
-/// Attaches one worker's sink operator for the prices, the quantities and the rejects.
+/// Attaches one worker's sink operator for the prices, the quantities, the regimes and the
+/// rejects.
 ///
 /// The operator does not exchange data: each worker writes the updates it already holds
 /// (placed by market and location upstream), under its own file names.
@@ -120,6 +124,7 @@ pub(crate) fn attach(inputs: Inputs<'_>, writers: Writers, context: &BuildContex
     let mut price_input = builder.new_input(inputs.prices.inner, Pipeline);
     let mut reject_input = builder.new_input(inputs.rejects.inner, Pipeline);
     let mut quantity_input = builder.new_input(inputs.quantities.inner, Pipeline);
+    let mut regime_input = builder.new_input(inputs.regimes.inner, Pipeline);
     let counters: Arc<ComponentCounters> = context.counters.clone();
     let mut thread = match WriterThread::start(writers, context) {
         Ok(thread) => Some(thread),
@@ -138,6 +143,7 @@ pub(crate) fn attach(inputs: Inputs<'_>, writers: Writers, context: &BuildContex
                 price_input.for_each(|_, updates| lost += updates.len());
                 reject_input.for_each(|_, updates| lost += updates.len());
                 quantity_input.for_each(|_, updates| lost += updates.len());
+                regime_input.for_each(|_, updates| lost += updates.len());
                 ComponentCounters::add(&counters.rejected, lost as u64);
                 return;
             };
@@ -154,6 +160,11 @@ pub(crate) fn attach(inputs: Inputs<'_>, writers: Writers, context: &BuildContex
                 let rows = updates.len();
                 ComponentCounters::add(&counters.records_in, rows as u64);
                 writer.send(Message::Quantities(std::mem::take(updates)), rows);
+            });
+            regime_input.for_each(|_capability, updates| {
+                let rows = updates.len();
+                ComponentCounters::add(&counters.records_in, rows as u64);
+                writer.send(Message::Regimes(std::mem::take(updates)), rows);
             });
             let current: Frontiers =
                 std::array::from_fn(|input| frontiers[input].frontier().first().copied());
@@ -182,9 +193,10 @@ fn write(
     let Writers {
         prices: mut price_writer,
         quantities: mut quantity_writer,
+        regimes: mut regime_writer,
         rejects: mut reject_writer,
     } = writers;
-    let mut frontiers: Frontiers = [Some(Time::MIN); 3];
+    let mut frontiers: Frontiers = [Some(Time::MIN); 4];
     // When the oldest pending file reaches its age limit.
     let mut due: Option<Instant> = None;
     loop {
@@ -209,6 +221,11 @@ fn write(
                     quantity_writer.push(record, *time, *diff, now);
                 }
             }
+            Ok(Message::Regimes(updates)) => {
+                for (record, time, diff) in &updates {
+                    regime_writer.push(record, *time, *diff, now);
+                }
+            }
             Ok(Message::Frontiers(current)) => frontiers = current,
             Err(RecvTimeoutError::Timeout) => {}
             // The operator is gone without closing its inputs (its worker failed): keep
@@ -218,6 +235,7 @@ fn write(
                 price_writer.commit_all();
                 reject_writer.commit_all();
                 quantity_writer.commit_all();
+                regime_writer.commit_all();
                 return;
             }
         }
@@ -244,15 +262,22 @@ fn write(
         } else {
             sooner(quantity_writer.expire(now));
         }
+        if frontiers[3].is_none() {
+            regime_writer.commit_all();
+        } else {
+            sooner(regime_writer.expire(now));
+        }
         due = next;
         // The least time every table has committed through, for sources' positions.
         let frontier = frontiers.iter().filter_map(|frontier| *frontier).min();
-        if let (Some(prices), Some(rejects), Some(quantities)) = (
+        if let (Some(prices), Some(rejects), Some(quantities), Some(regimes)) = (
             price_writer.durable_through(frontier),
             reject_writer.durable_through(frontier),
             quantity_writer.durable_through(frontier),
+            regime_writer.durable_through(frontier),
         ) {
-            counters.report_durable(worker, prices.min(rejects).min(quantities));
+            let through = prices.min(rejects).min(quantities).min(regimes);
+            counters.report_durable(worker, through);
         }
         if frontiers.iter().all(Option::is_none) {
             return;

@@ -236,6 +236,50 @@ impl GaussianHmm {
     pub fn filter(&self) -> OnlineFilter {
         OnlineFilter::new(self)
     }
+
+    /// The same model with its states relabelled so that the means ascend: state 0 has
+    /// the lowest mean. Ties are broken by variance, then by the original label, so the
+    /// labelling is a function of the parameters alone.
+    ///
+    /// Baum–Welch may leave states in any order (each random start is sorted, the fit
+    /// can move means past each other); a caller that compares labels across fits, such
+    /// as the `regime` operator across refits, relabels each fit this way.
+    ///
+    /// ```
+    /// use gridflow_regime::GaussianHmm;
+    ///
+    /// let model = GaussianHmm::new(
+    ///     vec![0.7, 0.3],
+    ///     vec![vec![0.9, 0.1], vec![0.4, 0.6]],
+    ///     vec![120.0, 30.0],
+    ///     vec![900.0, 25.0],
+    /// )?;
+    /// let ordered = model.ordered_by_mean();
+    /// assert_eq!(ordered.means(), &[30.0, 120.0]);
+    /// assert_eq!(ordered.transition_row(0), &[0.6, 0.4]);
+    /// # Ok::<(), gridflow_regime::RegimeError>(())
+    /// ```
+    pub fn ordered_by_mean(&self) -> GaussianHmm {
+        let states = self.states();
+        let mut order: Vec<usize> = (0..states).collect();
+        order.sort_by(|&a, &b| {
+            self.means[a]
+                .total_cmp(&self.means[b])
+                .then(self.variances[a].total_cmp(&self.variances[b]))
+                .then(a.cmp(&b))
+        });
+        let mut transition = Vec::with_capacity(states * states);
+        for &from in &order {
+            let row = self.transition_row(from);
+            transition.extend(order.iter().map(|&to| row[to]));
+        }
+        GaussianHmm {
+            start_probabilities: order.iter().map(|&k| self.start_probabilities[k]).collect(),
+            transition,
+            means: order.iter().map(|&k| self.means[k]).collect(),
+            variances: order.iter().map(|&k| self.variances[k]).collect(),
+        }
+    }
 }
 
 /// Smoothed state probabilities, one row of `K` per observation.

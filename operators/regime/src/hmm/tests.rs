@@ -265,3 +265,29 @@ fn invalid_parameters_are_refused() {
         Err(RegimeError::NonFiniteObservation { index: 1, .. })
     ));
 }
+
+#[test]
+fn ordering_by_mean_relabels_every_parameter_consistently() {
+    let model = random_model(3, 11);
+    let ordered = model.ordered_by_mean();
+    assert!(ordered.means().windows(2).all(|pair| pair[0] <= pair[1]));
+    // The same distribution over series: likelihoods agree, and each relabelled state's
+    // smoothed probability is the original state's.
+    let x = [0.3, -1.2, 2.5, 0.0, 4.1, 1.7];
+    let before = model.posteriors(&x).unwrap();
+    let after = ordered.posteriors(&x).unwrap();
+    assert!((before.log_likelihood() - after.log_likelihood()).abs() < 1e-12);
+    for (new, mean) in ordered.means().iter().enumerate() {
+        let old = model.means().iter().position(|m| m == mean).unwrap();
+        for t in 0..x.len() {
+            assert!((before.at(t)[old] - after.at(t)[new]).abs() < 1e-12);
+        }
+        assert_eq!(ordered.variances()[new], model.variances()[old]);
+        assert_eq!(
+            ordered.start_probabilities()[new],
+            model.start_probabilities()[old]
+        );
+    }
+    // Already ordered: unchanged.
+    assert_eq!(ordered.ordered_by_mean(), ordered);
+}
