@@ -17,7 +17,9 @@ use arrow_schema::{DataType, TimeUnit};
 use gridflow_engine::metrics::ComponentCounters;
 use gridflow_engine::record::{Market, Price, PriceRecord};
 use gridflow_sinks::parquet::{ParquetSink, ParquetSinkConfig};
-use parquet::basic::{Compression, LogicalType, TimeUnit as ParquetTimeUnit, Type as PhysicalType};
+use parquet::basic::{
+    Compression, Encoding, LogicalType, TimeUnit as ParquetTimeUnit, Type as PhysicalType,
+};
 
 fn sink(config: ParquetSinkConfig) -> ParquetSink {
     ParquetSink::new(config).unwrap()
@@ -275,6 +277,21 @@ fn writes_every_version_into_hive_partitions() {
         metadata.row_group(0).column(0).compression(),
         Compression::ZSTD(_)
     ));
+    let encodings = |name: &str| {
+        let group = metadata.row_group(0);
+        let index = (0..group.num_columns())
+            .find(|&i| group.column(i).column_path().string() == name)
+            .unwrap();
+        group.column(index).encodings().collect::<Vec<_>>()
+    };
+    for name in ["interval_start", "changed_at", "line"] {
+        assert!(
+            encodings(name).contains(&Encoding::DELTA_BINARY_PACKED),
+            "{name}: {:?}",
+            encodings(name)
+        );
+    }
+    assert!(!encodings("price").contains(&Encoding::DELTA_BINARY_PACKED));
 
     // Rows: the first version, its retraction and the revision, each at its dataflow time.
     let hour = micros("2024-01-01T23:00:00Z");

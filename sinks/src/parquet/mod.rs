@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ::parquet::basic::{Compression, ZstdLevel};
+use ::parquet::basic::{Compression, Encoding, ZstdLevel};
 use ::parquet::file::properties::WriterProperties;
 use ::parquet::schema::types::ColumnPath;
 use gridflow_engine::Collection;
@@ -47,6 +47,18 @@ const PLAIN_COLUMNS: &[&str] = &[
     "native_price",
     "value",
     "change_probability",
+    "published_at",
+    "changed_at",
+    "line",
+];
+
+/// Integer columns written with `DELTA_BINARY_PACKED`: instants repeat or step evenly
+/// within a file and source lines count up, so their deltas pack into a few bits and ZSTD
+/// has a fraction of the bytes to scan (half of the sink's compression time was spent on
+/// such columns). Prices vary too irregularly to gain and stay `PLAIN`.
+const DELTA_COLUMNS: &[&str] = &[
+    "interval_start",
+    "interval_end",
     "published_at",
     "changed_at",
     "line",
@@ -111,6 +123,10 @@ impl ParquetSink {
         // files 38% smaller and encoding faster than with dictionaries everywhere).
         for column in PLAIN_COLUMNS {
             properties = properties.set_column_dictionary_enabled(ColumnPath::from(*column), false);
+        }
+        for column in DELTA_COLUMNS {
+            properties = properties
+                .set_column_encoding(ColumnPath::from(*column), Encoding::DELTA_BINARY_PACKED);
         }
         let properties = properties.build();
         Ok(ParquetSink {
