@@ -85,6 +85,46 @@ fn median_iqr(values: &[f64]) -> (f64, f64) {
 pub struct Layout {
     /// Hours per token; divides 24.
     pub patch_hours: usize,
+    /// Standardise each forecast's prices by the mean and standard deviation of its own 168
+    /// known model-space prices (reversible instance normalisation): the network sees price
+    /// shapes, not levels, and its output is shifted and scaled back.
+    pub instance_norm: bool,
+}
+
+/// The level and spread a forecast's prices are standardised by (model space).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Level {
+    /// Subtracted from every model-space price.
+    pub mean: f64,
+    /// Then divided by this (at least 0.05).
+    pub std: f64,
+}
+
+impl Level {
+    /// No standardisation.
+    pub const IDENTITY: Self = Self {
+        mean: 0.0,
+        std: 1.0,
+    };
+
+    /// The level of the forecast for `day`: from the 168 hours before it only.
+    pub fn of(data: &EpfDataset, norm: &Normalization, layout: Layout, day: usize) -> Self {
+        if !layout.instance_norm {
+            return Self::IDENTITY;
+        }
+        let known = &data.prices()[(day - HISTORY_DAYS) * HOURS_PER_DAY..day * HOURS_PER_DAY];
+        let values: Vec<f64> = known.iter().map(|&p| norm.price_to_model(p)).collect();
+        let mean = values.iter().sum::<f64>() / values.len() as f64;
+        let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64;
+        Self {
+            mean,
+            std: variance.sqrt().max(0.05),
+        }
+    }
+
+    fn apply(&self, model_space: f64) -> f64 {
+        (model_space - self.mean) / self.std
+    }
 }
 
 impl Layout {
@@ -149,6 +189,7 @@ pub fn inputs(
     );
     // Everything known when day `day` is forecast: prices strictly before it.
     let known_prices = &data.prices()[..day * HOURS_PER_DAY];
+    let level = Level::of(data, norm, layout, day);
     let first_hour = (day - HISTORY_DAYS) * HOURS_PER_DAY;
     let p = layout.patch_hours;
     for token in 0..layout.tokens() {
@@ -161,7 +202,7 @@ pub fn inputs(
             out.extend(
                 prices
                     .iter()
-                    .map(|&price| norm.price_to_model(price) as f32),
+                    .map(|&price| level.apply(norm.price_to_model(price)) as f32),
             );
         }
         for index in 0..2 {
@@ -190,12 +231,18 @@ pub fn inputs(
     }
 }
 
-/// Appends the 24 model-space target prices of day `day` to `out`.
-pub fn targets(data: &EpfDataset, norm: &Normalization, day: usize, out: &mut Vec<f32>) {
+/// Appends the 24 target prices of day `day` to `out`: model space, standardised by `level`.
+pub fn targets(
+    data: &EpfDataset,
+    norm: &Normalization,
+    level: Level,
+    day: usize,
+    out: &mut Vec<f32>,
+) {
     out.extend(
         data.day_prices(day)
             .iter()
-            .map(|&p| norm.price_to_model(p) as f32),
+            .map(|&p| level.apply(norm.price_to_model(p)) as f32),
     );
 }
 
@@ -203,6 +250,7 @@ pub fn targets(data: &EpfDataset, norm: &Normalization, day: usize, out: &mut Ve
 #[derive(Debug, Clone)]
 pub(crate) struct Samples {
     pub(crate) days: Vec<usize>,
+    pub(crate) levels: Vec<Level>,
     pub(crate) inputs: Vec<f32>,
     pub(crate) targets: Vec<f32>,
 }
@@ -217,12 +265,16 @@ impl Samples {
         let days: Vec<usize> = days.collect();
         let mut inputs = Vec::with_capacity(days.len() * layout.input_len());
         let mut targets = Vec::with_capacity(days.len() * HOURS_PER_DAY);
+        let mut levels = Vec::with_capacity(days.len());
         for &day in &days {
+            let level = Level::of(data, norm, layout, day);
             self::inputs(data, norm, layout, day, &mut inputs);
-            self::targets(data, norm, day, &mut targets);
+            self::targets(data, norm, level, day, &mut targets);
+            levels.push(level);
         }
         Self {
             days,
+            levels,
             inputs,
             targets,
         }
@@ -255,12 +307,18 @@ mod tests {
 
     #[test]
     fn layout_sizes() {
-        let day = Layout { patch_hours: 24 };
+        let day = Layout {
+            patch_hours: 24,
+            instance_norm: true,
+        };
         assert_eq!(
             (day.tokens(), day.target_tokens(), day.token_width()),
             (8, 1, 84)
         );
-        let hour = Layout { patch_hours: 1 };
+        let hour = Layout {
+            patch_hours: 1,
+            instance_norm: false,
+        };
         assert_eq!(
             (hour.tokens(), hour.target_tokens(), hour.token_width()),
             (192, 24, 15)

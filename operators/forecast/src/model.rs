@@ -33,6 +33,9 @@ pub struct ModelConfig {
     /// Adds a linear map from the whole flattened input to the head's output (a LEAR-like
     /// path next to the encoder). Default true.
     pub linear_skip: bool,
+    /// Standardise each forecast by its own week of prices and undo it on the output
+    /// (see [`Layout::instance_norm`]). Default true.
+    pub instance_norm: bool,
 }
 
 impl Default for ModelConfig {
@@ -45,6 +48,7 @@ impl Default for ModelConfig {
             patch_hours: 24,
             dropout: 0.1,
             linear_skip: true,
+            instance_norm: true,
         }
     }
 }
@@ -77,6 +81,7 @@ impl ModelConfig {
     pub fn layout(&self) -> Layout {
         Layout {
             patch_hours: self.patch_hours,
+            instance_norm: self.instance_norm,
         }
     }
 

@@ -281,7 +281,13 @@ pub fn train(
     report.best_epoch = best_epoch;
     report.best_validation_rmae = best_rmae;
     let (_, predicted) = predict_samples(&best_model, &validation_set, layout, &device);
-    let scale_factor = interval_scale_factor(&predicted, &validation_set.targets);
+    let validation_targets: Vec<f64> = split
+        .validation
+        .clone()
+        .flat_map(|day| data.day_prices(day).to_vec())
+        .map(|p| norm.price_to_model(p))
+        .collect();
+    let scale_factor = interval_scale_factor(&predicted, &validation_targets);
     report.seconds = started.elapsed().as_secs_f64();
     let meta = ModelMeta::new(data, layout, norm, scale_factor, config.clone(), report);
     Ok(TrainedModel::from_parts(best_model, device, meta))
@@ -289,11 +295,11 @@ pub fn train(
 
 /// The factor that makes the central 90 % interval (`loc ± 1.645·scale`) cover 90 % of the
 /// validation hours: NLL training on a few years leaves the scales too small.
-fn interval_scale_factor(predicted: &Predicted, targets: &[f32]) -> f64 {
+fn interval_scale_factor(predicted: &Predicted, targets: &[f64]) -> f64 {
     let mut z: Vec<f64> = targets
         .iter()
         .zip(predicted.loc.iter().zip(&predicted.scale))
-        .map(|(&y, (loc, scale))| (f64::from(y) - loc).abs() / scale)
+        .map(|(&y, (loc, scale))| (y - loc).abs() / scale)
         .collect();
     if z.is_empty() {
         return 1.0;
@@ -337,7 +343,8 @@ pub(crate) struct Predicted {
 /// Days per inference batch: bounds the attention matrices' memory.
 const INFERENCE_BATCH: usize = 128;
 
-/// Runs `model` over every sample (in batches); returns the mean NLL and the distributions.
+/// Runs `model` over every sample (in batches); returns the mean NLL (standardised space) and
+/// the distributions in model space (each sample's [`Level`](crate::features::Level) undone).
 pub(crate) fn predict_samples(
     model: &ForecastModel,
     samples: &Samples,
@@ -359,8 +366,20 @@ pub(crate) fn predict_samples(
                 .expect("model outputs are f32");
             values.into_iter().map(f64::from).collect()
         };
-        predicted.loc.extend(to_vec(prediction.loc));
-        predicted.scale.extend(to_vec(prediction.scale));
+        let locs = to_vec(prediction.loc);
+        let scales = to_vec(prediction.scale);
+        for (i, &row) in batch.iter().enumerate() {
+            let level = samples.levels[row];
+            let hours = i * HOURS_PER_DAY..(i + 1) * HOURS_PER_DAY;
+            predicted.loc.extend(
+                locs[hours.clone()]
+                    .iter()
+                    .map(|l| level.mean + level.std * l),
+            );
+            predicted
+                .scale
+                .extend(scales[hours].iter().map(|s| level.std * s));
+        }
     }
     (loss_sum / samples.days.len().max(1) as f64, predicted)
 }

@@ -27,6 +27,7 @@ fn tiny_config(seed: u64) -> TrainConfig {
             patch_hours: 24,
             dropout: 0.1,
             linear_skip: true,
+            instance_norm: true,
         },
         split: SplitConfig {
             test_days: 7,
