@@ -59,7 +59,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let model = train(&config, &data, |e| {
         eprintln!(
-            "epoch {:>3}/{}  train NLL {:>8.4}  valid NLL {:>8.4}  valid rMAE {:.4}  best {:>3}  {:>6.1}s",
+            "member {} epoch {:>3}/{}  train NLL {:>8.4}  valid NLL {:>8.4}  valid rMAE {:.4}  best {:>3}  {:>6.1}s",
+            e.member,
             e.epoch,
             e.max_epochs,
             e.train_loss,
@@ -70,13 +71,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
     })?;
     let report = &model.meta().report;
+    for m in &report.members {
+        eprintln!(
+            "member seed {}: {} epochs (stopped by {}), best epoch {} (validation rMAE {:.4}), {:.1}s",
+            m.seed, m.epochs, m.stopped_by, m.best_epoch, m.best_validation_rmae, m.seconds
+        );
+    }
     eprintln!(
-        "trained in {:.1}s: {} epochs (stopped by {}), best epoch {} (validation rMAE {:.4}), {} parameters",
+        "trained in {:.1}s: ensemble of {}, validation rMAE {:.4}, interval scale factor {:.3}, {} parameters",
         started.elapsed().as_secs_f64(),
-        report.epochs,
-        report.stopped_by,
-        report.best_epoch,
-        report.best_validation_rmae,
+        report.members.len(),
+        report.validation_rmae,
+        model.meta().scale_factor,
         report.parameters
     );
     if let Some(dir) = &model_dir {

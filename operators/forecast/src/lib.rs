@@ -18,7 +18,7 @@
 //!   each of the 24 hours, in model space) and an optional linear skip path.
 //! - [`train`] fits it with Adam (warm-up, cosine decay, gradient clipping), Gaussian NLL and
 //!   early stopping on the validation period's rMAE, calling back after every epoch.
-//! - [`TrainedModel`] predicts, saves and loads (`weights.bpk` + `model.json`).
+//! - [`TrainedModel`] predicts, saves and loads (`weights-<k>.bpk` per ensemble member + `model.json`).
 //! - [`evaluate()`] forecasts every test hour (median and 90 % interval) and computes MAE,
 //!   RMSE, sMAPE, rMAE against the 168-hour naive, CRPS and interval coverage;
 //!   [`Evaluation::write_csv`] writes `forecasts-<dataset>.csv`.
@@ -58,5 +58,5 @@ pub use error::{ForecastError, Result};
 pub use evaluate::{Evaluation, HourForecast, evaluate, write_forecasts};
 pub use metrics::Metrics;
 pub use model::{ForecastModel, ModelConfig};
-pub use train::{EpochReport, TrainConfig, TrainReport, train};
+pub use train::{EpochReport, MemberReport, TrainConfig, TrainReport, train};
 pub use trained::{ModelMeta, TrainedModel};

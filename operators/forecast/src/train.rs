@@ -45,11 +45,13 @@ pub struct TrainConfig {
     pub weight_decay: f64,
     /// Gradients are clipped to this global L2 norm. Default 1.0.
     pub grad_clip_norm: f64,
-    /// Stop after the epoch that passes this many seconds (the best model so far is kept).
-    /// Default none.
+    /// Stop after the epoch that passes this many seconds, shared out among the ensemble's
+    /// members (each keeps its best epoch so far). Default none.
     pub time_budget_secs: Option<f64>,
     /// Where to train. Default cpu.
     pub device: DeviceChoice,
+    /// Networks trained with seeds `seed, seed+1, …` and averaged. Default 1.
+    pub ensemble: usize,
 }
 
 impl Default for TrainConfig {
@@ -68,6 +70,7 @@ impl Default for TrainConfig {
             grad_clip_norm: 1.0,
             time_budget_secs: None,
             device: DeviceChoice::Cpu,
+            ensemble: 1,
         }
     }
 }
@@ -82,8 +85,11 @@ impl TrainConfig {
                 message: message.to_owned(),
             })
         };
-        if self.batch_size == 0 || self.max_epochs == 0 {
-            return refuse("batch_size", "batch_size and max_epochs must be positive");
+        if self.batch_size == 0 || self.max_epochs == 0 || self.ensemble == 0 {
+            return refuse(
+                "batch_size",
+                "batch_size, max_epochs and ensemble must be positive",
+            );
         }
         let positive = |v: f64| v.is_finite() && v > 0.0;
         if !positive(self.learning_rate) || !(0.0..=1.0).contains(&self.final_lr_fraction) {
@@ -119,11 +125,15 @@ impl TrainConfig {
 /// Progress after one epoch, for a progress bar.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EpochReport {
-    /// 1-based epoch.
+    /// 0-based ensemble member being trained.
+    pub member: usize,
+    /// `TrainConfig::ensemble`.
+    pub members: usize,
+    /// 1-based epoch of this member.
     pub epoch: usize,
     /// `TrainConfig::max_epochs`.
     pub max_epochs: usize,
-    /// Mean training loss (Gaussian NLL in model space) over the epoch's batches.
+    /// Mean training loss (Gaussian NLL, standardised model space) over the epoch's batches.
     pub train_loss: f64,
     /// Validation loss (same measure).
     pub validation_loss: f64,
@@ -135,9 +145,11 @@ pub struct EpochReport {
     pub elapsed_secs: f64,
 }
 
-/// What a finished training run did (saved with the model).
+/// What training one ensemble member did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrainReport {
+pub struct MemberReport {
+    /// Its seed.
+    pub seed: u64,
     /// Epochs run.
     pub epochs: usize,
     /// The epoch whose weights were kept.
@@ -148,14 +160,25 @@ pub struct TrainReport {
     pub train_loss: Vec<f64>,
     /// Validation-rMAE history, one value per epoch.
     pub validation_rmae: Vec<f64>,
+    /// Why it stopped: `max_epochs`, `patience` or `time_budget`.
+    pub stopped_by: String,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+/// What a finished training run did (saved with the model).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainReport {
+    /// One report per ensemble member.
+    pub members: Vec<MemberReport>,
+    /// Validation rMAE of the ensemble's forecasts.
+    pub validation_rmae: f64,
     /// Wall-clock seconds of the whole run.
     pub seconds: f64,
-    /// Trainable parameters.
+    /// Trainable parameters, all members together.
     pub parameters: usize,
     /// The device it ran on (after any fallback).
     pub device: DeviceChoice,
-    /// Why it stopped: `max_epochs`, `patience` or `time_budget`.
-    pub stopped_by: String,
 }
 
 /// burn's CPU backend draws from one process-wide generator: whoever draws from it (a seeded
@@ -167,8 +190,9 @@ pub(crate) fn backend_rng() -> MutexGuard<'static, ()> {
     BACKEND_RNG.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Trains a model on the dataset's training period, stopping early on its validation period.
-/// The test period is never read. `progress` is called after every epoch.
+/// Trains a model (an ensemble of `TrainConfig::ensemble` networks) on the dataset's training
+/// period, stopping each early on its validation period. The test period is never read.
+/// `progress` is called after every epoch.
 pub fn train(
     config: &TrainConfig,
     data: &EpfDataset,
@@ -178,119 +202,167 @@ pub fn train(
     let split = config.split.split(data)?;
     let norm = Normalization::fit(data, split.train.clone());
     let layout = config.model.layout();
-    let train_set = Samples::build(data, &norm, layout, split.train.clone());
-    let validation_set = Samples::build(data, &norm, layout, split.validation.clone());
-    let validation_naive: Vec<f64> = split
-        .validation
-        .clone()
-        .flat_map(|day| data.naive_168(day).to_vec())
-        .collect();
-
-    let (device, used) = config.device.resolve();
-    let _one_at_a_time = backend_rng();
-    device.seed(config.seed);
-    let autodiff = device.clone().autodiff();
-    let mut model = config.model.init(&autodiff);
-    let parameters = model.num_params();
-    let mut optimizer = AdamConfig::new()
-        .with_weight_decay(Some(WeightDecayConfig::new(config.weight_decay as f32)))
-        .with_grad_clipping(Some(GradientClippingConfig::Norm(
-            config.grad_clip_norm as f32,
-        )))
-        .init();
-    let mut rng = SplitMix64(config.seed);
-    let n = train_set.days.len();
-    let steps_per_epoch = n.div_ceil(config.batch_size);
-    let started = Instant::now();
-    let mut step = 0;
-    let mut best: Option<(f64, usize, ForecastModel)> = None;
-    let mut report = TrainReport {
-        epochs: 0,
-        best_epoch: 0,
-        best_validation_rmae: f64::NAN,
-        train_loss: Vec::new(),
-        validation_rmae: Vec::new(),
-        seconds: 0.0,
-        parameters,
-        device: used,
-        stopped_by: "max_epochs".to_owned(),
-    };
-    let mut order: Vec<usize> = (0..n).collect();
-    for epoch in 1..=config.max_epochs {
-        rng.shuffle(&mut order);
-        let mut loss_sum = 0.0;
-        for batch in order.chunks(config.batch_size) {
-            let (inputs, targets) = gather(&train_set, batch, layout, &autodiff);
-            let loss = gaussian_nll(&model.forward(inputs), targets);
-            loss_sum += f64::from(loss.clone().into_scalar::<f32>()) * batch.len() as f64;
-            let gradients = GradientsParams::from_grads(loss.backward(), &model);
-            model = optimizer.step(
-                config.learning_rate_at(step, steps_per_epoch),
-                model,
-                gradients,
-            );
-            step += 1;
-        }
-        let inference = model.valid();
-        let (validation_loss, predicted) =
-            predict_samples(&inference, &validation_set, layout, &device);
-        let forecast: Vec<f64> = predicted
-            .loc
-            .iter()
-            .map(|&v| norm.price_from_model(v))
-            .collect();
-        let actual: Vec<f64> = split
+    let run = Run {
+        config,
+        norm: &norm,
+        layout,
+        train_set: Samples::build(data, &norm, layout, split.train.clone()),
+        validation_set: Samples::build(data, &norm, layout, split.validation.clone()),
+        validation_prices: split
             .validation
             .clone()
             .flat_map(|day| data.day_prices(day).to_vec())
-            .collect();
-        let rmae = crate::metrics::mae(&actual, &forecast)
-            / crate::metrics::mae(&actual, &validation_naive);
-        let train_loss = loss_sum / n as f64;
-        report.epochs = epoch;
-        report.train_loss.push(train_loss);
-        report.validation_rmae.push(rmae);
-        if best.as_ref().is_none_or(|(b, _, _)| rmae < *b) {
-            best = Some((rmae, epoch, inference));
-        }
-        let best_epoch = best.as_ref().map_or(epoch, |b| b.1);
-        let elapsed_secs = started.elapsed().as_secs_f64();
-        progress(&EpochReport {
-            epoch,
-            max_epochs: config.max_epochs,
-            train_loss,
-            validation_loss,
-            validation_rmae: rmae,
-            best_epoch,
-            elapsed_secs,
+            .collect(),
+        validation_naive: split
+            .validation
+            .clone()
+            .flat_map(|day| data.naive_168(day).to_vec())
+            .collect(),
+    };
+    let (device, used) = config.device.resolve();
+    let started = Instant::now();
+    let mut models = Vec::with_capacity(config.ensemble);
+    let mut members = Vec::with_capacity(config.ensemble);
+    for member in 0..config.ensemble {
+        let budget = config.time_budget_secs.map(|total| {
+            let left = total - started.elapsed().as_secs_f64();
+            left / (config.ensemble - member) as f64
         });
-        tracing::debug!(epoch, train_loss, validation_loss, rmae, "epoch");
-        if epoch - best_epoch >= config.patience {
-            report.stopped_by = "patience".to_owned();
-            break;
-        }
-        if config
-            .time_budget_secs
-            .is_some_and(|budget| elapsed_secs >= budget)
-        {
-            report.stopped_by = "time_budget".to_owned();
-            break;
-        }
+        let (model, report) = run.member(member, budget, &device, &started, &mut progress);
+        models.push(model);
+        members.push(report);
     }
-    let (best_rmae, best_epoch, best_model) = best.expect("max_epochs >= 1 ran an epoch");
-    report.best_epoch = best_epoch;
-    report.best_validation_rmae = best_rmae;
-    let (_, predicted) = predict_samples(&best_model, &validation_set, layout, &device);
-    let validation_targets: Vec<f64> = split
-        .validation
-        .clone()
-        .flat_map(|day| data.day_prices(day).to_vec())
-        .map(|p| norm.price_to_model(p))
+    let predicted = predict_ensemble(&models, &run.validation_set, layout, &device);
+    let validation_rmae = run.rmae(&predicted);
+    let validation_targets: Vec<f64> = run
+        .validation_prices
+        .iter()
+        .map(|&p| norm.price_to_model(p))
         .collect();
     let scale_factor = interval_scale_factor(&predicted, &validation_targets);
-    report.seconds = started.elapsed().as_secs_f64();
+    let report = TrainReport {
+        members,
+        validation_rmae,
+        seconds: started.elapsed().as_secs_f64(),
+        parameters: models.iter().map(Module::num_params).sum(),
+        device: used,
+    };
     let meta = ModelMeta::new(data, layout, norm, scale_factor, config.clone(), report);
-    Ok(TrainedModel::from_parts(best_model, device, meta))
+    Ok(TrainedModel::from_parts(models, device, meta))
+}
+
+/// What every member of one training run shares.
+struct Run<'a> {
+    config: &'a TrainConfig,
+    norm: &'a Normalization,
+    layout: Layout,
+    train_set: Samples,
+    validation_set: Samples,
+    validation_prices: Vec<f64>,
+    validation_naive: Vec<f64>,
+}
+
+impl Run<'_> {
+    /// Validation rMAE of model-space predictions.
+    fn rmae(&self, predicted: &Predicted) -> f64 {
+        let forecast: Vec<f64> = predicted
+            .loc
+            .iter()
+            .map(|&v| self.norm.price_from_model(v))
+            .collect();
+        crate::metrics::mae(&self.validation_prices, &forecast)
+            / crate::metrics::mae(&self.validation_prices, &self.validation_naive)
+    }
+
+    /// Trains member `member` (seed `config.seed + member`); returns its best epoch's network.
+    fn member(
+        &self,
+        member: usize,
+        budget: Option<f64>,
+        device: &Device,
+        run_started: &Instant,
+        progress: &mut impl FnMut(&EpochReport),
+    ) -> (ForecastModel, MemberReport) {
+        let config = self.config;
+        let seed = config.seed.wrapping_add(member as u64);
+        let _one_at_a_time = backend_rng();
+        device.seed(seed);
+        let autodiff = device.clone().autodiff();
+        let mut model = config.model.init(&autodiff);
+        let mut optimizer = AdamConfig::new()
+            .with_weight_decay(Some(WeightDecayConfig::new(config.weight_decay as f32)))
+            .with_grad_clipping(Some(GradientClippingConfig::Norm(
+                config.grad_clip_norm as f32,
+            )))
+            .init();
+        let mut rng = SplitMix64(seed);
+        let n = self.train_set.days.len();
+        let steps_per_epoch = n.div_ceil(config.batch_size);
+        let started = Instant::now();
+        let mut step = 0;
+        let mut best: Option<(f64, usize, ForecastModel)> = None;
+        let mut report = MemberReport {
+            seed,
+            epochs: 0,
+            best_epoch: 0,
+            best_validation_rmae: f64::NAN,
+            train_loss: Vec::new(),
+            validation_rmae: Vec::new(),
+            stopped_by: "max_epochs".to_owned(),
+            seconds: 0.0,
+        };
+        let mut order: Vec<usize> = (0..n).collect();
+        for epoch in 1..=config.max_epochs {
+            rng.shuffle(&mut order);
+            let mut loss_sum = 0.0;
+            for batch in order.chunks(config.batch_size) {
+                let (inputs, targets) = gather(&self.train_set, batch, self.layout, &autodiff);
+                let loss = gaussian_nll(&model.forward(inputs), targets);
+                loss_sum += f64::from(loss.clone().into_scalar::<f32>()) * batch.len() as f64;
+                let gradients = GradientsParams::from_grads(loss.backward(), &model);
+                let lr = config.learning_rate_at(step, steps_per_epoch);
+                model = optimizer.step(lr, model, gradients);
+                step += 1;
+            }
+            let inference = model.valid();
+            let (validation_loss, predicted) =
+                predict_samples(&inference, &self.validation_set, self.layout, device);
+            let rmae = self.rmae(&predicted);
+            let train_loss = loss_sum / n as f64;
+            report.epochs = epoch;
+            report.train_loss.push(train_loss);
+            report.validation_rmae.push(rmae);
+            if best.as_ref().is_none_or(|(b, _, _)| rmae < *b) {
+                best = Some((rmae, epoch, inference));
+            }
+            let best_epoch = best.as_ref().map_or(epoch, |b| b.1);
+            progress(&EpochReport {
+                member,
+                members: config.ensemble,
+                epoch,
+                max_epochs: config.max_epochs,
+                train_loss,
+                validation_loss,
+                validation_rmae: rmae,
+                best_epoch,
+                elapsed_secs: run_started.elapsed().as_secs_f64(),
+            });
+            tracing::debug!(member, epoch, train_loss, validation_loss, rmae, "epoch");
+            if epoch - best_epoch >= config.patience {
+                report.stopped_by = "patience".to_owned();
+                break;
+            }
+            if budget.is_some_and(|b| started.elapsed().as_secs_f64() >= b) {
+                report.stopped_by = "time_budget".to_owned();
+                break;
+            }
+        }
+        let (best_rmae, best_epoch, best_model) = best.expect("max_epochs >= 1 ran an epoch");
+        report.best_epoch = best_epoch;
+        report.best_validation_rmae = best_rmae;
+        report.seconds = started.elapsed().as_secs_f64();
+        (best_model, report)
+    }
 }
 
 /// The factor that makes the central 90 % interval (`loc ± 1.645·scale`) cover 90 % of the
@@ -382,6 +454,34 @@ pub(crate) fn predict_samples(
         }
     }
     (loss_sum / samples.days.len().max(1) as f64, predicted)
+}
+
+/// The ensemble's distributions: the mean of the members' locations, and the scale of the
+/// equally weighted mixture's variance (mean of the variances plus the locations' spread).
+pub(crate) fn predict_ensemble(
+    models: &[ForecastModel],
+    samples: &Samples,
+    layout: Layout,
+    device: &Device,
+) -> Predicted {
+    let each: Vec<Predicted> = models
+        .iter()
+        .map(|model| predict_samples(model, samples, layout, device).1)
+        .collect();
+    let k = each.len() as f64;
+    let hours = each.first().map_or(0, |p| p.loc.len());
+    let mut combined = Predicted::default();
+    for i in 0..hours {
+        let loc = each.iter().map(|p| p.loc[i]).sum::<f64>() / k;
+        let variance = each
+            .iter()
+            .map(|p| p.scale[i].powi(2) + (p.loc[i] - loc).powi(2))
+            .sum::<f64>()
+            / k;
+        combined.loc.push(loc);
+        combined.scale.push(variance.sqrt());
+    }
+    combined
 }
 
 /// A small, fast, seedable generator for the batch order.

@@ -1,6 +1,6 @@
 //! A trained model with what it needs to be used again: normalisation statistics, feature
-//! list and configuration. Saved as a folder: `weights.bpk` (burn's burnpack record) and
-//! `model.json` (metadata with a format version).
+//! list and configuration. Saved as a folder: `weights-<k>.bpk` per ensemble member (burn's
+//! burnpack record) and `model.json` (metadata with a format version).
 
 use std::ops::Range;
 use std::path::Path;
@@ -15,12 +15,14 @@ use crate::error::{ForecastError, Result};
 use crate::features::{Layout, Normalization, Samples};
 use crate::metrics::normal_quantile;
 use crate::model::ForecastModel;
-use crate::train::{TrainConfig, TrainReport, backend_rng, predict_samples};
+use crate::train::{TrainConfig, TrainReport, backend_rng, predict_ensemble};
 
 /// Version of the saved-model layout this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
-/// The weights file inside a saved model's folder.
-pub const WEIGHTS_FILE: &str = "weights.bpk";
+/// The weights file of ensemble member `k` inside a saved model's folder: `weights-k.bpk`.
+pub fn weights_file(member: usize) -> String {
+    format!("weights-{member}.bpk")
+}
 /// The metadata file inside a saved model's folder.
 pub const METADATA_FILE: &str = "model.json";
 
@@ -94,18 +96,18 @@ impl HourDistribution {
     }
 }
 
-/// A trained forecaster: the network on its device plus its [`ModelMeta`].
+/// A trained forecaster: the networks of the ensemble on their device plus its [`ModelMeta`].
 #[derive(Debug, Clone)]
 pub struct TrainedModel {
-    model: ForecastModel,
+    models: Vec<ForecastModel>,
     device: Device,
     meta: ModelMeta,
 }
 
 impl TrainedModel {
-    pub(crate) fn from_parts(model: ForecastModel, device: Device, meta: ModelMeta) -> Self {
+    pub(crate) fn from_parts(models: Vec<ForecastModel>, device: Device, meta: ModelMeta) -> Self {
         Self {
-            model,
+            models,
             device,
             meta,
         }
@@ -116,14 +118,14 @@ impl TrainedModel {
         &self.meta
     }
 
-    /// The network.
-    pub fn network(&self) -> &ForecastModel {
-        &self.model
+    /// The ensemble's networks.
+    pub fn networks(&self) -> &[ForecastModel] {
+        &self.models
     }
 
-    /// Trainable parameters.
+    /// Trainable parameters, all networks together.
     pub fn parameters(&self) -> usize {
-        self.model.num_params()
+        self.models.iter().map(Module::num_params).sum()
     }
 
     /// Forecast distributions for every hour of `days` (each needs 7 days of history).
@@ -131,7 +133,7 @@ impl TrainedModel {
         self.check_dataset(data)?;
         let layout = self.meta.config.model.layout();
         let samples = Samples::build(data, &self.meta.normalization, layout, days);
-        let (_, predicted) = predict_samples(&self.model, &samples, layout, &self.device);
+        let predicted = predict_ensemble(&self.models, &samples, layout, &self.device);
         debug_assert_eq!(predicted.loc.len(), samples.days.len() * HOURS_PER_DAY);
         Ok(predicted
             .loc
@@ -157,18 +159,20 @@ impl TrainedModel {
         Ok(())
     }
 
-    /// Saves into folder `dir` (created if missing): `weights.bpk` and `model.json`.
+    /// Saves into folder `dir` (created if missing): `weights-<k>.bpk` per member and `model.json`.
     pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
         let dir = dir.as_ref();
         std::fs::create_dir_all(dir).map_err(|e| ForecastError::io(dir, e))?;
-        let weights = dir.join(WEIGHTS_FILE);
-        self.model
-            .clone()
-            .save_file(&weights)
-            .map_err(|e| ForecastError::Weights {
-                path: weights.clone(),
-                message: e.to_string(),
-            })?;
+        for (member, model) in self.models.iter().enumerate() {
+            let weights = dir.join(weights_file(member));
+            model
+                .clone()
+                .save_file(&weights)
+                .map_err(|e| ForecastError::Weights {
+                    path: weights.clone(),
+                    message: e.to_string(),
+                })?;
+        }
         let metadata = dir.join(METADATA_FILE);
         let json =
             serde_json::to_string_pretty(&self.meta).map_err(|source| ForecastError::Metadata {
@@ -203,19 +207,23 @@ impl TrainedModel {
         let meta: ModelMeta = serde_json::from_str(&text).map_err(parse_error)?;
         meta.config.model.validate()?;
         let (device, _) = device.resolve();
-        let weights = dir.join(WEIGHTS_FILE);
         let _rng = backend_rng();
-        let model = meta
-            .config
-            .model
-            .init(&device)
-            .try_load_file(&weights)
-            .map_err(|e| ForecastError::Weights {
-                path: weights,
-                message: e.to_string(),
-            })?;
+        let mut models = Vec::with_capacity(meta.config.ensemble);
+        for member in 0..meta.config.ensemble {
+            let weights = dir.join(weights_file(member));
+            let model = meta
+                .config
+                .model
+                .init(&device)
+                .try_load_file(&weights)
+                .map_err(|e| ForecastError::Weights {
+                    path: weights,
+                    message: e.to_string(),
+                })?;
+            models.push(model.valid());
+        }
         Ok(Self {
-            model: model.valid(),
+            models,
             device,
             meta,
         })

@@ -162,13 +162,47 @@ fn the_naive_forecast_has_rmae_one() {
 #[test]
 fn training_reduces_the_loss_and_beats_nothing_silly() {
     let report = &trained().meta().report;
-    assert_eq!(report.epochs, 25);
-    let first = report.train_loss[0];
-    let last = *report.train_loss.last().unwrap();
+    assert_eq!(report.members.len(), 1);
+    let member = &report.members[0];
+    assert_eq!((member.epochs, member.seed), (25, 7));
+    let first = member.train_loss[0];
+    let last = *member.train_loss.last().unwrap();
     assert!(last < first - 0.3, "training loss {first} -> {last}");
-    assert!(report.best_validation_rmae.is_finite());
+    assert!(member.best_validation_rmae.is_finite());
+    assert_eq!(report.validation_rmae, member.best_validation_rmae);
     assert!(trained().meta().scale_factor > 0.0);
     assert_eq!(report.parameters, trained().parameters());
+}
+
+#[test]
+fn an_ensemble_saves_loads_and_mixes_its_members() {
+    let data = slice();
+    let config = TrainConfig {
+        ensemble: 2,
+        max_epochs: 5,
+        ..tiny_config(7)
+    };
+    let mut members_seen = Vec::new();
+    let ensemble = train(&config, &data, |e| members_seen.push((e.member, e.members))).unwrap();
+    assert_eq!(members_seen.len(), 10);
+    assert_eq!(members_seen[9], (1, 2));
+    let seeds: Vec<u64> = ensemble
+        .meta()
+        .report
+        .members
+        .iter()
+        .map(|m| m.seed)
+        .collect();
+    assert_eq!(seeds, [7, 8]);
+    assert_eq!(ensemble.networks().len(), 2);
+    let dir = tempfile::tempdir().unwrap();
+    ensemble.save(dir.path()).unwrap();
+    assert!(dir.path().join("weights-1.bpk").exists());
+    let loaded = TrainedModel::load(dir.path(), DeviceChoice::Cpu).unwrap();
+    assert_eq!(
+        ensemble.predict(&data, 49..56).unwrap(),
+        loaded.predict(&data, 49..56).unwrap()
+    );
 }
 
 #[test]
@@ -182,6 +216,9 @@ fn same_seed_same_model_other_seed_other_model() {
     let timeless = |m: &ModelMeta| {
         let mut m = m.clone();
         m.report.seconds = 0.0;
+        for member in &mut m.report.members {
+            member.seconds = 0.0;
+        }
         m
     };
     assert_eq!(timeless(trained().meta()), timeless(again.meta()));
