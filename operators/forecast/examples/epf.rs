@@ -2,16 +2,20 @@
 //!
 //! ```text
 //! cargo run --release -p gridflow-forecast --example epf -- [CSV] [--budget SECS]
-//!     [--config JSON] [--out DIR] [--model DIR]
+//!     [--config JSON] [--out DIR] [--model DIR] [--load DIR]
 //! ```
 //!
 //! With no arguments it trains a small model on the bundled 56-day NP slice (test and validation
 //! periods: its last 7 days each). `--config` takes a `TrainConfig` as JSON (missing fields keep their
-//! defaults), e.g. `--config '{"model":{"d_model":32},"batch_size":64}'`.
+//! defaults), e.g. `--config '{"model":{"d_model":32},"batch_size":64}'`. `--model DIR` saves
+//! the trained model; `--load DIR` evaluates a saved one instead of training (with `--config`,
+//! only its `interval_window_days` is applied).
 
 use std::time::Instant;
 
-use gridflow_forecast::{EpfDataset, SplitConfig, TrainConfig, evaluate, train};
+use gridflow_forecast::{
+    DeviceChoice, EpfDataset, SplitConfig, TrainConfig, TrainedModel, evaluate, train,
+};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -20,6 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut config_json = None;
     let mut out = std::path::PathBuf::from(".");
     let mut model_dir = None;
+    let mut load = None;
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or(format!("{arg} needs a value"));
         match arg.as_str() {
@@ -27,6 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--config" => config_json = Some(value()?),
             "--out" => out = value()?.into(),
             "--model" => model_dir = Some(value()?),
+            "--load" => load = Some(value()?),
             _ if !arg.starts_with("--") => csv = Some(arg),
             _ => return Err(format!("unknown option {arg}").into()),
         }
@@ -56,6 +62,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         data.days(),
         serde_json::to_string(&config)?
     );
+    if let Some(dir) = &load {
+        let mut model = TrainedModel::load(dir, DeviceChoice::Cpu)?;
+        if let Some(json) = &config_json {
+            // Evaluation-time settings only (interval recalibration window).
+            let overrides: TrainConfig = serde_json::from_str(json)?;
+            model.set_interval_window_days(overrides.interval_window_days);
+        }
+        let evaluation = evaluate(&model, &data)?;
+        println!("{}: {}", data.name(), evaluation.metrics);
+        let path = evaluation.write_csv(&out)?;
+        eprintln!("wrote {}", path.display());
+        return Ok(());
+    }
     let started = Instant::now();
     let model = train(&config, &data, |e| {
         eprintln!(

@@ -1,18 +1,25 @@
 //! The test period: every hourly forecast with its 90 % interval, the benchmark's metrics, and
 //! the `forecasts-<dataset>.csv` writer.
 //!
-//! Recalibration policy: **none**. The model is trained once on the days before the test
-//! period (training + validation) and then forecasts each test day from that day's inputs
-//! (prices up to the previous day, exogenous forecasts up to the day itself). It never sees a
-//! test-day price as a training target.
+//! Recalibration policy: the network is **not retrained**. It is trained once on the days
+//! before the test period (training + validation) and then forecasts each test day from that
+//! day's inputs (prices up to the previous day, exogenous forecasts up to the day itself); it
+//! never sees a test-day price as a training target. Only the width of the intervals is
+//! recalibrated, day by day, from realised prices of earlier days
+//! ([`TrainConfig::interval_window_days`](crate::TrainConfig::interval_window_days)): the
+//! scale factor for day `d` is the one that would have given 90 % coverage over the window
+//! of days before `d`.
 
 use std::io::Write;
 use std::ops::Range;
 use std::path::Path;
 
-use crate::data::{EpfDataset, HOURS_PER_DAY};
+use crate::data::{EpfDataset, HISTORY_DAYS, HOURS_PER_DAY};
 use crate::error::{ForecastError, Result};
+use crate::features::Normalization;
 use crate::metrics::{Metrics, crps_from_quantiles};
+use crate::train::coverage_factor;
+use crate::trained::HourDistribution;
 use crate::trained::TrainedModel;
 
 /// One hour's forecast.
@@ -57,28 +64,48 @@ pub fn evaluate_days(
     data: &EpfDataset,
     days: Range<usize>,
 ) -> Result<Evaluation> {
-    if days.start < crate::data::HISTORY_DAYS || days.end > data.days() || days.is_empty() {
+    if days.start < HISTORY_DAYS || days.end > data.days() || days.is_empty() {
         return Err(ForecastError::Shape {
             dataset: data.name().to_owned(),
             message: format!("cannot evaluate days {days:?} of {}", data.days()),
         });
     }
     let norm = &model.meta().normalization;
-    let distributions = model.predict(data, days.clone())?;
+    let window = model.meta().config.interval_window_days;
+    let first = days.start.saturating_sub(window).max(HISTORY_DAYS);
+    let predicted = model.predict(data, first..days.end)?;
+    // |z| of every predicted hour, for the trailing interval calibration.
+    let z: Vec<f64> = predicted
+        .iter()
+        .zip(&data.prices()[first * HOURS_PER_DAY..])
+        .map(|(d, &price)| (norm.price_to_model(price) - d.loc).abs() / d.scale)
+        .collect();
     let first_hour = days.start * HOURS_PER_DAY;
-    let mut forecasts = Vec::with_capacity(distributions.len());
-    for (offset, distribution) in distributions.iter().enumerate() {
-        let hour = first_hour + offset;
-        let actual = data.prices()[hour];
-        forecasts.push(HourForecast {
-            timestamp: data.timestamps()[hour].clone(),
-            actual,
-            forecast: distribution.median(norm),
-            lower_90: distribution.quantile(norm, 0.05),
-            upper_90: distribution.quantile(norm, 0.95),
-            crps: crps_from_quantiles(|tau| distribution.quantile(norm, tau), actual),
-        });
+    let mut forecasts = Vec::with_capacity(days.len() * HOURS_PER_DAY);
+    for day in days.clone() {
+        let past = day.saturating_sub(window).max(first)..day;
+        let factor = if window == 0 {
+            1.0
+        } else {
+            coverage_factor(
+                z[(past.start - first) * HOURS_PER_DAY..(past.end - first) * HOURS_PER_DAY]
+                    .to_vec(),
+            )
+        };
+        for hour in day * HOURS_PER_DAY..(day + 1) * HOURS_PER_DAY {
+            let raw = predicted[hour - first * HOURS_PER_DAY];
+            forecasts.push(hour_forecast(
+                data,
+                norm,
+                hour,
+                HourDistribution {
+                    loc: raw.loc,
+                    scale: raw.scale * factor,
+                },
+            ));
+        }
     }
+    debug_assert_eq!(forecasts.len(), (days.end * HOURS_PER_DAY) - first_hour);
     let metrics = metrics_of(data, days.clone(), &forecasts);
     Ok(Evaluation {
         dataset: data.name().to_owned(),
@@ -86,6 +113,23 @@ pub fn evaluate_days(
         forecasts,
         metrics,
     })
+}
+
+fn hour_forecast(
+    data: &EpfDataset,
+    norm: &Normalization,
+    hour: usize,
+    distribution: HourDistribution,
+) -> HourForecast {
+    let actual = data.prices()[hour];
+    HourForecast {
+        timestamp: data.timestamps()[hour].clone(),
+        actual,
+        forecast: distribution.median(norm),
+        lower_90: distribution.quantile(norm, 0.05),
+        upper_90: distribution.quantile(norm, 0.95),
+        crps: crps_from_quantiles(|tau| distribution.quantile(norm, tau), actual),
+    }
 }
 
 /// The metrics of hourly forecasts covering `days`, against the 168-hour naive.

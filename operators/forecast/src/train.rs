@@ -52,6 +52,11 @@ pub struct TrainConfig {
     pub device: DeviceChoice,
     /// Networks trained with seeds `seed, seed+1, …` and averaged. Default 1.
     pub ensemble: usize,
+    /// Interval recalibration: each forecast day's scales are multiplied by the factor that
+    /// would have made the 90 % intervals of the previous `interval_window_days` days cover
+    /// 90 % (realised prices only, so no look-ahead). 0 keeps the validation period's fixed
+    /// factor. Default 182.
+    pub interval_window_days: usize,
 }
 
 impl Default for TrainConfig {
@@ -71,6 +76,7 @@ impl Default for TrainConfig {
             time_budget_secs: None,
             device: DeviceChoice::Cpu,
             ensemble: 1,
+            interval_window_days: 182,
         }
     }
 }
@@ -368,11 +374,16 @@ impl Run<'_> {
 /// The factor that makes the central 90 % interval (`loc ± 1.645·scale`) cover 90 % of the
 /// validation hours: NLL training on a few years leaves the scales too small.
 fn interval_scale_factor(predicted: &Predicted, targets: &[f64]) -> f64 {
-    let mut z: Vec<f64> = targets
+    let z: Vec<f64> = targets
         .iter()
         .zip(predicted.loc.iter().zip(&predicted.scale))
         .map(|(&y, (loc, scale))| (y - loc).abs() / scale)
         .collect();
+    coverage_factor(z)
+}
+
+/// The factor `k` with which `|z| <= 1.645·k` holds for 90 % of `z` (1 when `z` is empty).
+pub(crate) fn coverage_factor(mut z: Vec<f64>) -> f64 {
     if z.is_empty() {
         return 1.0;
     }

@@ -118,6 +118,12 @@ impl TrainedModel {
         &self.meta
     }
 
+    /// Changes the interval recalibration window (an evaluation setting; see
+    /// [`TrainConfig::interval_window_days`]).
+    pub fn set_interval_window_days(&mut self, days: usize) {
+        self.meta.config.interval_window_days = days;
+    }
+
     /// The ensemble's networks.
     pub fn networks(&self) -> &[ForecastModel] {
         &self.models

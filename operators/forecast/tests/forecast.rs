@@ -323,3 +323,27 @@ fn full_np_split_matches_the_published_naive() {
         "{metrics}"
     );
 }
+
+#[test]
+fn interval_recalibration_uses_only_earlier_days() {
+    let data = slice();
+    let mut model = trained().clone();
+    model.set_interval_window_days(7);
+    let recalibrated = evaluate(&model, &data).unwrap().forecasts;
+    model.set_interval_window_days(0);
+    let fixed = evaluate(&model, &data).unwrap().forecasts;
+    // Same medians, other widths.
+    for (a, b) in recalibrated.iter().zip(&fixed) {
+        assert_eq!(a.forecast, b.forecast);
+    }
+    assert_ne!(recalibrated, fixed);
+    // Prices from day 52 on changed: days 49..=51 keep their intervals.
+    model.set_interval_window_days(7);
+    let changed = evaluate(&model, &with_prices_replaced(&data, 52, 500.0)).unwrap();
+    for (a, b) in recalibrated[..3 * 24].iter().zip(&changed.forecasts) {
+        assert_eq!(
+            (a.forecast, a.lower_90, a.upper_90),
+            (b.forecast, b.lower_90, b.upper_90)
+        );
+    }
+}
