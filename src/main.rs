@@ -1,6 +1,8 @@
-//! The `gridflow` command: run, validate and draw pipeline files.
+//! The `gridflow` command: run, validate and draw pipeline files; train and evaluate the
+//! price forecaster.
 
 mod bench;
+mod forecast;
 mod summary;
 
 use std::path::PathBuf;
@@ -75,6 +77,47 @@ enum Command {
         /// Scratch directory (default: a new one under the system temp dir, removed after).
         #[arg(long)]
         work: Option<PathBuf>,
+    },
+    /// Train the day-ahead price forecaster on an EPF benchmark CSV and save it (see
+    /// docs/forecasting.md).
+    Train {
+        /// EPF CSV: `Date, Price, exog1, exog2`, hourly, whole days.
+        #[arg(long)]
+        epf: PathBuf,
+        /// Folder to save the model in (`weights-<k>.bpk`, `model.json`).
+        #[arg(long, default_value = "model")]
+        model: PathBuf,
+        /// Training configuration as JSON (`TrainConfig`; missing fields keep defaults).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Networks in the ensemble (overrides the configuration).
+        #[arg(long)]
+        ensemble: Option<usize>,
+        /// Stop training after this many seconds (the best epochs so far are kept).
+        #[arg(long)]
+        budget: Option<f64>,
+        /// cpu, cuda or wgpu; a GPU this build or machine lacks falls back to the CPU.
+        #[arg(long, default_value = "cpu")]
+        device: String,
+        /// Do not draw the progress bar.
+        #[arg(long)]
+        no_progress: bool,
+    },
+    /// Forecast the test period of an EPF CSV with a saved model: metrics on stdout and
+    /// `forecasts-<dataset>.csv`.
+    Eval {
+        /// EPF CSV the model was trained on.
+        #[arg(long)]
+        epf: PathBuf,
+        /// Folder of the saved model.
+        #[arg(long, default_value = "model")]
+        model: PathBuf,
+        /// Folder for `forecasts-<dataset>.csv`.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+        /// cpu, cuda or wgpu.
+        #[arg(long, default_value = "cpu")]
+        device: String,
     },
 }
 
@@ -169,6 +212,35 @@ fn execute(command: Command) -> Result<ExitCode> {
             } else {
                 bench::bench(nodes, intervals, repeat, work)?;
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Train {
+            epf,
+            model,
+            config,
+            ensemble,
+            budget,
+            device,
+            no_progress,
+        } => {
+            forecast::train_command(forecast::TrainRequest {
+                epf,
+                model,
+                config,
+                ensemble,
+                budget_secs: budget,
+                device: device.parse()?,
+                no_progress,
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Eval {
+            epf,
+            model,
+            out,
+            device,
+        } => {
+            forecast::eval_command(&epf, &model, &out, device.parse()?)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Run {
