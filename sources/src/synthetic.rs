@@ -167,6 +167,7 @@ impl SourcePlan for SyntheticPlan {
             nodes,
             next_interval: 0,
             next_node: 0,
+            interval_instants: None,
         }))
     }
 }
@@ -180,6 +181,8 @@ struct SyntheticReader {
     nodes: Vec<(u32, Arc<str>)>,
     next_interval: u32,
     next_node: usize,
+    /// The start and end of the interval being generated.
+    interval_instants: Option<(u32, Timestamp, Timestamp)>,
 }
 
 /// A fixed mixing function (splitmix64) so prices need no random-number dependency.
@@ -200,14 +203,22 @@ impl SourceReader for SyntheticReader {
                 self.next_interval += 1;
                 continue;
             };
-            let offset = minutes * i64::from(self.next_interval);
-            let start = self
-                .start
-                .saturating_add(SignedDuration::from_mins(offset))
-                .unwrap_or(self.start);
-            let end = start
-                .saturating_add(SignedDuration::from_mins(minutes))
-                .unwrap_or(start);
+            // One interval's instants serve all of its nodes.
+            let (start, end) = match self.interval_instants {
+                Some((interval, start, end)) if interval == self.next_interval => (start, end),
+                _ => {
+                    let offset = minutes * i64::from(self.next_interval);
+                    let start = self
+                        .start
+                        .saturating_add(SignedDuration::from_mins(offset))
+                        .unwrap_or(self.start);
+                    let end = start
+                        .saturating_add(SignedDuration::from_mins(minutes))
+                        .unwrap_or(start);
+                    self.interval_instants = Some((self.next_interval, start, end));
+                    (start, end)
+                }
+            };
             let noise =
                 mix(self.config.seed ^ (u64::from(*node) << 32) ^ u64::from(self.next_interval));
             // -50.00 .. 250.00 in cents, so negative prices appear as they do in real markets.

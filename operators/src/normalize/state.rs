@@ -279,10 +279,6 @@ pub(super) struct Normalizer {
     hasher: Hasher,
     /// Keys by interval start (microseconds since the epoch), then within the interval.
     intervals: BTreeMap<i64, IntervalKeys>,
-    /// Keys in the interval filled last: a new interval's table starts that large, since
-    /// a market publishes much the same locations every interval (growing a table from
-    /// empty rehashed it a dozen times).
-    typical_interval: usize,
     dirty: Vec<(i64, u32)>,
     emptied: Vec<(i64, u32)>,
 }
@@ -295,7 +291,6 @@ impl Normalizer {
             factors: Factors::default(),
             hasher: Hasher::default(),
             intervals: BTreeMap::new(),
-            typical_interval: 0,
             dirty: Vec::new(),
             emptied: Vec::new(),
         }
@@ -324,17 +319,21 @@ impl Normalizer {
                 }
             }
         }
-        // Consecutive prices usually share an interval: find its table once per run.
-        let mut prices = prices.into_iter().peekable();
-        while let Some((record, diff)) = prices.next() {
-            let interval = record.key.interval_start.as_microsecond();
-            let typical = self.typical_interval;
+        // Consecutive prices usually share an interval: find its table once per run, and
+        // size a new table for the run (growing one from empty rehashed it a dozen times).
+        let mut prices = prices.into_iter();
+        let mut rest = prices.as_slice();
+        while let Some((first, _)) = rest.first() {
+            let interval = first.key.interval_start.as_microsecond();
+            let run = rest
+                .iter()
+                .position(|(record, _)| record.key.interval_start.as_microsecond() != interval)
+                .unwrap_or(rest.len());
             let keys = self
                 .intervals
                 .entry(interval)
-                .or_insert_with(|| IntervalKeys::with_capacity(typical));
-            let mut next = Some((record, diff));
-            while let Some((record, diff)) = next.take() {
+                .or_insert_with(|| IntervalKeys::with_capacity(run));
+            for (record, diff) in prices.by_ref().take(run) {
                 let index = keys.index_of(&record, &self.hasher);
                 let state = &mut keys.keys[index as usize].1;
                 if !state.dirty {
@@ -342,10 +341,8 @@ impl Normalizer {
                     self.dirty.push((interval, index));
                 }
                 state.add(record, diff);
-                next = prices
-                    .next_if(|(record, _)| record.key.interval_start.as_microsecond() == interval);
             }
-            self.typical_interval = self.typical_interval.max(keys.keys.len());
+            rest = prices.as_slice();
         }
         let mut cursor: Option<(i64, &mut IntervalKeys)> = None;
         for (interval, index) in self.dirty.drain(..) {

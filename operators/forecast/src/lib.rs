@@ -1,0 +1,62 @@
+//! Probabilistic day-ahead electricity price forecasting: the forecasting core of gridflow.
+//!
+//! This crate is the only one that depends on [burn](https://burn.dev). It knows nothing of
+//! timely or differential: the streaming operator and the `gridflow train` / `gridflow eval`
+//! commands are built on the API here.
+//!
+//! # A tour
+//!
+//! - [`EpfDataset`] reads an EPF benchmark CSV (`Date, Price, exog1, exog2`, hourly, whole
+//!   days); [`SplitConfig`] cuts it into training, validation (early stopping) and test
+//!   periods, the test period being the last 728 days as in Lago et al. (2021).
+//! - [`features`] turns a day into model input: the 168 hours before it and the day itself,
+//!   as tokens of `patch_hours` hours with normalised prices (zero on the forecast day),
+//!   the exogenous day-ahead forecasts (known for the forecast day too) and calendar
+//!   features. Prices go through `asinh((p - median) / IQR)` with statistics of the training
+//!   period.
+//! - [`ForecastModel`]: a transformer encoder with a Gaussian head (location and scale for
+//!   each of the 24 hours, in model space) and an optional linear skip path.
+//! - [`train`] fits it with Adam (warm-up, cosine decay, gradient clipping), Gaussian NLL and
+//!   early stopping on the validation period's rMAE, calling back after every epoch.
+//! - [`TrainedModel`] predicts, saves and loads (`weights-<k>.bpk` per ensemble member + `model.json`).
+//! - [`evaluate()`] forecasts every test hour (median and 90 % interval) and computes MAE,
+//!   RMSE, sMAPE, rMAE against the 168-hour naive, CRPS and interval coverage;
+//!   [`Evaluation::write_csv`] writes `forecasts-<dataset>.csv`.
+//! - [`DeviceChoice`]: `cpu` (default), `cuda` or `wgpu` (Cargo features), falling back to the
+//!   CPU with a warning.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use gridflow_forecast::{EpfDataset, TrainConfig, evaluate, train};
+//!
+//! let data = EpfDataset::from_csv("NP.csv")?;
+//! let config = TrainConfig { time_budget_secs: Some(300.0), ..TrainConfig::default() };
+//! let model = train(&config, &data, |epoch| {
+//!     eprintln!("epoch {} validation rMAE {:.3}", epoch.epoch, epoch.validation_rmae)
+//! })?;
+//! model.save("models/np")?;
+//! let evaluation = evaluate(&model, &data)?;
+//! println!("{}", evaluation.metrics);
+//! evaluation.write_csv(".")?;
+//! # Ok::<(), gridflow_forecast::ForecastError>(())
+//! ```
+
+pub mod data;
+pub mod device;
+mod error;
+pub mod evaluate;
+pub mod features;
+pub mod metrics;
+pub mod model;
+pub mod train;
+pub mod trained;
+
+pub use data::{EpfDataset, Split, SplitConfig};
+pub use device::DeviceChoice;
+pub use error::{ForecastError, Result};
+pub use evaluate::{Evaluation, HourForecast, evaluate, write_forecasts};
+pub use metrics::Metrics;
+pub use model::{ForecastModel, ModelConfig};
+pub use train::{EpochReport, MemberReport, TrainConfig, TrainReport, train};
+pub use trained::{ModelMeta, TrainedModel};

@@ -1,0 +1,237 @@
+//! A trained model with what it needs to be used again: normalisation statistics, feature
+//! list and configuration. Saved as a folder: `weights-<k>.bpk` per ensemble member (burn's
+//! burnpack record) and `model.json` (metadata with a format version).
+
+use std::ops::Range;
+use std::path::Path;
+
+use burn::module::Module;
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use crate::data::{EpfDataset, HOURS_PER_DAY};
+use crate::device::DeviceChoice;
+use crate::error::{ForecastError, Result};
+use crate::features::{Layout, Normalization, Samples};
+use crate::metrics::normal_quantile;
+use crate::model::ForecastModel;
+use crate::train::{TrainConfig, TrainReport, backend_rng, predict_ensemble};
+
+/// Version of the saved-model layout this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+/// The weights file of ensemble member `k` inside a saved model's folder: `weights-k.bpk`.
+pub fn weights_file(member: usize) -> String {
+    format!("weights-{member}.bpk")
+}
+/// The metadata file inside a saved model's folder.
+pub const METADATA_FILE: &str = "model.json";
+
+/// Everything about a model except its weights (`model.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelMeta {
+    /// [`FORMAT_VERSION`] when written.
+    pub format_version: u32,
+    /// The dataset it was trained on (`NP`, `PJM`).
+    pub dataset: String,
+    /// That dataset's header.
+    pub columns: [String; 4],
+    /// Names of a token's features, in input order.
+    pub features: Vec<String>,
+    /// Tokens per forecast.
+    pub tokens: usize,
+    /// Statistics of the training period.
+    pub normalization: Normalization,
+    /// Every predicted scale is multiplied by this: fitted on the validation period so that
+    /// its central 90 % intervals cover 90 % of its hours.
+    pub scale_factor: f64,
+    /// The run's configuration (model, split, optimiser, seed).
+    pub config: TrainConfig,
+    /// What the run did.
+    pub report: TrainReport,
+}
+
+impl ModelMeta {
+    pub(crate) fn new(
+        data: &EpfDataset,
+        layout: Layout,
+        normalization: Normalization,
+        scale_factor: f64,
+        config: TrainConfig,
+        report: TrainReport,
+    ) -> Self {
+        Self {
+            format_version: FORMAT_VERSION,
+            dataset: data.name().to_owned(),
+            columns: data.columns().clone(),
+            features: layout.feature_names(data.columns()),
+            tokens: layout.tokens(),
+            normalization,
+            scale_factor,
+            config,
+            report,
+        }
+    }
+}
+
+/// A forecast distribution for one hour: Gaussian in model space, so its quantiles map to
+/// prices exactly through the inverse of the price transform.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HourDistribution {
+    /// Location in model space.
+    pub loc: f64,
+    /// Scale in model space.
+    pub scale: f64,
+}
+
+impl HourDistribution {
+    /// The price at quantile level `tau` (0 < tau < 1).
+    pub fn quantile(&self, norm: &Normalization, tau: f64) -> f64 {
+        norm.price_from_model(self.loc + self.scale * normal_quantile(tau))
+    }
+
+    /// The median price: the point forecast.
+    pub fn median(&self, norm: &Normalization) -> f64 {
+        norm.price_from_model(self.loc)
+    }
+}
+
+/// A trained forecaster: the networks of the ensemble on their device plus its [`ModelMeta`].
+#[derive(Debug, Clone)]
+pub struct TrainedModel {
+    models: Vec<ForecastModel>,
+    device: Device,
+    meta: ModelMeta,
+}
+
+impl TrainedModel {
+    pub(crate) fn from_parts(models: Vec<ForecastModel>, device: Device, meta: ModelMeta) -> Self {
+        Self {
+            models,
+            device,
+            meta,
+        }
+    }
+
+    /// Metadata: configuration, statistics, training report.
+    pub fn meta(&self) -> &ModelMeta {
+        &self.meta
+    }
+
+    /// Changes the interval recalibration window (an evaluation setting; see
+    /// [`TrainConfig::interval_window_days`]).
+    pub fn set_interval_window_days(&mut self, days: usize) {
+        self.meta.config.interval_window_days = days;
+    }
+
+    /// The ensemble's networks.
+    pub fn networks(&self) -> &[ForecastModel] {
+        &self.models
+    }
+
+    /// Trainable parameters, all networks together.
+    pub fn parameters(&self) -> usize {
+        self.models.iter().map(Module::num_params).sum()
+    }
+
+    /// Forecast distributions for every hour of `days` (each needs 7 days of history).
+    pub fn predict(&self, data: &EpfDataset, days: Range<usize>) -> Result<Vec<HourDistribution>> {
+        self.check_dataset(data)?;
+        let layout = self.meta.config.model.layout();
+        let samples = Samples::build(data, &self.meta.normalization, layout, days);
+        let predicted = predict_ensemble(&self.models, &samples, layout, &self.device);
+        debug_assert_eq!(predicted.loc.len(), samples.days.len() * HOURS_PER_DAY);
+        Ok(predicted
+            .loc
+            .iter()
+            .zip(&predicted.scale)
+            .map(|(&loc, &scale)| HourDistribution {
+                loc,
+                scale: scale * self.meta.scale_factor,
+            })
+            .collect())
+    }
+
+    fn check_dataset(&self, data: &EpfDataset) -> Result<()> {
+        if data.columns() != &self.meta.columns {
+            return Err(ForecastError::DatasetMismatch {
+                message: format!(
+                    "the model was trained on columns {:?}, this dataset has {:?}",
+                    self.meta.columns,
+                    data.columns()
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Saves into folder `dir` (created if missing): `weights-<k>.bpk` per member and `model.json`.
+    pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
+        let dir = dir.as_ref();
+        std::fs::create_dir_all(dir).map_err(|e| ForecastError::io(dir, e))?;
+        for (member, model) in self.models.iter().enumerate() {
+            let weights = dir.join(weights_file(member));
+            model
+                .clone()
+                .save_file(&weights)
+                .map_err(|e| ForecastError::Weights {
+                    path: weights.clone(),
+                    message: e.to_string(),
+                })?;
+        }
+        let metadata = dir.join(METADATA_FILE);
+        let json =
+            serde_json::to_string_pretty(&self.meta).map_err(|source| ForecastError::Metadata {
+                path: metadata.clone(),
+                source,
+            })?;
+        std::fs::write(&metadata, json + "\n").map_err(|e| ForecastError::io(&metadata, e))
+    }
+
+    /// Loads a model saved by [`save`](Self::save) onto `device` (see [`DeviceChoice`]).
+    pub fn load(dir: impl AsRef<Path>, device: DeviceChoice) -> Result<Self> {
+        let dir = dir.as_ref();
+        let metadata = dir.join(METADATA_FILE);
+        let text =
+            std::fs::read_to_string(&metadata).map_err(|e| ForecastError::io(&metadata, e))?;
+        #[derive(Deserialize)]
+        struct Version {
+            format_version: u32,
+        }
+        let parse_error = |source| ForecastError::Metadata {
+            path: metadata.clone(),
+            source,
+        };
+        let version: Version = serde_json::from_str(&text).map_err(parse_error)?;
+        if version.format_version != FORMAT_VERSION {
+            return Err(ForecastError::FormatVersion {
+                path: metadata,
+                found: version.format_version,
+                expected: FORMAT_VERSION,
+            });
+        }
+        let meta: ModelMeta = serde_json::from_str(&text).map_err(parse_error)?;
+        meta.config.model.validate()?;
+        let (device, _) = device.resolve();
+        let _rng = backend_rng();
+        let mut models = Vec::with_capacity(meta.config.ensemble);
+        for member in 0..meta.config.ensemble {
+            let weights = dir.join(weights_file(member));
+            let model = meta
+                .config
+                .model
+                .init(&device)
+                .try_load_file(&weights)
+                .map_err(|e| ForecastError::Weights {
+                    path: weights,
+                    message: e.to_string(),
+                })?;
+            models.push(model.valid());
+        }
+        Ok(Self {
+            models,
+            device,
+            meta,
+        })
+    }
+}

@@ -1,0 +1,344 @@
+//! End-to-end checks on a 56-day slice of the EPF NP data (tests/data/NP-2013-slice.csv):
+//! protocol (no test-day leakage), metrics, training, save/load, reproducibility, CSV output.
+
+use std::sync::OnceLock;
+
+use gridflow_forecast::data::HOURS_PER_DAY;
+use gridflow_forecast::evaluate::{HourForecast, evaluate_days, metrics_of};
+use gridflow_forecast::features::{Normalization, inputs};
+use gridflow_forecast::{
+    DeviceChoice, EpfDataset, ModelConfig, ModelMeta, SplitConfig, TrainConfig, TrainedModel,
+    evaluate, train, write_forecasts,
+};
+
+const SLICE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/NP-2013-slice.csv");
+
+fn slice() -> EpfDataset {
+    EpfDataset::from_csv(SLICE).unwrap()
+}
+
+fn tiny_config(seed: u64) -> TrainConfig {
+    TrainConfig {
+        model: ModelConfig {
+            d_model: 16,
+            n_heads: 2,
+            n_layers: 1,
+            d_ff: 32,
+            patch_hours: 24,
+            dropout: 0.1,
+            linear_skip: true,
+            instance_norm: true,
+        },
+        split: SplitConfig {
+            test_days: 7,
+            validation_days: 7,
+        },
+        seed,
+        batch_size: 8,
+        max_epochs: 25,
+        patience: 100,
+        learning_rate: 3e-3,
+        ..TrainConfig::default()
+    }
+}
+
+/// One trained tiny model, shared by the tests that only read it.
+fn trained() -> &'static TrainedModel {
+    static MODEL: OnceLock<TrainedModel> = OnceLock::new();
+    MODEL.get_or_init(|| train(&tiny_config(7), &slice(), |_| {}).unwrap())
+}
+
+/// `data` with every price from day `from` on replaced.
+fn with_prices_replaced(data: &EpfDataset, from: usize, value: f64) -> EpfDataset {
+    let mut prices = data.prices().to_vec();
+    for p in &mut prices[from * HOURS_PER_DAY..] {
+        *p = value;
+    }
+    EpfDataset::from_columns(
+        data.name(),
+        data.columns().clone(),
+        data.timestamps().to_vec(),
+        prices,
+        [data.exogenous(0).to_vec(), data.exogenous(1).to_vec()],
+    )
+    .unwrap()
+}
+
+#[test]
+fn split_keeps_test_days_last_and_apart() {
+    let data = slice();
+    assert_eq!(data.days(), 56);
+    let split = tiny_config(0).split.split(&data).unwrap();
+    assert_eq!(
+        (split.train, split.validation, split.test),
+        (7..42, 42..49, 49..56)
+    );
+    let benchmark = SplitConfig::default();
+    assert_eq!((benchmark.test_days, benchmark.validation_days), (728, 364));
+    assert!(
+        benchmark.split(&data).is_err(),
+        "56 days cannot hold the benchmark's periods"
+    );
+}
+
+#[test]
+fn inputs_of_a_day_never_contain_its_prices() {
+    let data = slice();
+    let norm = Normalization::fit(&data, 7..42);
+    let layout = ModelConfig::default().layout();
+    for day in [7, 30, 49, 55] {
+        let mut original = Vec::new();
+        inputs(&data, &norm, layout, day, &mut original);
+        // Prices of day `day` and later changed: the inputs must not move.
+        let mut future_changed = Vec::new();
+        inputs(
+            &with_prices_replaced(&data, day, 1e6),
+            &norm,
+            layout,
+            day,
+            &mut future_changed,
+        );
+        assert_eq!(
+            original, future_changed,
+            "day {day} saw its own or later prices"
+        );
+        // The day before changed: they must (the check above is not vacuous).
+        let mut past_changed = Vec::new();
+        inputs(
+            &with_prices_replaced(&data, day - 1, 1e6),
+            &norm,
+            layout,
+            day,
+            &mut past_changed,
+        );
+        assert_ne!(original, past_changed, "day {day} ignores day {}", day - 1);
+    }
+}
+
+#[test]
+fn a_trained_models_forecasts_ignore_the_days_own_prices() {
+    let model = trained();
+    let data = slice();
+    let before = model.predict(&data, 49..56).unwrap();
+    let changed = with_prices_replaced(&data, 52, 500.0);
+    let after = model.predict(&changed, 49..53).unwrap();
+    // Days 49..=52 are forecast from prices before day 52 or from unchanged ones.
+    assert_eq!(before[..4 * 24], after[..]);
+}
+
+#[test]
+fn the_naive_forecast_has_rmae_one() {
+    let data = slice();
+    let days = 49..56;
+    let forecasts: Vec<HourForecast> = days
+        .clone()
+        .flat_map(|day| {
+            let naive = data.naive_168(day).to_vec();
+            let data = &data;
+            naive.into_iter().enumerate().map(move |(hour, f)| {
+                let h = day * 24 + hour;
+                HourForecast {
+                    timestamp: data.timestamps()[h].clone(),
+                    actual: data.prices()[h],
+                    forecast: f,
+                    lower_90: f,
+                    upper_90: f,
+                    crps: (data.prices()[h] - f).abs(),
+                }
+            })
+        })
+        .collect();
+    let metrics = metrics_of(&data, days, &forecasts);
+    assert_eq!(metrics.hours, 168);
+    assert!((metrics.rmae - 1.0).abs() < 1e-12);
+    assert!(
+        (metrics.crps - metrics.mae).abs() < 1e-9,
+        "a point forecast's CRPS is its MAE"
+    );
+    // 7 days only: the published convention has no naive-free first week to drop.
+    assert_eq!(metrics.benchmark_naive_mae, metrics.naive_mae);
+}
+
+#[test]
+fn training_reduces_the_loss_and_beats_nothing_silly() {
+    let report = &trained().meta().report;
+    assert_eq!(report.members.len(), 1);
+    let member = &report.members[0];
+    assert_eq!((member.epochs, member.seed), (25, 7));
+    let first = member.train_loss[0];
+    let last = *member.train_loss.last().unwrap();
+    assert!(last < first - 0.3, "training loss {first} -> {last}");
+    assert!(member.best_validation_rmae.is_finite());
+    assert_eq!(report.validation_rmae, member.best_validation_rmae);
+    assert!(trained().meta().scale_factor > 0.0);
+    assert_eq!(report.parameters, trained().parameters());
+}
+
+#[test]
+fn an_ensemble_saves_loads_and_mixes_its_members() {
+    let data = slice();
+    let config = TrainConfig {
+        ensemble: 2,
+        max_epochs: 5,
+        ..tiny_config(7)
+    };
+    let mut members_seen = Vec::new();
+    let ensemble = train(&config, &data, |e| members_seen.push((e.member, e.members))).unwrap();
+    assert_eq!(members_seen.len(), 10);
+    assert_eq!(members_seen[9], (1, 2));
+    let seeds: Vec<u64> = ensemble
+        .meta()
+        .report
+        .members
+        .iter()
+        .map(|m| m.seed)
+        .collect();
+    assert_eq!(seeds, [7, 8]);
+    assert_eq!(ensemble.networks().len(), 2);
+    let dir = tempfile::tempdir().unwrap();
+    ensemble.save(dir.path()).unwrap();
+    assert!(dir.path().join("weights-1.bpk").exists());
+    let loaded = TrainedModel::load(dir.path(), DeviceChoice::Cpu).unwrap();
+    assert_eq!(
+        ensemble.predict(&data, 49..56).unwrap(),
+        loaded.predict(&data, 49..56).unwrap()
+    );
+}
+
+#[test]
+fn same_seed_same_model_other_seed_other_model() {
+    let data = slice();
+    let again = train(&tiny_config(7), &data, |_| {}).unwrap();
+    assert_eq!(
+        trained().predict(&data, 49..56).unwrap(),
+        again.predict(&data, 49..56).unwrap()
+    );
+    let timeless = |m: &ModelMeta| {
+        let mut m = m.clone();
+        m.report.seconds = 0.0;
+        for member in &mut m.report.members {
+            member.seconds = 0.0;
+        }
+        m
+    };
+    assert_eq!(timeless(trained().meta()), timeless(again.meta()));
+    let other = train(&tiny_config(8), &data, |_| {}).unwrap();
+    assert_ne!(
+        trained().predict(&data, 49..56).unwrap(),
+        other.predict(&data, 49..56).unwrap()
+    );
+}
+
+#[test]
+fn save_then_load_forecasts_the_same() {
+    let data = slice();
+    let dir = tempfile::tempdir().unwrap();
+    trained().save(dir.path()).unwrap();
+    let loaded = TrainedModel::load(dir.path(), DeviceChoice::Cpu).unwrap();
+    assert_eq!(loaded.meta(), trained().meta());
+    assert_eq!(
+        evaluate(trained(), &data).unwrap().forecasts,
+        evaluate(&loaded, &data).unwrap().forecasts
+    );
+    let json = std::fs::read_to_string(dir.path().join("model.json")).unwrap();
+    assert!(json.contains("\"format_version\": 1"), "{json}");
+    // Another format version is refused, not misread.
+    std::fs::write(
+        dir.path().join("model.json"),
+        json.replace("\"format_version\": 1", "\"format_version\": 99"),
+    )
+    .unwrap();
+    let error = TrainedModel::load(dir.path(), DeviceChoice::Cpu).unwrap_err();
+    assert!(error.to_string().contains("format version 99"), "{error}");
+}
+
+#[test]
+fn forecasts_csv_has_one_row_per_test_hour() {
+    let data = slice();
+    let evaluation = evaluate(trained(), &data).unwrap();
+    assert_eq!(evaluation.days, 49..56);
+    let dir = tempfile::tempdir().unwrap();
+    let path = evaluation.write_csv(dir.path()).unwrap();
+    assert_eq!(path.file_name().unwrap(), "forecasts-NP-2013-slice.csv");
+    let text = std::fs::read_to_string(path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "timestamp,forecast,lower_90,upper_90");
+    assert_eq!(lines.len(), 1 + 7 * 24);
+    assert!(lines[1].starts_with("2013-02-19 00:00:00,"), "{}", lines[1]);
+    for (line, hour) in lines[1..].iter().zip(49 * 24..) {
+        let fields: Vec<&str> = line.split(',').collect();
+        assert_eq!(fields[0], data.timestamps()[hour]);
+        let [f, lo, hi] = [1, 2, 3].map(|i| fields[i].parse::<f64>().unwrap());
+        assert!(lo <= f && f <= hi, "{line}");
+    }
+    let m = evaluation.metrics;
+    assert!(m.mae > 0.0 && m.rmse >= m.mae && (0.0..=1.0).contains(&m.coverage_90));
+    // The same rows through the plain writer.
+    let mut buffer = Vec::new();
+    write_forecasts(&mut buffer, &evaluation.forecasts).unwrap();
+    assert_eq!(String::from_utf8(buffer).unwrap(), text);
+    // Days without a week of history cannot be evaluated.
+    assert!(evaluate_days(trained(), &data, 3..10).is_err());
+}
+
+/// The real benchmark files (bundled in `data/epf/`): the split must reproduce the
+/// published 168-hour naive MAE of each test period (NP 4.135, PJM 6.326).
+#[test]
+fn full_splits_match_the_published_naive() {
+    for (file, published) in [("NP.csv", 4.135), ("PJM.csv", 6.326)] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../data/epf")
+            .join(file);
+        let data = EpfDataset::from_csv(&path).unwrap();
+        let split = SplitConfig::default().split(&data).unwrap();
+        assert_eq!(
+            data.timestamps()[split.test.start * 24],
+            "2016-12-27 00:00:00",
+            "{file}"
+        );
+        assert_eq!(split.test.len(), 728, "{file}");
+        let forecasts: Vec<HourForecast> = split
+            .test
+            .clone()
+            .flat_map(|day| (0..24).map(move |h| (day, h)))
+            .map(|(day, h)| HourForecast {
+                timestamp: String::new(),
+                actual: data.day_prices(day)[h],
+                forecast: data.naive_168(day)[h],
+                lower_90: 0.0,
+                upper_90: 0.0,
+                crps: 0.0,
+            })
+            .collect();
+        let metrics = metrics_of(&data, split.test, &forecasts);
+        assert_eq!(metrics.hours, 17_472, "{file}");
+        assert!(
+            (metrics.benchmark_naive_mae - published).abs() < 5e-4,
+            "{file}: {metrics}"
+        );
+    }
+}
+
+#[test]
+fn interval_recalibration_uses_only_earlier_days() {
+    let data = slice();
+    let mut model = trained().clone();
+    model.set_interval_window_days(7);
+    let recalibrated = evaluate(&model, &data).unwrap().forecasts;
+    model.set_interval_window_days(0);
+    let fixed = evaluate(&model, &data).unwrap().forecasts;
+    // Same medians, other widths.
+    for (a, b) in recalibrated.iter().zip(&fixed) {
+        assert_eq!(a.forecast, b.forecast);
+    }
+    assert_ne!(recalibrated, fixed);
+    // Prices from day 52 on changed: days 49..=51 keep their intervals.
+    model.set_interval_window_days(7);
+    let changed = evaluate(&model, &with_prices_replaced(&data, 52, 500.0)).unwrap();
+    for (a, b) in recalibrated[..3 * 24].iter().zip(&changed.forecasts) {
+        assert_eq!(
+            (a.forecast, a.lower_90, a.upper_90),
+            (b.forecast, b.lower_90, b.upper_90)
+        );
+    }
+}

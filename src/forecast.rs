@@ -1,0 +1,128 @@
+//! `gridflow train` and `gridflow eval`: the day-ahead price forecaster of `gridflow-forecast`
+//! on EPF benchmark files.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use gridflow_forecast::{DeviceChoice, EpfDataset, TrainConfig, TrainedModel, evaluate, train};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// What `gridflow train` was asked to do.
+pub(crate) struct TrainRequest {
+    pub(crate) epf: PathBuf,
+    pub(crate) model: PathBuf,
+    pub(crate) config: Option<PathBuf>,
+    pub(crate) ensemble: Option<usize>,
+    pub(crate) budget_secs: Option<f64>,
+    pub(crate) device: DeviceChoice,
+    pub(crate) no_progress: bool,
+}
+
+/// Trains on the file's training period and saves the model.
+pub(crate) fn train_command(request: TrainRequest) -> Result<()> {
+    let (data, model) = train_model(&request)?;
+    model
+        .save(&request.model)
+        .with_context(|| format!("saving the model to {}", request.model.display()))?;
+    let report = &model.meta().report;
+    println!(
+        "{}: trained {} network(s), {} parameters, in {:.1}s on {}; validation rMAE {:.3}; \
+         saved to {}",
+        data.name(),
+        report.members.len(),
+        report.parameters,
+        report.seconds,
+        report.device,
+        report.validation_rmae,
+        request.model.display()
+    );
+    Ok(())
+}
+
+/// Reads the file and trains on its training period, with a progress bar.
+fn train_model(request: &TrainRequest) -> Result<(EpfDataset, TrainedModel)> {
+    let data = read(&request.epf)?;
+    let mut config: TrainConfig = match &request.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?
+        }
+        None => TrainConfig::default(),
+    };
+    if let Some(ensemble) = request.ensemble {
+        config.ensemble = ensemble;
+    }
+    if request.budget_secs.is_some() {
+        config.time_budget_secs = request.budget_secs;
+    }
+    config.device = request.device;
+    let bar = ProgressBar::with_draw_target(
+        Some((config.max_epochs * config.ensemble) as u64),
+        if request.no_progress {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        },
+    );
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let model = train(&config, &data, |e| {
+        bar.set_position((e.member * e.max_epochs + e.epoch) as u64);
+        bar.set_message(format!(
+            "member {}/{} epoch {} train NLL {:.3} validation rMAE {:.3} (best epoch {})",
+            e.member + 1,
+            e.members,
+            e.epoch,
+            e.train_loss,
+            e.validation_rmae,
+            e.best_epoch
+        ));
+    })
+    .context("training")?;
+    bar.finish_and_clear();
+    Ok((data, model))
+}
+
+/// Forecasts the test period, prints the metrics and writes `forecasts-<dataset>.csv`: with
+/// the saved `model`, or, without one, after training on the file's training period first
+/// (the whole benchmark in one command).
+pub(crate) fn eval_command(training: TrainRequest, model: Option<&Path>, out: &Path) -> Result<()> {
+    let (data, model) = match model {
+        Some(folder) => {
+            let data = read(&training.epf)?;
+            let model = TrainedModel::load(folder, training.device)
+                .with_context(|| format!("loading the model from {}", folder.display()))?;
+            (data, model)
+        }
+        None => {
+            let (data, model) = train_model(&training)?;
+            let report = &model.meta().report;
+            println!(
+                "{}: trained {} network(s), {} parameters, in {:.1}s on {}; validation rMAE {:.3}",
+                data.name(),
+                report.members.len(),
+                report.parameters,
+                report.seconds,
+                report.device,
+                report.validation_rmae,
+            );
+            (data, model)
+        }
+    };
+    let evaluation = evaluate(&model, &data).context("evaluating")?;
+    println!("{}: {}", data.name(), evaluation.metrics);
+    let path = evaluation.write_csv(out)?;
+    println!(
+        "wrote {} ({} rows)",
+        path.display(),
+        evaluation.forecasts.len()
+    );
+    Ok(())
+}
+
+fn read(epf: &Path) -> Result<EpfDataset> {
+    EpfDataset::from_csv(epf).with_context(|| format!("reading {}", epf.display()))
+}
