@@ -279,6 +279,8 @@ pub(super) struct Normalizer {
     hasher: Hasher,
     /// Keys by interval start (microseconds since the epoch), then within the interval.
     intervals: BTreeMap<i64, IntervalKeys>,
+    /// Keys of the interval table filled last.
+    last_filled: usize,
     dirty: Vec<(i64, u32)>,
     emptied: Vec<(i64, u32)>,
 }
@@ -291,6 +293,7 @@ impl Normalizer {
             factors: Factors::default(),
             hasher: Hasher::default(),
             intervals: BTreeMap::new(),
+            last_filled: 0,
             dirty: Vec::new(),
             emptied: Vec::new(),
         }
@@ -319,8 +322,10 @@ impl Normalizer {
                 }
             }
         }
-        // Consecutive prices usually share an interval: find its table once per run, and
-        // size a new table for the run (growing one from empty rehashed it a dozen times).
+        // Consecutive prices usually share an interval: find its table once per run. A new
+        // table is sized for its run, or like the table filled last when that is larger (a
+        // batch may end in the middle of an interval); growing one from empty rehashed it a
+        // dozen times.
         let mut prices = prices.into_iter();
         let mut rest = prices.as_slice();
         while let Some((first, _)) = rest.first() {
@@ -332,7 +337,7 @@ impl Normalizer {
             let keys = self
                 .intervals
                 .entry(interval)
-                .or_insert_with(|| IntervalKeys::with_capacity(run));
+                .or_insert_with(|| IntervalKeys::with_capacity(run.max(self.last_filled)));
             for (record, diff) in prices.by_ref().take(run) {
                 let index = keys.index_of(&record, &self.hasher);
                 let state = &mut keys.keys[index as usize].1;
@@ -342,6 +347,7 @@ impl Normalizer {
                 }
                 state.add(record, diff);
             }
+            self.last_filled = keys.keys.len();
             rest = prices.as_slice();
         }
         let mut cursor: Option<(i64, &mut IntervalKeys)> = None;
