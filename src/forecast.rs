@@ -7,41 +7,57 @@ use anyhow::{Context, Result};
 use gridflow_forecast::{DeviceChoice, EpfDataset, TrainConfig, TrainedModel, evaluate, train};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// What `gridflow train` was asked to do.
-pub(crate) struct TrainRequest {
+/// How to train, shared by `gridflow train` and `gridflow eval`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct TrainingArgs {
+    /// EPF CSV: `Date, Price, exog1, exog2`, hourly, whole days.
+    #[arg(long)]
     pub(crate) epf: PathBuf,
-    pub(crate) model: PathBuf,
+    /// Training configuration as JSON (`TrainConfig`; missing fields keep defaults).
+    #[arg(long)]
     pub(crate) config: Option<PathBuf>,
+    /// Networks in the ensemble (overrides the configuration).
+    #[arg(long)]
     pub(crate) ensemble: Option<usize>,
-    pub(crate) budget_secs: Option<f64>,
-    pub(crate) device: DeviceChoice,
+    /// Stop training after this many seconds (the best epochs so far are kept).
+    #[arg(long)]
+    pub(crate) budget: Option<f64>,
+    /// cpu, cuda or wgpu; a GPU this build or machine lacks falls back to the CPU.
+    #[arg(long, default_value = "cpu")]
+    pub(crate) device: String,
+    /// Do not draw the progress bar.
+    #[arg(long)]
     pub(crate) no_progress: bool,
 }
 
-/// Trains on the file's training period and saves the model.
-pub(crate) fn train_command(request: TrainRequest) -> Result<()> {
-    let (data, model) = train_model(&request)?;
+/// Trains on the file's training period and saves the model in `folder`.
+pub(crate) fn train_command(training: &TrainingArgs, folder: &Path) -> Result<()> {
+    let (data, model) = train_model(training)?;
     model
-        .save(&request.model)
-        .with_context(|| format!("saving the model to {}", request.model.display()))?;
+        .save(folder)
+        .with_context(|| format!("saving the model to {}", folder.display()))?;
+    println!("{}; saved to {}", trained(&data, &model), folder.display());
+    Ok(())
+}
+
+/// One line on what training did.
+fn trained(data: &EpfDataset, model: &TrainedModel) -> String {
     let report = &model.meta().report;
-    println!(
-        "{}: trained {} network(s), {} parameters, in {:.1}s on {}; validation rMAE {:.3}; \
-         saved to {}",
+    format!(
+        "{}: trained {} network(s), {} parameters, in {:.1}s on {}; validation rMAE {:.3}",
         data.name(),
         report.members.len(),
         report.parameters,
         report.seconds,
         report.device,
         report.validation_rmae,
-        request.model.display()
-    );
-    Ok(())
+    )
 }
 
 /// Reads the file and trains on its training period, with a progress bar.
-fn train_model(request: &TrainRequest) -> Result<(EpfDataset, TrainedModel)> {
+fn train_model(request: &TrainingArgs) -> Result<(EpfDataset, TrainedModel)> {
     let data = read(&request.epf)?;
+    let device: DeviceChoice = request.device.parse()?;
     let mut config: TrainConfig = match &request.config {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -53,10 +69,10 @@ fn train_model(request: &TrainRequest) -> Result<(EpfDataset, TrainedModel)> {
     if let Some(ensemble) = request.ensemble {
         config.ensemble = ensemble;
     }
-    if request.budget_secs.is_some() {
-        config.time_budget_secs = request.budget_secs;
+    if request.budget.is_some() {
+        config.time_budget_secs = request.budget;
     }
-    config.device = request.device;
+    config.device = device;
     let bar = ProgressBar::with_draw_target(
         Some((config.max_epochs * config.ensemble) as u64),
         if request.no_progress {
@@ -89,26 +105,21 @@ fn train_model(request: &TrainRequest) -> Result<(EpfDataset, TrainedModel)> {
 /// Forecasts the test period, prints the metrics and writes `forecasts-<dataset>.csv`: with
 /// the saved `model`, or, without one, after training on the file's training period first
 /// (the whole benchmark in one command).
-pub(crate) fn eval_command(training: TrainRequest, model: Option<&Path>, out: &Path) -> Result<()> {
+pub(crate) fn eval_command(
+    training: &TrainingArgs,
+    model: Option<&Path>,
+    out: &Path,
+) -> Result<()> {
     let (data, model) = match model {
         Some(folder) => {
             let data = read(&training.epf)?;
-            let model = TrainedModel::load(folder, training.device)
+            let model = TrainedModel::load(folder, training.device.parse()?)
                 .with_context(|| format!("loading the model from {}", folder.display()))?;
             (data, model)
         }
         None => {
-            let (data, model) = train_model(&training)?;
-            let report = &model.meta().report;
-            println!(
-                "{}: trained {} network(s), {} parameters, in {:.1}s on {}; validation rMAE {:.3}",
-                data.name(),
-                report.members.len(),
-                report.parameters,
-                report.seconds,
-                report.device,
-                report.validation_rmae,
-            );
+            let (data, model) = train_model(training)?;
+            println!("{}", trained(&data, &model));
             (data, model)
         }
     };

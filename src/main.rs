@@ -84,55 +84,23 @@ enum Command {
     /// Train the day-ahead price forecaster on an EPF benchmark CSV and save it (see
     /// docs/forecasting.md).
     Train {
-        /// EPF CSV: `Date, Price, exog1, exog2`, hourly, whole days.
-        #[arg(long)]
-        epf: PathBuf,
+        #[command(flatten)]
+        training: forecast::TrainingArgs,
         /// Folder to save the model in (`weights-<k>.bpk`, `model.json`).
         #[arg(long, default_value = "model")]
         model: PathBuf,
-        /// Training configuration as JSON (`TrainConfig`; missing fields keep defaults).
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Networks in the ensemble (overrides the configuration).
-        #[arg(long)]
-        ensemble: Option<usize>,
-        /// Stop training after this many seconds (the best epochs so far are kept).
-        #[arg(long)]
-        budget: Option<f64>,
-        /// cpu, cuda or wgpu; a GPU this build or machine lacks falls back to the CPU.
-        #[arg(long, default_value = "cpu")]
-        device: String,
-        /// Do not draw the progress bar.
-        #[arg(long)]
-        no_progress: bool,
     },
     /// Run the EPF benchmark on a CSV: train on its training period (or load `--model`),
     /// forecast every test day, print the metrics and write `forecasts-<dataset>.csv`.
     Eval {
-        /// EPF CSV: `Date, Price, exog1, exog2`, hourly, whole days.
-        #[arg(long)]
-        epf: PathBuf,
+        #[command(flatten)]
+        training: forecast::TrainingArgs,
         /// Folder of a saved model (`gridflow train`); without it the model is trained first.
         #[arg(long)]
         model: Option<PathBuf>,
         /// Folder for `forecasts-<dataset>.csv`.
         #[arg(long, default_value = ".")]
         out: PathBuf,
-        /// When training: configuration as JSON (`TrainConfig`).
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// When training: networks in the ensemble (overrides the configuration).
-        #[arg(long)]
-        ensemble: Option<usize>,
-        /// When training: stop after this many seconds (the best epochs so far are kept).
-        #[arg(long)]
-        budget: Option<f64>,
-        /// cpu, cuda or wgpu; a GPU this build or machine lacks falls back to the CPU.
-        #[arg(long, default_value = "cpu")]
-        device: String,
-        /// Do not draw the progress bar.
-        #[arg(long)]
-        no_progress: bool,
     },
 }
 
@@ -232,46 +200,16 @@ fn execute(command: Command) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Train {
-            epf,
-            model,
-            config,
-            ensemble,
-            budget,
-            device,
-            no_progress,
-        } => {
-            forecast::train_command(forecast::TrainRequest {
-                epf,
-                model,
-                config,
-                ensemble,
-                budget_secs: budget,
-                device: device.parse()?,
-                no_progress,
-            })?;
+        Command::Train { training, model } => {
+            forecast::train_command(&training, &model)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Eval {
-            epf,
+            training,
             model,
             out,
-            config,
-            ensemble,
-            budget,
-            device,
-            no_progress,
         } => {
-            let training = forecast::TrainRequest {
-                epf,
-                model: PathBuf::new(),
-                config,
-                ensemble,
-                budget_secs: budget,
-                device: device.parse()?,
-                no_progress,
-            };
-            forecast::eval_command(training, model.as_deref(), &out)?;
+            forecast::eval_command(&training, model.as_deref(), &out)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Run {
