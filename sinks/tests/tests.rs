@@ -4,4 +4,5 @@ mod common;
 
 mod config;
 mod docs;
+mod files;
 mod lake;
