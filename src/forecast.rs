@@ -25,6 +25,10 @@ pub(crate) struct TrainingArgs {
     /// cpu, cuda or wgpu; a GPU this build or machine lacks falls back to the CPU.
     #[arg(long, default_value = "cpu")]
     pub(crate) device: String,
+    /// Train a prices-only model (no exogenous series): what the streaming `forecast`
+    /// operator runs on any hourly price series.
+    #[arg(long)]
+    pub(crate) prices_only: bool,
     /// Do not draw the progress bar.
     #[arg(long)]
     pub(crate) no_progress: bool,
@@ -73,6 +77,9 @@ fn train_model(request: &TrainingArgs) -> Result<(EpfDataset, TrainedModel)> {
         config.time_budget_secs = request.budget;
     }
     config.device = device;
+    if request.prices_only {
+        config.model.exogenous = false;
+    }
     let bar = ProgressBar::with_draw_target(
         Some((config.max_epochs * config.ensemble) as u64),
         if request.no_progress {

@@ -38,6 +38,26 @@ pub struct CalendarDay {
     pub day_of_year: u16,
 }
 
+impl CalendarDay {
+    /// The calendar of the day `days` after 1970-01-01 (proleptic Gregorian).
+    pub fn from_epoch_day(days: i64) -> Self {
+        // The year holding `days` (Howard Hinnant's civil_from_days, year only).
+        let shifted = days + 719_468;
+        let era = shifted.div_euclid(146_097);
+        let day_of_era = shifted - era * 146_097;
+        let year_of_era =
+            (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+        let day_of_march_year =
+            day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+        let month_index = (5 * day_of_march_year + 2) / 153;
+        let year = year_of_era + era * 400 + i64::from(month_index >= 10);
+        Self {
+            weekday: (days + 3).rem_euclid(7) as u8, // 1970-01-01 was a Thursday (3).
+            day_of_year: (days - days_from_civil(year, 1, 1)) as u16,
+        }
+    }
+}
+
 impl EpfDataset {
     /// Reads an EPF CSV file; the dataset is named after the file stem (`NP`, `PJM`).
     pub fn from_csv(path: impl AsRef<Path>) -> Result<Self> {
@@ -209,13 +229,9 @@ fn parse_date(date: &str) -> Option<CalendarDay> {
     if parts.next().is_some() || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
         return None;
     }
-    let days = days_from_civil(year, month, day);
-    let weekday = (days + 3).rem_euclid(7) as u8; // 1970-01-01 was a Thursday (3).
-    let day_of_year = (days - days_from_civil(year, 1, 1)) as u16;
-    Some(CalendarDay {
-        weekday,
-        day_of_year,
-    })
+    Some(CalendarDay::from_epoch_day(days_from_civil(
+        year, month, day,
+    )))
 }
 
 /// Days since 1970-01-01 (Howard Hinnant's algorithm).
@@ -291,6 +307,37 @@ impl SplitConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn calendar_from_epoch_days_matches_dates() {
+        for (year, month, day) in [
+            (1970, 1, 1),
+            (2016, 2, 29),
+            (2016, 12, 31),
+            (2018, 3, 1),
+            (1969, 12, 31),
+            (2000, 12, 31),
+        ] {
+            let days = days_from_civil(year, month, day);
+            let date = format!("{year:04}-{month:02}-{day:02}");
+            let expected_day_of_year = days - days_from_civil(year, 1, 1);
+            let calendar = CalendarDay::from_epoch_day(days);
+            assert_eq!(
+                i64::from(calendar.day_of_year),
+                expected_day_of_year,
+                "{date}"
+            );
+            assert_eq!(parse_date(&date), Some(calendar));
+        }
+        assert_eq!(
+            CalendarDay::from_epoch_day(days_from_civil(2016, 12, 31)).day_of_year,
+            365
+        );
+        assert_eq!(
+            CalendarDay::from_epoch_day(days_from_civil(2018, 12, 31)).day_of_year,
+            364
+        );
+    }
 
     #[test]
     fn calendar_of_known_dates() {

@@ -12,11 +12,15 @@ use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::{EpfDataset, HISTORY_DAYS, HOURS_PER_DAY};
+use crate::data::{CalendarDay, EpfDataset, HISTORY_DAYS, HOURS_PER_DAY};
 
 /// Hours a forecast's inputs span: the week before the target day and the target day.
 pub const WINDOW_HOURS: usize = (HISTORY_DAYS + 1) * HOURS_PER_DAY;
-/// Features of a token besides its `3 · patch_hours` hourly values.
+/// Hours of known prices a forecast reads: the week before the target day.
+pub const KNOWN_HOURS: usize = HISTORY_DAYS * HOURS_PER_DAY;
+/// Days a forecast's tokens cover: the week before and the target day.
+pub const WINDOW_DAYS: usize = HISTORY_DAYS + 1;
+/// Features of a token besides its hourly values.
 const TOKEN_EXTRAS: usize = 1 + 2 + 7 + 2;
 
 /// Per-dataset statistics that put prices and exogenous series on a common scale.
@@ -89,6 +93,43 @@ pub struct Layout {
     /// known model-space prices (reversible instance normalisation): the network sees price
     /// shapes, not levels, and its output is shifted and scaled back.
     pub instance_norm: bool,
+    /// Whether tokens carry the two exogenous day-ahead forecasts. A model without them
+    /// reads prices and the calendar only, so it can run on any hourly price series.
+    pub exogenous: bool,
+}
+
+/// Everything one forecast reads, from wherever it comes: an EPF file or a live series.
+#[derive(Debug, Clone, Copy)]
+pub struct Window<'a> {
+    /// The [`KNOWN_HOURS`] prices before the target day, oldest first.
+    pub known_prices: &'a [f64],
+    /// The two exogenous series over all [`WINDOW_HOURS`] hours (the target day included),
+    /// when the model reads them.
+    pub exogenous: Option<[&'a [f64]; 2]>,
+    /// The calendar of each of the [`WINDOW_DAYS`] days, the target day last.
+    pub calendar: [CalendarDay; WINDOW_DAYS],
+}
+
+impl<'a> Window<'a> {
+    /// The window of the forecast for day `day` of `data`; panics unless
+    /// `HISTORY_DAYS <= day < data.days()`.
+    pub fn of_day(data: &'a EpfDataset, layout: Layout, day: usize) -> Self {
+        assert!(
+            (HISTORY_DAYS..data.days()).contains(&day),
+            "day {day} has no full history"
+        );
+        let first_day = day - HISTORY_DAYS;
+        let hours = first_day * HOURS_PER_DAY..(day + 1) * HOURS_PER_DAY;
+        // Prices strictly before day `day`: a price of the forecast day cannot reach it.
+        let known_prices = &data.prices()[first_day * HOURS_PER_DAY..day * HOURS_PER_DAY];
+        Self {
+            known_prices,
+            exogenous: layout
+                .exogenous
+                .then(|| [0, 1].map(|index| &data.exogenous(index)[hours.clone()])),
+            calendar: std::array::from_fn(|offset| data.calendar(first_day + offset)),
+        }
+    }
 }
 
 /// The level and spread a forecast's prices are standardised by (model space).
@@ -109,10 +150,15 @@ impl Level {
 
     /// The level of the forecast for `day`: from the 168 hours before it only.
     pub fn of(data: &EpfDataset, norm: &Normalization, layout: Layout, day: usize) -> Self {
+        let known = &data.prices()[(day - HISTORY_DAYS) * HOURS_PER_DAY..day * HOURS_PER_DAY];
+        Self::of_known(norm, layout, known)
+    }
+
+    /// The level of a forecast whose known prices are `known`.
+    pub fn of_known(norm: &Normalization, layout: Layout, known: &[f64]) -> Self {
         if !layout.instance_norm {
             return Self::IDENTITY;
         }
-        let known = &data.prices()[(day - HISTORY_DAYS) * HOURS_PER_DAY..day * HOURS_PER_DAY];
         let values: Vec<f64> = known.iter().map(|&p| norm.price_to_model(p)).collect();
         let mean = values.iter().sum::<f64>() / values.len() as f64;
         let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64;
@@ -140,7 +186,12 @@ impl Layout {
 
     /// Features per token.
     pub fn token_width(&self) -> usize {
-        3 * self.patch_hours + TOKEN_EXTRAS
+        self.hourly_series() * self.patch_hours + TOKEN_EXTRAS
+    }
+
+    /// Hourly series in a token: the price, and the two exogenous series when read.
+    fn hourly_series(&self) -> usize {
+        if self.exogenous { 3 } else { 1 }
     }
 
     /// Values of one forecast's input: `tokens · token_width`.
@@ -156,7 +207,12 @@ impl Layout {
                 "price[+{hour}h]: asinh((p-median)/iqr), 0 on the target day"
             ));
         }
-        for (index, column) in data_columns[2..].iter().enumerate() {
+        let exogenous = if self.exogenous {
+            &data_columns[2..]
+        } else {
+            &[]
+        };
+        for (index, column) in exogenous.iter().enumerate() {
             for hour in 0..self.patch_hours {
                 names.push(format!("exogenous{index}[+{hour}h]: ({column}-median)/iqr"));
             }
@@ -173,7 +229,8 @@ impl Layout {
     }
 }
 
-/// Appends the input of the forecast for day `day` (`layout.input_len()` values) to `out`.
+/// Appends the input of the forecast for day `day` of `data` (`layout.input_len()` values)
+/// to `out`.
 ///
 /// Panics unless `HISTORY_DAYS <= day < data.days()`.
 pub fn inputs(
@@ -183,41 +240,56 @@ pub fn inputs(
     day: usize,
     out: &mut Vec<f32>,
 ) {
-    assert!(
-        (HISTORY_DAYS..data.days()).contains(&day),
-        "day {day} has no full history"
+    window_inputs(norm, layout, &Window::of_day(data, layout, day), out);
+}
+
+/// Appends the input of the forecast that `window` describes (`layout.input_len()` values).
+///
+/// Panics when the window's lengths do not fit the layout (callers check them).
+pub fn window_inputs(
+    norm: &Normalization,
+    layout: Layout,
+    window: &Window<'_>,
+    out: &mut Vec<f32>,
+) {
+    assert_eq!(
+        window.known_prices.len(),
+        KNOWN_HOURS,
+        "a week of known prices"
     );
-    // Everything known when day `day` is forecast: prices strictly before it.
-    let known_prices = &data.prices()[..day * HOURS_PER_DAY];
-    let level = Level::of(data, norm, layout, day);
-    let first_hour = (day - HISTORY_DAYS) * HOURS_PER_DAY;
+    assert_eq!(
+        window.exogenous.is_some(),
+        layout.exogenous,
+        "exogenous series as the layout reads"
+    );
+    let level = Level::of_known(norm, layout, window.known_prices);
     let p = layout.patch_hours;
     for token in 0..layout.tokens() {
-        let start = first_hour + token * p;
-        let on_target_day = start >= day * HOURS_PER_DAY;
-        if on_target_day {
+        let start = token * p;
+        if start >= KNOWN_HOURS {
             out.extend(std::iter::repeat_n(0.0, p));
         } else {
-            let prices = &known_prices[start..start + p];
+            let prices = &window.known_prices[start..start + p];
             out.extend(
                 prices
                     .iter()
                     .map(|&price| level.apply(norm.price_to_model(price)) as f32),
             );
         }
-        for index in 0..2 {
-            let series = &data.exogenous(index)[start..start + p];
-            out.extend(
-                series
-                    .iter()
-                    .map(|&value| norm.exogenous_to_model(index, value) as f32),
-            );
+        if let Some(exogenous) = window.exogenous {
+            for (index, series) in exogenous.iter().enumerate() {
+                out.extend(
+                    series[start..start + p]
+                        .iter()
+                        .map(|&value| norm.exogenous_to_model(index, value) as f32),
+                );
+            }
         }
-        out.push(if on_target_day { 1.0 } else { 0.0 });
+        out.push(if start >= KNOWN_HOURS { 1.0 } else { 0.0 });
         let hour_angle = TAU * (start % HOURS_PER_DAY) as f64 / HOURS_PER_DAY as f64;
         out.push(hour_angle.sin() as f32);
         out.push(hour_angle.cos() as f32);
-        let calendar = data.calendar(start / HOURS_PER_DAY);
+        let calendar = window.calendar[start / HOURS_PER_DAY];
         for weekday in 0..7 {
             out.push(if calendar.weekday == weekday {
                 1.0
@@ -310,6 +382,7 @@ mod tests {
         let day = Layout {
             patch_hours: 24,
             instance_norm: true,
+            exogenous: true,
         };
         assert_eq!(
             (day.tokens(), day.target_tokens(), day.token_width()),
@@ -318,6 +391,7 @@ mod tests {
         let hour = Layout {
             patch_hours: 1,
             instance_norm: false,
+            exogenous: true,
         };
         assert_eq!(
             (hour.tokens(), hour.target_tokens(), hour.token_width()),
@@ -326,5 +400,11 @@ mod tests {
         let cols = ["a", "b", "c", "d"].map(String::from);
         assert_eq!(hour.feature_names(&cols).len(), 15);
         assert_eq!(day.feature_names(&cols).len(), 84);
+        let prices_only = Layout {
+            exogenous: false,
+            ..day
+        };
+        assert_eq!(prices_only.token_width(), 36);
+        assert_eq!(prices_only.feature_names(&cols).len(), 36);
     }
 }

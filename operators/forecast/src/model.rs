@@ -36,6 +36,10 @@ pub struct ModelConfig {
     /// Standardise each forecast by its own week of prices and undo it on the output
     /// (see [`Layout::instance_norm`]). Default true.
     pub instance_norm: bool,
+    /// Read the dataset's two exogenous day-ahead forecasts (load, wind). False gives a
+    /// prices-only model, which the streaming `forecast` operator can run on any hourly
+    /// price series. Default true.
+    pub exogenous: bool,
 }
 
 impl Default for ModelConfig {
@@ -49,6 +53,7 @@ impl Default for ModelConfig {
             dropout: 0.1,
             linear_skip: true,
             instance_norm: true,
+            exogenous: true,
         }
     }
 }
@@ -82,6 +87,7 @@ impl ModelConfig {
         Layout {
             patch_hours: self.patch_hours,
             instance_norm: self.instance_norm,
+            exogenous: self.exogenous,
         }
     }
 

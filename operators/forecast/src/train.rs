@@ -15,7 +15,7 @@ use crate::data::{EpfDataset, HOURS_PER_DAY, SplitConfig};
 use crate::device::DeviceChoice;
 use crate::error::{ForecastError, Result};
 use crate::features::{Layout, Normalization, Samples};
-use crate::model::{ForecastModel, ModelConfig, gaussian_nll};
+use crate::model::{ForecastModel, ModelConfig, Prediction, gaussian_nll};
 use crate::trained::{ModelMeta, TrainedModel};
 
 /// Everything that defines a training run. Same config, data and seed: same model (on the CPU
@@ -423,7 +423,10 @@ pub(crate) struct Predicted {
     pub(crate) scale: Vec<f64>,
 }
 
-/// Days per inference batch: bounds the attention matrices' memory.
+/// Rows per inference batch. Every batch has exactly this many rows (a short one is padded
+/// with zero rows): the CPU kernels pick different code paths, and so round differently, for
+/// different row counts, and a forecast must not depend on which other forecasts it was
+/// computed with.
 const INFERENCE_BATCH: usize = 128;
 
 /// Runs `model` over every sample (in batches); returns the mean NLL (standardised space) and
@@ -439,7 +442,19 @@ pub(crate) fn predict_samples(
     let mut loss_sum = 0.0;
     for batch in rows.chunks(INFERENCE_BATCH) {
         let (inputs, targets) = gather(samples, batch, layout, device);
-        let prediction = model.forward(inputs);
+        let real = batch.len();
+        let [_, tokens, width] = inputs.dims();
+        let inputs = if real < INFERENCE_BATCH {
+            let padding = Tensor::zeros([INFERENCE_BATCH - real, tokens, width], device);
+            Tensor::cat(vec![inputs, padding], 0)
+        } else {
+            inputs
+        };
+        let padded = model.forward(inputs);
+        let prediction = Prediction {
+            loc: padded.loc.narrow(0, 0, real),
+            scale: padded.scale.narrow(0, 0, real),
+        };
         let loss = gaussian_nll(&prediction, targets).into_scalar::<f32>();
         loss_sum += f64::from(loss) * batch.len() as f64;
         let to_vec = |t: Tensor<2>| -> Vec<f64> {

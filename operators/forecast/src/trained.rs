@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::{EpfDataset, HOURS_PER_DAY};
 use crate::device::DeviceChoice;
 use crate::error::{ForecastError, Result};
-use crate::features::{Layout, Normalization, Samples};
+use crate::features::{Layout, Level, Normalization, Samples, Window, window_inputs};
 use crate::metrics::normal_quantile;
 use crate::model::ForecastModel;
 use crate::train::{TrainConfig, TrainReport, backend_rng, predict_ensemble};
@@ -141,6 +141,69 @@ impl TrainedModel {
         let samples = Samples::build(data, &self.meta.normalization, layout, days);
         let predicted = predict_ensemble(&self.models, &samples, layout, &self.device);
         debug_assert_eq!(predicted.loc.len(), samples.days.len() * HOURS_PER_DAY);
+        Ok(predicted
+            .loc
+            .iter()
+            .zip(&predicted.scale)
+            .map(|(&loc, &scale)| HourDistribution {
+                loc,
+                scale: scale * self.meta.scale_factor,
+            })
+            .collect())
+    }
+
+    /// Whether the model reads the two exogenous series (see [`Window::exogenous`]).
+    pub fn reads_exogenous(&self) -> bool {
+        self.meta.config.model.exogenous
+    }
+
+    /// Forecast distributions for the target day of each window: 24 per window, in order.
+    ///
+    /// All windows go through each network in batches of 128 rows (one batched pass
+    /// for a live run's changed series, however many). A row's result does not depend on
+    /// the other rows of its batch (`tests/forecast.rs` checks windows alone and together
+    /// give bit-identical results).
+    pub fn predict_windows(&self, windows: &[Window<'_>]) -> Result<Vec<HourDistribution>> {
+        let layout = self.meta.config.model.layout();
+        let norm = &self.meta.normalization;
+        let mut samples = Samples {
+            days: (0..windows.len()).collect(),
+            levels: Vec::with_capacity(windows.len()),
+            inputs: Vec::with_capacity(windows.len() * layout.input_len()),
+            targets: vec![0.0; windows.len() * HOURS_PER_DAY],
+        };
+        for window in windows {
+            let exogenous_fits = window.exogenous.is_some() == layout.exogenous
+                && window.exogenous.is_none_or(|series| {
+                    series
+                        .iter()
+                        .all(|s| s.len() == crate::features::WINDOW_HOURS)
+                });
+            if window.known_prices.len() != crate::features::KNOWN_HOURS || !exogenous_fits {
+                return Err(ForecastError::DatasetMismatch {
+                    message: format!(
+                        "a forecast window needs {} known prices{}; got {} prices{}",
+                        crate::features::KNOWN_HOURS,
+                        if layout.exogenous {
+                            " and two exogenous series of 192 hours"
+                        } else {
+                            " and no exogenous series"
+                        },
+                        window.known_prices.len(),
+                        if window.exogenous.is_some() {
+                            " with exogenous series"
+                        } else {
+                            " without exogenous series"
+                        }
+                    ),
+                });
+            }
+            samples
+                .levels
+                .push(Level::of_known(norm, layout, window.known_prices));
+            window_inputs(norm, layout, window, &mut samples.inputs);
+        }
+        let predicted = predict_ensemble(&self.models, &samples, layout, &self.device);
         Ok(predicted
             .loc
             .iter()

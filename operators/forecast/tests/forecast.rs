@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use gridflow_forecast::data::HOURS_PER_DAY;
 use gridflow_forecast::evaluate::{HourForecast, evaluate_days, metrics_of};
-use gridflow_forecast::features::{Normalization, inputs};
+use gridflow_forecast::features::{Normalization, Window, inputs};
 use gridflow_forecast::{
     DeviceChoice, EpfDataset, ModelConfig, ModelMeta, SplitConfig, TrainConfig, TrainedModel,
     evaluate, train, write_forecasts,
@@ -28,6 +28,7 @@ fn tiny_config(seed: u64) -> TrainConfig {
             dropout: 0.1,
             linear_skip: true,
             instance_norm: true,
+            exogenous: true,
         },
         split: SplitConfig {
             test_days: 7,
@@ -341,4 +342,78 @@ fn interval_recalibration_uses_only_earlier_days() {
             (b.forecast, b.lower_90, b.upper_90)
         );
     }
+}
+
+#[test]
+fn windows_forecast_like_days_alone_or_batched() {
+    let model = trained();
+    let data = slice();
+    let layout = model.meta().config.model.layout();
+    let days = 7..56;
+    let by_day = model.predict(&data, days.clone()).unwrap();
+    let windows: Vec<Window<'_>> = days
+        .clone()
+        .map(|d| Window::of_day(&data, layout, d))
+        .collect();
+    let batched = model.predict_windows(&windows).unwrap();
+    assert_eq!(batched, by_day, "windows read what the dataset path reads");
+    // A row's forecast must not depend on its batch: the streaming operator batches
+    // whichever series changed, and its output must equal a batch recomputation.
+    for (index, window) in windows.iter().enumerate().step_by(5) {
+        let alone = model.predict_windows(std::slice::from_ref(window)).unwrap();
+        assert_eq!(
+            alone,
+            batched[index * HOURS_PER_DAY..(index + 1) * HOURS_PER_DAY],
+            "day {} alone differs from the batch",
+            days.start + index
+        );
+    }
+    let short = Window {
+        known_prices: &data.prices()[..100],
+        ..windows[0]
+    };
+    let error = model.predict_windows(&[short]).unwrap_err().to_string();
+    assert!(error.contains("168 known prices"), "{error}");
+}
+
+#[test]
+fn a_prices_only_model_trains_and_refuses_exogenous_windows() {
+    let mut config = tiny_config(3);
+    config.model.exogenous = false;
+    config.max_epochs = 5;
+    let data = slice();
+    let model = train(&config, &data, |_| {}).unwrap();
+    assert!(!model.reads_exogenous());
+    assert_eq!(
+        model.meta().features.len(),
+        36,
+        "24 prices and 12 extras per day token"
+    );
+    assert!(
+        model
+            .meta()
+            .features
+            .iter()
+            .all(|f| !f.starts_with("exogenous"))
+    );
+    let layout = model.meta().config.model.layout();
+    let window = Window::of_day(&data, layout, 20);
+    assert!(window.exogenous.is_none());
+    let forecast = model.predict_windows(&[window]).unwrap();
+    assert_eq!(forecast.len(), HOURS_PER_DAY);
+    assert!(forecast.iter().all(|h| h.loc.is_finite() && h.scale > 0.0));
+    // The exogenous series must not matter to it: change them, same forecast.
+    let mut exogenous = [data.exogenous(0).to_vec(), data.exogenous(1).to_vec()];
+    exogenous[0].iter_mut().for_each(|x| *x *= 3.0);
+    let changed = EpfDataset::from_columns(
+        data.name(),
+        data.columns().clone(),
+        data.timestamps().to_vec(),
+        data.prices().to_vec(),
+        exogenous,
+    )
+    .unwrap();
+    assert_eq!(model.predict(&changed, 20..21).unwrap(), forecast);
+    let with_exogenous = Window::of_day(&data, trained().meta().config.model.layout(), 20);
+    assert!(model.predict_windows(&[with_exogenous]).is_err());
 }
