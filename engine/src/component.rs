@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use crate::metrics::ComponentCounters;
 use crate::pipeline::{ComponentConfig, ConfigError, PipelineSettings};
-use crate::record::{Observation, PriceRecord, QuantityRecord, RegimeRecord, Reject};
+use crate::record::{
+    ForecastRecord, Observation, PriceRecord, QuantityRecord, RegimeRecord, Reject,
+};
 use crate::{Collection, Time};
 
 /// The type of data on an edge of the pipeline graph.
@@ -26,6 +28,8 @@ pub enum StreamKind {
     Quantities,
     /// Regime probabilities or change points per price ([`RegimeRecord`]).
     Regimes,
+    /// Price forecasts per series and hour ([`ForecastRecord`]).
+    Forecasts,
 }
 
 impl StreamKind {
@@ -36,6 +40,7 @@ impl StreamKind {
             StreamKind::Prices => "prices",
             StreamKind::Quantities => "quantities",
             StreamKind::Regimes => "regimes",
+            StreamKind::Forecasts => "forecasts",
         }
     }
 }
@@ -50,6 +55,8 @@ pub enum Stream<'scope> {
     Quantities(Collection<'scope, QuantityRecord>),
     /// Regimes of prices.
     Regimes(Collection<'scope, RegimeRecord>),
+    /// Forecasts of prices.
+    Forecasts(Collection<'scope, ForecastRecord>),
 }
 
 impl<'scope> Stream<'scope> {
@@ -60,6 +67,7 @@ impl<'scope> Stream<'scope> {
             Stream::Prices(_) => StreamKind::Prices,
             Stream::Quantities(_) => StreamKind::Quantities,
             Stream::Regimes(_) => StreamKind::Regimes,
+            Stream::Forecasts(_) => StreamKind::Forecasts,
         }
     }
 }
@@ -71,6 +79,7 @@ impl Clone for Stream<'_> {
             Stream::Prices(collection) => Stream::Prices(collection.clone()),
             Stream::Quantities(collection) => Stream::Quantities(collection.clone()),
             Stream::Regimes(collection) => Stream::Regimes(collection.clone()),
+            Stream::Forecasts(collection) => Stream::Forecasts(collection.clone()),
         }
     }
 }

@@ -355,6 +355,7 @@ fn count_into(stream: Stream<'_>, counters: Arc<ComponentCounters>, incoming: bo
         Stream::Prices(c) => Stream::Prices(count(c, counters, incoming)),
         Stream::Quantities(c) => Stream::Quantities(count(c, counters, incoming)),
         Stream::Regimes(c) => Stream::Regimes(count(c, counters, incoming)),
+        Stream::Forecasts(c) => Stream::Forecasts(count(c, counters, incoming)),
     }
 }
 
@@ -403,5 +404,6 @@ fn probe_stream<'scope>(stream: Stream<'scope>, probe: &ProbeHandle<Time>) -> St
         Stream::Prices(c) => Stream::Prices(c.probe_with(probe)),
         Stream::Quantities(c) => Stream::Quantities(c.probe_with(probe)),
         Stream::Regimes(c) => Stream::Regimes(c.probe_with(probe)),
+        Stream::Forecasts(c) => Stream::Forecasts(c.probe_with(probe)),
     }
 }

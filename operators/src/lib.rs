@@ -9,6 +9,10 @@
 //! - [`Regime`] (`kind = "regime"`): per price series, regime probabilities from a Gaussian
 //!   hidden Markov model filtered online, or Bayesian online change points, on the models
 //!   of `gridflow-regime`; revisions re-run a series from the revised interval.
+//! - [`Forecast`] (`kind = "forecast"`): day-ahead forecasts (median, 90 % interval) of
+//!   every hourly price series, batched across series into one model call per logical
+//!   time. The model is behind [`Forecaster`]; the binary registers [`ForecastKind`] with
+//!   the burn model's loader, so this crate does not depend on burn.
 //!
 //! Operators do no I/O: they see collections in and collections out.
 //!
@@ -21,17 +25,23 @@
 //! assert!(registry.operator("regime").is_some());
 //! ```
 
+mod forecast;
 mod fundamentals;
 mod normalize;
 mod regime;
+mod series;
 mod versions;
 
+pub use forecast::{
+    Forecast, ForecastConfig, ForecastKind, ForecastSettings, ForecastWindow, Forecaster,
+    ForecasterLoader, HourForecast,
+};
 pub use fundamentals::{Fundamentals, FundamentalsConfig, FundamentalsKind};
 pub use normalize::{Normalize, NormalizeConfig, NormalizeKind, NormalizeSettings};
 pub use regime::{
     HmmSettings, MethodSettings, PriorConfig, Regime, RegimeConfig, RegimeKind, RegimeSettings,
-    SeriesFilter,
 };
+pub use series::SeriesFilter;
 
 /// Adds every operator kind of this crate to `registry`.
 pub fn register(registry: &mut gridflow_engine::Registry) {

@@ -1,6 +1,6 @@
 //! The record model: what sources observe, what the lake stores, and what is rejected.
 //!
-//! Four record types flow through a pipeline:
+//! These record types flow through a pipeline:
 //! - [`Observation`]: a value exactly as a source published it (native time, currency,
 //!   unit), an FX reference rate, or a quantity (a fundamental such as gas in storage).
 //!   Sources emit these.
@@ -11,10 +11,13 @@
 //! - [`RegimeRecord`]: what the `regime` operator concludes from a normalized price: regime
 //!   probabilities (hidden Markov model) or the run length since a change point (BOCPD),
 //!   with exact fixed-point [`Probability`]s.
+//! - [`ForecastRecord`]: what the `forecast` operator predicts for an hour of a price
+//!   series' next day: median and 90 % interval as exact [`Price`]s.
 //! - [`Reject`]: input that could not become a record, with where it came from and why.
 //!
 //! `docs/schema.md` is the reference for every field.
 
+mod forecast;
 mod interval;
 mod price;
 mod quantity;
@@ -27,6 +30,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
+pub use forecast::{ForecastKey, ForecastRecord};
 pub use interval::{Anchor, MarketClock, NativeInterval, Occurrence, TimeError, UtcInterval};
 pub use price::{Price, PriceParseError, Quantity};
 pub use quantity::{PublishedQuantity, QuantityKey, QuantityRecord};

@@ -65,7 +65,10 @@ impl OperatorPlan for FundamentalsPlan {
         let mut observations = inputs.into_iter().filter_map(|stream| match stream {
             Stream::Observations(collection) => Some(collection),
             // The plan's type check admits only observations.
-            Stream::Prices(_) | Stream::Quantities(_) | Stream::Regimes(_) => None,
+            Stream::Prices(_)
+            | Stream::Quantities(_)
+            | Stream::Regimes(_)
+            | Stream::Forecasts(_) => None,
         });
         let first = observations
             .next()

@@ -365,7 +365,10 @@ impl OperatorPlan for RegimePlan {
         let mut prices = inputs.into_iter().filter_map(|stream| match stream {
             Stream::Prices(collection) => Some(collection),
             // The plan's type check admits only prices.
-            Stream::Observations(_) | Stream::Quantities(_) | Stream::Regimes(_) => None,
+            Stream::Observations(_)
+            | Stream::Quantities(_)
+            | Stream::Regimes(_)
+            | Stream::Forecasts(_) => None,
         });
         let first = prices
             .next()

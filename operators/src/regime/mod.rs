@@ -42,10 +42,12 @@ mod state;
 use std::sync::Arc;
 
 use gridflow_engine::Collection;
-use gridflow_engine::record::{Market, PriceRecord, Product, RegimeMethod, RegimeRecord};
+use gridflow_engine::record::{PriceRecord, RegimeMethod, RegimeRecord};
 use gridflow_regime::{BocpdSettings, FitOptions};
 
 pub use kind::{PriorConfig, RegimeConfig, RegimeKind};
+
+use crate::series::SeriesFilter;
 
 /// Everything the operator needs to know, validated (see [`RegimeConfig`] for meanings).
 #[derive(Clone, Debug)]
@@ -98,27 +100,6 @@ pub struct HmmSettings {
     pub seed: u64,
     /// Baum–Welch stopping rule and priors.
     pub fit: FitOptions,
-}
-
-/// Restricts the series a `regime` operator follows.
-#[derive(Clone, Debug, Default)]
-pub struct SeriesFilter {
-    /// Markets to keep (all when empty).
-    pub markets: Vec<Market>,
-    /// Products to keep (all when empty).
-    pub products: Vec<Product>,
-    /// Locations to keep (all when empty).
-    pub locations: Vec<Arc<str>>,
-}
-
-impl SeriesFilter {
-    /// Whether `record`'s series is followed.
-    pub fn admits(&self, record: &PriceRecord) -> bool {
-        let key = &record.key;
-        (self.markets.is_empty() || self.markets.contains(&key.market))
-            && (self.products.is_empty() || self.products.contains(&key.product))
-            && (self.locations.is_empty() || self.locations.contains(&key.location))
-    }
 }
 
 /// Detects regimes in a collection of normalized prices.

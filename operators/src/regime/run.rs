@@ -11,8 +11,9 @@ use gridflow_engine::record::{Probability, RegimeKey, RegimeRecord};
 use gridflow_regime::{Bocpd, GaussianHmm, OnlineFilter};
 use tracing::debug;
 
-use super::state::{Point, SeriesKey};
+use super::state::Point;
 use super::{HmmSettings, MethodSettings, RegimeSettings};
+use crate::series::SeriesKey;
 
 /// Where a series changed, in positions of the new series.
 pub(super) struct Change {

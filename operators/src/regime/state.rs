@@ -9,19 +9,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use gridflow_engine::Diff;
-use gridflow_engine::record::{Currency, Market, Price, PriceRecord, Product, RegimeRecord, Unit};
+use gridflow_engine::record::{Currency, Price, PriceRecord, RegimeRecord, Unit};
 use jiff::Timestamp;
 
 use super::RegimeSettings;
 use super::run::{Change, Detector};
-
-/// One series: a market's product at a location.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(super) struct SeriesKey {
-    pub(super) market: Market,
-    pub(super) product: Product,
-    pub(super) location: Arc<str>,
-}
+use crate::series::SeriesKey;
 
 /// What a series holds for one interval; of several (which `normalize` never emits at
 /// once) the greatest is current, so the choice never depends on arrival order.
@@ -77,11 +70,7 @@ impl Regimes {
     ) {
         let mut by_series: BTreeMap<SeriesKey, Vec<(Timestamp, Value, Diff)>> = BTreeMap::new();
         for (record, diff) in updates {
-            let key = SeriesKey {
-                market: record.key.market,
-                product: record.key.product,
-                location: record.key.location.clone(),
-            };
+            let key = SeriesKey::of(&record);
             let value = Value {
                 end: record.interval_end,
                 price: record.price,

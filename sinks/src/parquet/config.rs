@@ -16,6 +16,7 @@ use serde::Deserialize;
 /// rejects_stream = "rejects"
 /// quantities_stream = "fundamentals"
 /// regimes_stream = "regimes"
+/// forecasts_stream = "forecasts"
 /// row_group_rows = 131072
 /// max_file_rows = 1000000
 /// max_file_age_seconds = 60
@@ -48,6 +49,11 @@ pub struct ParquetSinkConfig {
     /// Example: `regimes_stream = "regimes_nem"`.
     #[serde(default = "default_regimes_stream")]
     pub regimes_stream: String,
+    /// Table that receives the rows of inputs that produce forecasts (a `forecast`
+    /// operator), partitioned as `market=<MARKET>/date=<YYYY-MM-DD>` (the forecast hour's
+    /// UTC day). Default `"forecasts"`. Example: `forecasts_stream = "forecasts_np"`.
+    #[serde(default = "default_forecasts_stream")]
+    pub forecasts_stream: String,
     /// Rows per Parquet row group (the unit readers skip by statistics and read in
     /// parallel). Default `131072`. Example: `row_group_rows = 65536`.
     #[serde(default = "default_row_group_rows")]
@@ -89,6 +95,10 @@ fn default_regimes_stream() -> String {
     "regimes".to_string()
 }
 
+fn default_forecasts_stream() -> String {
+    "forecasts".to_string()
+}
+
 fn default_row_group_rows() -> usize {
     131_072
 }
@@ -128,6 +138,7 @@ impl ParquetSinkConfig {
             rejects_stream: default_rejects_stream(),
             quantities_stream: default_quantities_stream(),
             regimes_stream: default_regimes_stream(),
+            forecasts_stream: default_forecasts_stream(),
             row_group_rows: default_row_group_rows(),
             max_file_rows: default_max_file_rows(),
             max_file_age_seconds: default_max_file_age_seconds(),
@@ -185,6 +196,22 @@ impl ParquetSinkConfig {
                 false,
                 "must differ from `stream`, `rejects_stream` and `quantities_stream`: each table \
                  has its own columns",
+            );
+        }
+        if let Err(message) = table_name(&self.forecasts_stream) {
+            check("forecasts_stream", false, &message);
+        } else if [
+            &self.stream,
+            &self.rejects_stream,
+            &self.quantities_stream,
+            &self.regimes_stream,
+        ]
+        .contains(&&self.forecasts_stream)
+        {
+            check(
+                "forecasts_stream",
+                false,
+                "must differ from the other tables' names: each table has its own columns",
             );
         }
         let positive = "must be greater than 0";
@@ -246,6 +273,7 @@ mod tests {
             rejects_stream: "a=b".into(),
             quantities_stream: String::new(),
             regimes_stream: ".hidden".into(),
+            forecasts_stream: "regimes".into(),
             row_group_rows: 0,
             max_file_rows: 0,
             max_file_age_seconds: 0,
@@ -266,6 +294,7 @@ mod tests {
                 "rejects_stream",
                 "quantities_stream",
                 "regimes_stream",
+                "forecasts_stream",
                 "row_group_rows",
                 "max_file_rows",
                 "max_file_age_seconds",

@@ -27,12 +27,14 @@ use ::parquet::schema::types::ColumnPath;
 use gridflow_engine::Collection;
 use gridflow_engine::component::{BuildContext, SinkError, SinkKind, SinkPlan, Stream, StreamKind};
 use gridflow_engine::pipeline::{ComponentConfig, ConfigError};
-use gridflow_engine::record::{PriceRecord, QuantityRecord, RegimeRecord, Reject};
+use gridflow_engine::record::{ForecastRecord, PriceRecord, QuantityRecord, RegimeRecord, Reject};
 
 pub use config::{InvalidField, ParquetSinkConfig};
-pub use schema::{prices_schema, quantities_schema, regimes_schema, rejects_schema};
+pub use schema::{
+    forecasts_schema, prices_schema, quantities_schema, regimes_schema, rejects_schema,
+};
 
-use schema::{Prices, Quantities, Regimes, Rejects};
+use schema::{Forecasts, Prices, Quantities, Regimes, Rejects};
 use writer::{Limits, Naming, TableWriter};
 
 /// Columns (of any table) written without a dictionary.
@@ -160,17 +162,23 @@ impl ParquetSink {
     pub fn regimes_directory(&self) -> PathBuf {
         self.config.path.join(&self.config.regimes_stream)
     }
+
+    /// `<path>/<forecasts_stream>`: the forecasts table's directory.
+    pub fn forecasts_directory(&self) -> PathBuf {
+        self.config.path.join(&self.config.forecasts_stream)
+    }
 }
 
 impl SinkPlan for ParquetSink {
     fn describe(&self) -> String {
         format!(
-            "{} (market/date), rejects to {} (source/date), quantities to {} and regimes to \
-             {} (market/date)",
+            "{} (market/date), rejects to {} (source/date), quantities to {}, regimes to {} \
+             and forecasts to {} (market/date)",
             self.prices_directory().display(),
             self.rejects_directory().display(),
             self.quantities_directory().display(),
-            self.regimes_directory().display()
+            self.regimes_directory().display(),
+            self.forecasts_directory().display()
         )
     }
 
@@ -179,6 +187,7 @@ impl SinkPlan for ParquetSink {
             StreamKind::Prices,
             StreamKind::Quantities,
             StreamKind::Regimes,
+            StreamKind::Forecasts,
         ]
     }
 
@@ -191,16 +200,18 @@ impl SinkPlan for ParquetSink {
         let mut prices: Vec<Collection<'scope, PriceRecord>> = Vec::with_capacity(inputs.len());
         let mut quantities: Vec<Collection<'scope, QuantityRecord>> = Vec::new();
         let mut regimes: Vec<Collection<'scope, RegimeRecord>> = Vec::new();
+        let mut forecasts: Vec<Collection<'scope, ForecastRecord>> = Vec::new();
         for input in inputs {
             match input {
                 Stream::Prices(collection) => prices.push(collection),
                 Stream::Quantities(collection) => quantities.push(collection),
                 Stream::Regimes(collection) => regimes.push(collection),
+                Stream::Forecasts(collection) => forecasts.push(collection),
                 other => {
                     return Err(SinkError::Other {
                         sink: context.name.to_string(),
                         message: format!(
-                            "accepts prices, quantities and regimes, not {}; route the input \
+                            "accepts prices, quantities, regimes and forecasts, not {}; route the input \
                              through `normalize` or `fundamentals`",
                             other.kind().as_str()
                         ),
@@ -218,10 +229,14 @@ impl SinkPlan for ParquetSink {
         if !regimes.is_empty() {
             directories.push(self.regimes_directory());
         }
+        if !forecasts.is_empty() {
+            directories.push(self.forecasts_directory());
+        }
         let scope = rejects.scope();
         let prices = differential_dataflow::collection::concatenate(scope, prices);
         let quantities = differential_dataflow::collection::concatenate(scope, quantities);
         let regimes = differential_dataflow::collection::concatenate(scope, regimes);
+        let forecasts = differential_dataflow::collection::concatenate(scope, forecasts);
 
         // Fail the build, not every later file, when the lake cannot be created at all.
         for directory in directories {
@@ -273,6 +288,15 @@ impl SinkPlan for ParquetSink {
             context.counters.clone(),
             true,
         );
+        let forecast_writer = TableWriter::<Forecasts>::new(
+            context.name.clone(),
+            self.forecasts_directory(),
+            self.properties.clone(),
+            limits.clone(),
+            naming.clone(),
+            context.counters.clone(),
+            true,
+        );
         let reject_writer = TableWriter::<Rejects>::new(
             context.name.clone(),
             self.rejects_directory(),
@@ -287,12 +311,14 @@ impl SinkPlan for ParquetSink {
                 prices,
                 quantities,
                 regimes,
+                forecasts,
                 rejects,
             },
             sink::Writers {
                 prices: price_writer,
                 quantities: quantity_writer,
                 regimes: regime_writer,
+                forecasts: forecast_writer,
                 rejects: reject_writer,
             },
             context,

@@ -1,4 +1,5 @@
-//! The tables of the lake (prices, rejects, quantities, and regimes in `regimes.rs`):
+//! The tables of the lake (prices, rejects, quantities; regimes in `regimes.rs`, forecasts
+//! in `forecasts.rs`):
 //! their Arrow schemas, partition keys and column builders.
 //!
 //! Rows are appended straight into Arrow builders (no per-row allocation beyond the
@@ -16,8 +17,11 @@ use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
 use gridflow_engine::record::{Market, Price, PriceRecord, QuantityRecord, Reject};
 use gridflow_engine::{Diff, Time};
 
+mod forecasts;
 mod regimes;
 
+pub(crate) use forecasts::Forecasts;
+pub use forecasts::forecasts_schema;
 pub(crate) use regimes::Regimes;
 pub use regimes::regimes_schema;
 

@@ -3,7 +3,7 @@
 //! Encoding Parquet (building columns, compressing, writing files) is most of a sink's cost.
 //! Done inside the operator it would stall the worker's dataflow; instead the operator
 //! hands each container of updates, unopened, to one thread per sink and worker, which
-//! owns the four table writers. The operator also passes on its input frontiers, so the
+//! owns the five table writers. The operator also passes on its input frontiers, so the
 //! thread knows which times are complete and reports durability itself. The channel is
 //! bounded: a slow disk slows the worker down instead of filling memory. At the end of
 //! input the operator waits for the thread, so a finished run has committed every file.
@@ -15,12 +15,12 @@ use std::time::Instant;
 
 use gridflow_engine::component::BuildContext;
 use gridflow_engine::metrics::ComponentCounters;
-use gridflow_engine::record::{PriceRecord, QuantityRecord, RegimeRecord, Reject};
+use gridflow_engine::record::{ForecastRecord, PriceRecord, QuantityRecord, RegimeRecord, Reject};
 use gridflow_engine::{Collection, Diff, Time};
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 
-use super::schema::{Prices, Quantities, Regimes, Rejects};
+use super::schema::{Forecasts, Prices, Quantities, Regimes, Rejects};
 use super::writer::TableWriter;
 
 /// Containers the operator may hand over before it waits for the writer thread.
@@ -31,6 +31,7 @@ pub(crate) struct Inputs<'scope> {
     pub(crate) prices: Collection<'scope, PriceRecord>,
     pub(crate) quantities: Collection<'scope, QuantityRecord>,
     pub(crate) regimes: Collection<'scope, RegimeRecord>,
+    pub(crate) forecasts: Collection<'scope, ForecastRecord>,
     pub(crate) rejects: Collection<'scope, Reject>,
 }
 
@@ -39,12 +40,13 @@ pub(crate) struct Writers {
     pub(crate) prices: TableWriter<Prices>,
     pub(crate) quantities: TableWriter<Quantities>,
     pub(crate) regimes: TableWriter<Regimes>,
+    pub(crate) forecasts: TableWriter<Forecasts>,
     pub(crate) rejects: TableWriter<Rejects>,
 }
 
-/// The least time each input (prices, rejects, quantities, regimes) may still deliver;
-/// `None` once the input is closed.
-type Frontiers = [Option<Time>; 4];
+/// The least time each input (prices, rejects, quantities, regimes, forecasts) may still
+/// deliver; `None` once the input is closed.
+type Frontiers = [Option<Time>; 5];
 
 /// What the operator hands to the writer thread.
 enum Message {
@@ -52,6 +54,7 @@ enum Message {
     Rejects(Vec<(Reject, Time, Diff)>),
     Quantities(Vec<(QuantityRecord, Time, Diff)>),
     Regimes(Vec<(RegimeRecord, Time, Diff)>),
+    Forecasts(Vec<(ForecastRecord, Time, Diff)>),
     Frontiers(Frontiers),
 }
 
@@ -113,8 +116,8 @@ impl Drop for WriterThread {
     }
 }
 
-/// Attaches one worker's sink operator for the prices, the quantities, the regimes and the
-/// rejects.
+/// Attaches one worker's sink operator for the prices, the quantities, the regimes, the
+/// forecasts and the rejects.
 ///
 /// The operator does not exchange data: each worker writes the updates it already holds
 /// (placed by market and location upstream), under its own file names.
@@ -125,6 +128,7 @@ pub(crate) fn attach(inputs: Inputs<'_>, writers: Writers, context: &BuildContex
     let mut reject_input = builder.new_input(inputs.rejects.inner, Pipeline);
     let mut quantity_input = builder.new_input(inputs.quantities.inner, Pipeline);
     let mut regime_input = builder.new_input(inputs.regimes.inner, Pipeline);
+    let mut forecast_input = builder.new_input(inputs.forecasts.inner, Pipeline);
     let counters: Arc<ComponentCounters> = context.counters.clone();
     let mut thread = match WriterThread::start(writers, context) {
         Ok(thread) => Some(thread),
@@ -144,6 +148,7 @@ pub(crate) fn attach(inputs: Inputs<'_>, writers: Writers, context: &BuildContex
                 reject_input.for_each(|_, updates| lost += updates.len());
                 quantity_input.for_each(|_, updates| lost += updates.len());
                 regime_input.for_each(|_, updates| lost += updates.len());
+                forecast_input.for_each(|_, updates| lost += updates.len());
                 ComponentCounters::add(&counters.rejected, lost as u64);
                 return;
             };
@@ -165,6 +170,11 @@ pub(crate) fn attach(inputs: Inputs<'_>, writers: Writers, context: &BuildContex
                 let rows = updates.len();
                 ComponentCounters::add(&counters.records_in, rows as u64);
                 writer.send(Message::Regimes(std::mem::take(updates)), rows);
+            });
+            forecast_input.for_each(|_capability, updates| {
+                let rows = updates.len();
+                ComponentCounters::add(&counters.records_in, rows as u64);
+                writer.send(Message::Forecasts(std::mem::take(updates)), rows);
             });
             let current: Frontiers =
                 std::array::from_fn(|input| frontiers[input].frontier().first().copied());
@@ -194,9 +204,10 @@ fn write(
         prices: mut price_writer,
         quantities: mut quantity_writer,
         regimes: mut regime_writer,
+        forecasts: mut forecast_writer,
         rejects: mut reject_writer,
     } = writers;
-    let mut frontiers: Frontiers = [Some(Time::MIN); 4];
+    let mut frontiers: Frontiers = [Some(Time::MIN); 5];
     // When the oldest pending file reaches its age limit.
     let mut due: Option<Instant> = None;
     loop {
@@ -226,6 +237,11 @@ fn write(
                     regime_writer.push(record, *time, *diff, now);
                 }
             }
+            Ok(Message::Forecasts(updates)) => {
+                for (record, time, diff) in &updates {
+                    forecast_writer.push(record, *time, *diff, now);
+                }
+            }
             Ok(Message::Frontiers(current)) => frontiers = current,
             Err(RecvTimeoutError::Timeout) => {}
             // The operator is gone without closing its inputs (its worker failed): keep
@@ -236,6 +252,7 @@ fn write(
                 reject_writer.commit_all();
                 quantity_writer.commit_all();
                 regime_writer.commit_all();
+                forecast_writer.commit_all();
                 return;
             }
         }
@@ -267,16 +284,26 @@ fn write(
         } else {
             sooner(regime_writer.expire(now));
         }
+        if frontiers[4].is_none() {
+            forecast_writer.commit_all();
+        } else {
+            sooner(forecast_writer.expire(now));
+        }
         due = next;
         // The least time every table has committed through, for sources' positions.
         let frontier = frontiers.iter().filter_map(|frontier| *frontier).min();
-        if let (Some(prices), Some(rejects), Some(quantities), Some(regimes)) = (
+        if let (Some(prices), Some(rejects), Some(quantities), Some(regimes), Some(forecasts)) = (
             price_writer.durable_through(frontier),
             reject_writer.durable_through(frontier),
             quantity_writer.durable_through(frontier),
             regime_writer.durable_through(frontier),
+            forecast_writer.durable_through(frontier),
         ) {
-            let through = prices.min(rejects).min(quantities).min(regimes);
+            let through = prices
+                .min(rejects)
+                .min(quantities)
+                .min(regimes)
+                .min(forecasts);
             counters.report_durable(worker, through);
         }
         if frontiers.iter().all(Option::is_none) {

@@ -1,0 +1,199 @@
+//! The `forecast` operator kind: its pipeline-file table, checks and plan node.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use gridflow_engine::component::{
+    BuildContext, Built, OperatorKind, OperatorPlan, Stream, StreamKind,
+};
+use gridflow_engine::pipeline::{ComponentConfig, ConfigError};
+use gridflow_engine::record::{Market, Product};
+use serde::Deserialize;
+
+use super::{Forecast, ForecastSettings, ForecasterLoader};
+use crate::series::SeriesFilter;
+
+/// `[operators.NAME]` with `kind = "forecast"`: day-ahead forecasts (median and 90 %
+/// interval for each hour of the next day) of every hourly price series of its inputs
+/// (operators producing prices), from a model trained with `gridflow train --prices-only`.
+///
+/// ```toml
+/// [operators.forecast]
+/// kind = "forecast"
+/// inputs = ["normalize"]
+/// model = "models/np-prices"
+/// clock_offset_hours = 1
+/// ```
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForecastConfig {
+    /// The folder of a model saved by `gridflow train` (`model.json` and
+    /// `weights-<k>.bpk`), relative to the working directory. It must be a prices-only
+    /// model (`--prices-only`): the operator reads prices, not exogenous series.
+    /// Example: `model = "models/np-prices"`.
+    pub model: String,
+    /// The name written into the `model` column. Default: the folder's name.
+    /// Example: `model_name = "np-prices-2025-11"`.
+    pub model_name: Option<String>,
+    /// Where the model runs: `"cpu"`, `"cuda"` or `"wgpu"` (GPU builds; without the GPU
+    /// the CPU is used, with a warning). Default `"cpu"`. Example: `device = "cuda"`.
+    #[serde(default = "default_device")]
+    pub device: String,
+    /// The clock forecast days run on, in hours east of UTC, −12 to 14; days always have
+    /// 24 hours on it (no daylight saving). Use the market's standard time: 1 for CET
+    /// (Nord Pool, EPEX), −5 for EST (PJM, NYISO), −6 for CST (ERCOT, SPP, MISO), 10 for
+    /// the NEM. Default 0 (UTC). Example: `clock_offset_hours = 1`.
+    #[serde(default)]
+    pub clock_offset_hours: i32,
+    /// Forecast only these markets; all when empty (default).
+    /// Example: `markets = ["NORDPOOL"]`.
+    #[serde(default)]
+    pub markets: Vec<Market>,
+    /// Forecast only these products; all when empty (default). Only hourly prices are
+    /// forecast in any case. Example: `products = ["DAY_AHEAD_HOURLY"]`.
+    #[serde(default)]
+    pub products: Vec<Product>,
+    /// Forecast only these locations; all when empty (default).
+    /// Example: `locations = ["SYS"]`.
+    #[serde(default)]
+    pub locations: Vec<String>,
+}
+
+fn default_device() -> String {
+    "cpu".to_string()
+}
+
+/// Registers as `kind = "forecast"`, loading models with its [`ForecasterLoader`].
+#[derive(Clone)]
+pub struct ForecastKind {
+    loader: Arc<dyn ForecasterLoader>,
+}
+
+impl ForecastKind {
+    /// The kind, loading models with `loader` (the binary passes the burn model's loader).
+    pub fn new(loader: Arc<dyn ForecasterLoader>) -> Self {
+        ForecastKind { loader }
+    }
+}
+
+struct ForecastPlan {
+    settings: ForecastSettings,
+}
+
+impl OperatorKind for ForecastKind {
+    fn kind(&self) -> &'static str {
+        "forecast"
+    }
+
+    fn summary(&self) -> &'static str {
+        "day-ahead forecasts (median, 90 % interval) of hourly price series from a trained model"
+    }
+
+    fn configure(
+        &self,
+        config: &ComponentConfig<'_>,
+    ) -> Result<Arc<dyn OperatorPlan>, Vec<ConfigError>> {
+        let parsed: ForecastConfig = config.deserialize()?;
+        let name = config
+            .label()
+            .strip_prefix("operators.")
+            .unwrap_or(config.label());
+        let mut errors = Vec::new();
+        if !(-12..=14).contains(&parsed.clock_offset_hours) {
+            errors.push(config.error(
+                Some(config.span_of("clock_offset_hours")),
+                format!(
+                    "`clock_offset_hours` = {} is not a UTC offset: -12 to 14",
+                    parsed.clock_offset_hours
+                ),
+            ));
+        }
+        if !["cpu", "cuda", "wgpu"].contains(&parsed.device.as_str()) {
+            errors.push(config.error(
+                Some(config.span_of("device")),
+                format!("unknown device `{}`; known: cpu, cuda, wgpu", parsed.device),
+            ));
+        }
+        let folder = Path::new(&parsed.model);
+        let forecaster = match self.loader.load(folder, &parsed.device) {
+            Ok(forecaster) => Some(forecaster),
+            Err(message) => {
+                errors.push(
+                    config
+                        .error(
+                            Some(config.span_of("model")),
+                            format!("cannot use model `{}`: {message}", parsed.model),
+                        )
+                        .with_help(
+                            "train one with `gridflow train --epf FILE --prices-only --out \
+                             FOLDER`",
+                        ),
+                );
+                None
+            }
+        };
+        let (Some(forecaster), true) = (forecaster, errors.is_empty()) else {
+            return Err(errors);
+        };
+        let model_name = parsed.model_name.clone().unwrap_or_else(|| {
+            folder.file_name().map_or_else(
+                || parsed.model.clone(),
+                |n| n.to_string_lossy().into_owned(),
+            )
+        });
+        Ok(Arc::new(ForecastPlan {
+            settings: ForecastSettings {
+                name: Arc::from(name),
+                model_name: Arc::from(model_name),
+                forecaster,
+                clock_offset_hours: parsed.clock_offset_hours,
+                only: SeriesFilter {
+                    markets: parsed.markets,
+                    products: parsed.products,
+                    locations: parsed
+                        .locations
+                        .iter()
+                        .map(|l| Arc::from(l.as_str()))
+                        .collect(),
+                },
+            },
+        }))
+    }
+}
+
+impl OperatorPlan for ForecastPlan {
+    fn describe(&self) -> String {
+        format!(
+            "{} ({}); days on UTC{:+}",
+            self.settings.model_name,
+            self.settings.forecaster.describe(),
+            self.settings.clock_offset_hours
+        )
+    }
+
+    fn accepts(&self) -> &'static [StreamKind] {
+        &[StreamKind::Prices]
+    }
+
+    fn output(&self) -> StreamKind {
+        StreamKind::Forecasts
+    }
+
+    fn build<'scope>(&self, inputs: Vec<Stream<'scope>>, _context: &BuildContext) -> Built<'scope> {
+        let mut prices = inputs.into_iter().filter_map(|stream| match stream {
+            Stream::Prices(collection) => Some(collection),
+            // The plan's type check admits only prices.
+            _ => None,
+        });
+        let first = prices
+            .next()
+            .expect("the plan gives forecast at least one input");
+        let all = prices.fold(first, |all, next| all.concat(next));
+        let scope = all.scope();
+        Built {
+            output: Stream::Forecasts(all.forecast(&self.settings)),
+            // Prices the model does not read (not hourly) pass by; nothing is refused.
+            rejects: differential_dataflow::collection::concatenate(scope, Vec::new()),
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! `forecast`: day-ahead probabilistic forecasts of every hourly price series, kept
+//! current as prices arrive and are revised.
+//!
+//! A **series** is one (market, product, location). The operator reads its prices whose
+//! interval is exactly one hour and starts on the hour; other prices (5-minute, 15-minute,
+//! daily) are not forecast and pass by. Days run from midnight to midnight on a fixed
+//! clock, `clock_offset_hours` from UTC (1 for CET, −6 for CST, 10 for AEST), so every day
+//! has 24 hours and a model trained on local days sees the days it knows.
+//!
+//! The rules, which make the output a function of the series' current prices alone (a
+//! run with revisions and out-of-order arrivals ends with the rows a batch computation
+//! over the final prices gives; `operators/src/forecast/tests.rs` checks this at one and
+//! two workers):
+//!
+//! - Day D is **forecast** when each of the seven days before it has all 24 hourly prices.
+//!   Its forecast reads exactly those 168 prices and D's calendar, nothing else, and is
+//!   issued at the start of D (`issued_at`). Every such day is forecast, past days
+//!   included, so the lake's forecasts are also the model's backtest on the series.
+//! - A forecast is 24 rows, one per hour of D: the median and the central 90 % interval
+//!   (5 % and 95 % quantiles) in the series' currency and unit, rounded to exact
+//!   [`Price`](gridflow_engine::record::Price)s, and `horizon_hours` from `issued_at` to
+//!   the hour's end.
+//! - A price that changes (new, revised, withdrawn) in day c changes the inputs of days
+//!   c+1 ..= c+7 only: those forecasts are recomputed and, where a row differs, retracted
+//!   and inserted. A day whose week is no longer complete loses its forecast.
+//!
+//! **Batching.** All forecasts a logical time needs, across every series of the worker, go
+//! to the model in one call ([`Forecaster::forecast`]), so a burst of prices for many
+//! locations becomes one batched forward pass rather than one per series. The model must
+//! give a window the same forecast whatever else is in its batch (the burn model pads every
+//! batch to a fixed shape for this).
+//!
+//! The model itself is behind the [`Forecaster`] trait: this crate does not depend on burn.
+//! The `gridflow` binary registers the kind with a loader for `gridflow-forecast` models
+//! (saved by `gridflow train --prices-only`).
+
+mod kind;
+mod state;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use gridflow_engine::Collection;
+use gridflow_engine::record::{ForecastRecord, PriceRecord};
+
+use crate::series::{SeriesFilter, in_time_order};
+
+pub use kind::{ForecastConfig, ForecastKind};
+
+/// Hours in a forecast day.
+pub(crate) const HOURS_PER_DAY: usize = 24;
+/// Days of prices before the forecast day that a forecast reads.
+pub(crate) const HISTORY_DAYS: usize = 7;
+
+/// What one forecast reads.
+#[derive(Clone, Copy, Debug)]
+pub struct ForecastWindow<'a> {
+    /// The 168 hourly prices of the seven days before the forecast day, oldest first, as
+    /// numbers in the series' currency per unit.
+    pub known_prices: &'a [f64],
+    /// The forecast day: days since 1970-01-01 on the operator's clock (its calendar:
+    /// weekday, day of year).
+    pub day: i64,
+}
+
+/// The forecast of one hour.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HourForecast {
+    /// The median: the point forecast.
+    pub median: f64,
+    /// The 5 % quantile.
+    pub lower_90: f64,
+    /// The 95 % quantile.
+    pub upper_90: f64,
+}
+
+/// A trained day-ahead model, as the operator sees it.
+pub trait Forecaster: Send + Sync {
+    /// One line on the model for `gridflow graph` (kind, size, training data).
+    fn describe(&self) -> String;
+
+    /// The 24 hourly forecasts of each window's day, in window order. One call carries
+    /// every window a logical time needs on a worker. A window's result must not depend on
+    /// the other windows of the call.
+    fn forecast(&self, windows: &[ForecastWindow<'_>]) -> Result<Vec<HourForecast>, String>;
+}
+
+/// Loads a [`Forecaster`] named by a pipeline file.
+pub trait ForecasterLoader: Send + Sync {
+    /// The model saved in folder `model`, on `device` (`cpu`, `cuda` or `wgpu`; a GPU that
+    /// is missing falls back to the CPU with a warning), or why it cannot be used.
+    fn load(&self, model: &Path, device: &str) -> Result<Arc<dyn Forecaster>, String>;
+}
+
+/// Everything the operator needs, validated (see [`ForecastConfig`] for meanings).
+#[derive(Clone)]
+pub struct ForecastSettings {
+    /// The operator's name, written into every row.
+    pub name: Arc<str>,
+    /// The model's name, written into every row.
+    pub model_name: Arc<str>,
+    /// The model.
+    pub forecaster: Arc<dyn Forecaster>,
+    /// The clock days run on: hours east of UTC (−12 ..= 14).
+    pub clock_offset_hours: i32,
+    /// Which series to forecast; every hourly series when empty.
+    pub only: SeriesFilter,
+}
+
+impl std::fmt::Debug for ForecastSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ForecastSettings")
+            .field("name", &self.name)
+            .field("model_name", &self.model_name)
+            .field("model", &self.forecaster.describe())
+            .field("clock_offset_hours", &self.clock_offset_hours)
+            .field("only", &self.only)
+            .finish()
+    }
+}
+
+/// Forecasts the next day of every hourly price series.
+pub trait Forecast<'scope> {
+    /// 24 rows per forecast day of every followed series (see the module documentation),
+    /// maintained incrementally.
+    fn forecast(self, settings: &ForecastSettings) -> Collection<'scope, ForecastRecord>;
+}
+
+impl<'scope> Forecast<'scope> for Collection<'scope, PriceRecord> {
+    fn forecast(self, settings: &ForecastSettings) -> Collection<'scope, ForecastRecord> {
+        let only = settings.only.clone();
+        let followed = self.filter(move |record| only.admits(record) && state::is_hourly(record));
+        let mut forecasts = state::Forecasts::new(Arc::new(settings.clone()));
+        in_time_order(
+            followed,
+            format!("Forecast: {}", settings.name),
+            move |updates, changes| forecasts.process(updates, changes),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,344 @@
+//! The operator against a batch computation over the final prices, with the 168-hour naive
+//! forecast (the EPF benchmark's own yardstick) as the model: its forecasts are easy to
+//! state independently, so the rules (which days, which prices, what is retracted) are
+//! what is tested.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use differential_dataflow::input::Input;
+use gridflow_engine::record::*;
+use jiff::{SignedDuration, Timestamp};
+use proptest::prelude::*;
+
+use super::state::{day_of, exact, first_hour};
+use super::*;
+
+/// A final row with its net multiplicity.
+type Net = BTreeMap<ForecastRecord, isize>;
+
+/// 2025-03-29T23:00:00Z: midnight of 2025-03-30 at UTC+1.
+const T0_HOUR: i64 = 1_743_289_200 / 3_600;
+
+/// The 168-hour naive forecast with a band: the price a week earlier, ± 10 % of the week's
+/// range plus the weekday number (so the calendar reaches the output). Counts calls and
+/// windows, to check batching.
+#[derive(Default)]
+struct Naive168 {
+    calls: AtomicUsize,
+    windows: AtomicUsize,
+}
+
+fn naive_hours(known_prices: &[f64], day: i64) -> Vec<HourForecast> {
+    let high = known_prices.iter().copied().fold(f64::MIN, f64::max);
+    let low = known_prices.iter().copied().fold(f64::MAX, f64::min);
+    let band = 0.1 * (high - low) + (day + 3).rem_euclid(7) as f64;
+    known_prices[..24]
+        .iter()
+        .map(|&median| HourForecast {
+            median,
+            lower_90: median - band,
+            upper_90: median + band,
+        })
+        .collect()
+}
+
+impl Forecaster for Naive168 {
+    fn describe(&self) -> String {
+        "168-hour naive".into()
+    }
+
+    fn forecast(&self, windows: &[ForecastWindow<'_>]) -> Result<Vec<HourForecast>, String> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.windows.fetch_add(windows.len(), Ordering::Relaxed);
+        Ok(windows
+            .iter()
+            .flat_map(|w| naive_hours(w.known_prices, w.day))
+            .collect())
+    }
+}
+
+fn settings(model: Arc<Naive168>, clock_offset_hours: i32) -> ForecastSettings {
+    ForecastSettings {
+        name: Arc::from("forecast"),
+        model_name: Arc::from("naive"),
+        forecaster: model,
+        clock_offset_hours,
+        only: SeriesFilter::default(),
+    }
+}
+
+fn hourly(location: usize, hour: i64, micros: i64, revision: i64) -> PriceRecord {
+    price(location, hour * 60, 60, micros, revision)
+}
+
+fn price(location: usize, minute: i64, minutes: i64, micros: i64, revision: i64) -> PriceRecord {
+    let start = Timestamp::from_second((T0_HOUR * 60 + minute) * 60).unwrap();
+    let price = Price::from_micros(micros);
+    PriceRecord {
+        key: PriceKey {
+            interval_start: start,
+            market: Market::NordPool,
+            product: Product::DayAheadHourly,
+            location: Arc::from(format!("L{location}")),
+        },
+        location_type: LocationType::Area,
+        interval_end: start + SignedDuration::from_mins(minutes),
+        price,
+        currency: Currency::EUR,
+        unit: Unit::MegawattHour,
+        components: Components::default(),
+        native_price: price,
+        native_currency: Currency::EUR,
+        native_unit: Unit::MegawattHour,
+        version: Version {
+            revision: Some(revision),
+            published_at: Timestamp::UNIX_EPOCH,
+        },
+        origin: Origin {
+            source: Arc::from("test"),
+            file: Arc::from("test"),
+            line: minute as u64,
+        },
+    }
+}
+
+/// Runs `forecast` over rounds of updates (one logical time each) on `workers` workers.
+fn run(rounds: Vec<Vec<(PriceRecord, isize)>>, settings: ForecastSettings, workers: usize) -> Net {
+    let collected: Arc<Mutex<Vec<(ForecastRecord, isize)>>> = Arc::default();
+    let sink = collected.clone();
+    let rounds = Arc::new(rounds);
+    timely::execute(timely::Config::process(workers), move |worker| {
+        let sink = sink.clone();
+        let settings = settings.clone();
+        let mut input = worker.dataflow::<u64, _, _>(|scope| {
+            let (input, prices) = scope.new_collection::<PriceRecord, isize>();
+            prices
+                .forecast(&settings)
+                .inspect(move |(record, _, diff)| {
+                    sink.lock().unwrap().push((record.clone(), *diff));
+                });
+            input
+        });
+        if worker.index() == 0 {
+            for (round, updates) in rounds.iter().enumerate() {
+                input.advance_to(round as u64);
+                for (record, diff) in updates {
+                    input.update(record.clone(), *diff);
+                }
+                input.flush();
+                worker.step();
+            }
+        }
+        input.close();
+        while worker.step() {}
+    })
+    .unwrap();
+    let mut net = Net::new();
+    for (record, diff) in collected.lock().unwrap().drain(..) {
+        *net.entry(record).or_default() += diff;
+    }
+    net.retain(|_, diff| *diff != 0);
+    net
+}
+
+/// The forecasts of the final prices, straight from the rules: `finals` maps (location,
+/// UTC hour index from T0) to micro-units.
+fn batch(finals: &BTreeMap<(usize, i64), i64>, offset: i32) -> Net {
+    let mut net = Net::new();
+    let locations: Vec<usize> = finals.keys().map(|(l, _)| *l).collect();
+    for location in locations
+        .into_iter()
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        let hours: BTreeMap<i64, i64> = finals
+            .iter()
+            .filter(|((l, _), _)| *l == location)
+            .map(|((_, h), p)| (T0_HOUR + h, *p))
+            .collect();
+        let (Some(first), Some(last)) = (hours.keys().next(), hours.keys().last()) else {
+            continue;
+        };
+        for day in day_of(*first, offset)..=day_of(*last, offset) + 1 {
+            let start = first_hour(day - 7, offset);
+            let known: Option<Vec<f64>> = (start..start + 168)
+                .map(|h| hours.get(&h).map(|&p| Price::from_micros(p).to_f64()))
+                .collect();
+            let Some(known) = known else { continue };
+            let issued = first_hour(day, offset);
+            for (k, hour) in naive_hours(&known, day).into_iter().enumerate() {
+                let start = Timestamp::from_second((issued + k as i64) * 3_600).unwrap();
+                let record = ForecastRecord {
+                    key: ForecastKey {
+                        interval_start: start,
+                        market: Market::NordPool,
+                        product: Product::DayAheadHourly,
+                        location: Arc::from(format!("L{location}")),
+                        issued_at: Timestamp::from_second(issued * 3_600).unwrap(),
+                        operator: Arc::from("forecast"),
+                    },
+                    interval_end: start + SignedDuration::from_hours(1),
+                    horizon_hours: k as u16 + 1,
+                    median: exact(hour.median).unwrap(),
+                    lower_90: exact(hour.lower_90).unwrap(),
+                    upper_90: exact(hour.upper_90).unwrap(),
+                    currency: Currency::EUR,
+                    unit: Unit::MegawattHour,
+                    model: Arc::from("naive"),
+                };
+                net.insert(record, 1);
+            }
+        }
+    }
+    net
+}
+
+fn series_price(location: usize, hour: i64) -> i64 {
+    30_000_000 + ((location as i64 * 7_919 + hour * 104_729) % 20_000_000) - 5_000_000
+}
+
+#[test]
+fn nine_days_in_order_give_two_forecast_days_batched_per_time() {
+    let model = Arc::new(Naive168::default());
+    // Three series, nine days each, one logical time per day (all series at once).
+    let rounds: Vec<Vec<(PriceRecord, isize)>> = (0..9)
+        .map(|day| {
+            (0..3)
+                .flat_map(|location| {
+                    (day * 24..(day + 1) * 24)
+                        .map(move |h| (hourly(location, h, series_price(location, h), 1), 1))
+                })
+                .collect()
+        })
+        .collect();
+    let finals: BTreeMap<(usize, i64), i64> = (0..3)
+        .flat_map(|l| (0..9 * 24).map(move |h| ((l, h), series_price(l, h))))
+        .collect();
+    let net = run(rounds, settings(model.clone(), 1), 1);
+    assert_eq!(net, batch(&finals, 1));
+    // Days 7, 8 and 9 (after the last price) of three series: 9 forecasts of 24 hours.
+    assert_eq!(net.len(), 3 * 3 * 24);
+    let first = net.keys().next().unwrap();
+    // Day 7 starts 7 days after T0 (midnight at UTC+1).
+    assert_eq!(
+        first.key.issued_at,
+        Timestamp::from_second((T0_HOUR + 7 * 24) * 3_600).unwrap()
+    );
+    assert_eq!(first.horizon_hours, 1);
+    // One model call per logical time that completed a week, all series in it.
+    assert_eq!(model.calls.load(Ordering::Relaxed), 3);
+    assert_eq!(model.windows.load(Ordering::Relaxed), 9);
+}
+
+#[test]
+fn a_missing_hour_withholds_the_week_after_it_and_a_late_hour_restores_it() {
+    let model = Arc::new(Naive168::default());
+    let mut first: Vec<(PriceRecord, isize)> = (0..8 * 24)
+        .filter(|&h| h != 30)
+        .map(|h| (hourly(0, h, series_price(0, h), 1), 1))
+        .collect();
+    let net = run(vec![first.clone()], settings(model.clone(), 0), 1);
+    // T0 is 23:00 UTC, so the UTC days of the data are hour 0 alone, then hours 1..=168
+    // (seven whole days, hour 30 among them) and 169..=191: only the day after the seven
+    // could be forecast, and hour 30 is missing from its week.
+    assert!(net.is_empty(), "{} rows", net.len());
+    first.push((hourly(0, 30, series_price(0, 30), 1), 1));
+    let late = vec![
+        first.clone(),
+        vec![(hourly(0, 30, series_price(0, 30), 1), 1)],
+    ];
+    let finals: BTreeMap<(usize, i64), i64> =
+        (0..8 * 24).map(|h| ((0, h), series_price(0, h))).collect();
+    let mut finals_counted = finals.clone();
+    // The late round inserted hour 30 twice: still one current value.
+    finals_counted.insert((0, 30), series_price(0, 30));
+    assert_eq!(run(late, settings(model, 0), 2), batch(&finals_counted, 0));
+}
+
+#[test]
+fn sub_hourly_prices_are_not_forecast() {
+    let model = Arc::new(Naive168::default());
+    let five_minute: Vec<(PriceRecord, isize)> = (0..8 * 24 * 12)
+        .map(|i| (price(0, i * 5, 5, 40_000_000, 1), 1))
+        .collect();
+    assert!(run(vec![five_minute], settings(model.clone(), 0), 1).is_empty());
+    assert_eq!(model.calls.load(Ordering::Relaxed), 0);
+}
+
+/// (location, hour, revision, +1 insert or -1 withdrawal).
+type Edit = (usize, i64, i64, isize);
+
+/// Random rounds: every hour of two series spread over a few loading rounds, then rounds
+/// of a few edits each (revisions, withdrawals, re-insertions), so that a lone change late
+/// in a run must reach every forecast that reads it.
+fn rounds_strategy() -> impl Strategy<Value = (Vec<Vec<Edit>>, i32)> {
+    let edit = (0usize..2, 0i64..10 * 24, 0i64..4, prop::bool::weighted(0.3));
+    (
+        1usize..4,
+        prop::collection::vec(prop::collection::vec(edit, 0..6), 1..8),
+        -6i32..=10,
+        any::<u64>(),
+    )
+        .prop_map(|(loading, edits, offset, seed)| {
+            let mut all: Vec<Vec<Edit>> = vec![Vec::new(); loading];
+            for location in 0..2 {
+                for hour in 0..10 * 24 {
+                    let mixed = (hour as u64 * 0x9E37_79B9 + location as u64 * 17) ^ seed;
+                    all[(mixed % loading as u64) as usize].push((location, hour, 0, 1));
+                }
+            }
+            for round in edits {
+                all.push(
+                    round
+                        .into_iter()
+                        .map(|(location, hour, revision, withdraw)| {
+                            (location, hour, revision, if withdraw { -1 } else { 1 })
+                        })
+                        .collect(),
+                );
+            }
+            (all, offset)
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn incremental_equals_batch_at_one_and_two_workers((rounds, offset) in rounds_strategy()) {
+        // Revision r of an hour has its own price; a withdrawal retracts the original
+        // (revision 0) when it is still held, keeping multiplicities non-negative.
+        let mut held: BTreeMap<(usize, i64, i64), isize> = BTreeMap::new();
+        let mut updates: Vec<Vec<(PriceRecord, isize)>> = Vec::new();
+        for round in &rounds {
+            let mut batch_updates = Vec::new();
+            for &(location, hour, revision, diff) in round {
+                let key = (location, hour, if diff < 0 { 0 } else { revision });
+                let count = held.entry(key).or_default();
+                if diff < 0 && *count == 0 {
+                    continue;
+                }
+                *count += diff;
+                let micros = series_price(location, hour) + key.2 * 1_000_000;
+                batch_updates.push((hourly(location, hour, micros, key.2), diff));
+            }
+            updates.push(batch_updates);
+        }
+        // The current value of an hour: the greatest price held (revisions raise it).
+        let mut finals: BTreeMap<(usize, i64), i64> = BTreeMap::new();
+        for (&(location, hour, revision), &count) in &held {
+            if count > 0 {
+                let micros = series_price(location, hour) + revision * 1_000_000;
+                let entry = finals.entry((location, hour)).or_insert(micros);
+                *entry = (*entry).max(micros);
+            }
+        }
+        let expected = batch(&finals, offset);
+        for workers in [1, 2] {
+            let model = Arc::new(Naive168::default());
+            let net = run(updates.clone(), settings(model, offset), workers);
+            prop_assert_eq!(&net, &expected, "workers {}", workers);
+        }
+    }
+}

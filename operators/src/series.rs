@@ -1,0 +1,118 @@
+//! What the per-series operators (`regime`, `forecast`) share: the identity of a price
+//! series, the filter that picks series, and the timely operator that gathers a series'
+//! updates on one worker and applies each logical time, complete, in time order.
+//!
+//! Applying complete times in order makes an operator's output independent of how timely
+//! delivered the updates (the pattern of `normalize`'s operator).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use differential_dataflow::{AsCollection, Hashable};
+use gridflow_engine::record::{Market, PriceRecord, Product};
+use gridflow_engine::{Collection, Diff, Time};
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::Capability;
+use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
+
+/// One series: a market's product at a location.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct SeriesKey {
+    pub(crate) market: Market,
+    pub(crate) product: Product,
+    pub(crate) location: Arc<str>,
+}
+
+impl SeriesKey {
+    /// The series `record` belongs to.
+    pub(crate) fn of(record: &PriceRecord) -> Self {
+        SeriesKey {
+            market: record.key.market,
+            product: record.key.product,
+            location: record.key.location.clone(),
+        }
+    }
+}
+
+/// Restricts the series an operator follows.
+#[derive(Clone, Debug, Default)]
+pub struct SeriesFilter {
+    /// Markets to keep (all when empty).
+    pub markets: Vec<Market>,
+    /// Products to keep (all when empty).
+    pub products: Vec<Product>,
+    /// Locations to keep (all when empty).
+    pub locations: Vec<Arc<str>>,
+}
+
+impl SeriesFilter {
+    /// Whether `record`'s series is followed.
+    pub fn admits(&self, record: &PriceRecord) -> bool {
+        let key = &record.key;
+        (self.markets.is_empty() || self.markets.contains(&key.market))
+            && (self.products.is_empty() || self.products.contains(&key.product))
+            && (self.locations.is_empty() || self.locations.contains(&key.location))
+    }
+}
+
+/// One logical time's pending updates and the capability to emit its changes with.
+struct Pending {
+    updates: Vec<(PriceRecord, Diff)>,
+    capability: Capability<Time>,
+}
+
+/// Exchanges `prices` by (market, location), holds each logical time's updates until the
+/// input frontier passes it, then hands them, in time order, to `process`, which appends
+/// the output's changes at that time.
+pub(crate) fn in_time_order<'scope, R>(
+    prices: Collection<'scope, PriceRecord>,
+    name: String,
+    mut process: impl FnMut(Vec<(PriceRecord, Diff)>, &mut Vec<(R, Diff)>) + 'static,
+) -> Collection<'scope, R>
+where
+    R: differential_dataflow::Data,
+{
+    let scope = prices.scope();
+    let mut builder = OperatorBuilder::new(name, scope);
+    // `PriceKey` hashes market and location only: a series' every interval meets here.
+    let by_series = Exchange::new(|(record, _, _): &(PriceRecord, Time, Diff)| record.key.hashed());
+    let mut input = builder.new_input(prices.inner, by_series);
+    let (mut output, rows) = builder.new_output();
+    builder.build(move |_capabilities| {
+        let mut pending: BTreeMap<Time, Pending> = BTreeMap::new();
+        move |frontiers| {
+            input.for_each(|capability, updates| {
+                for (record, time, diff) in updates.drain(..) {
+                    pending
+                        .entry(time)
+                        .or_insert_with(|| Pending {
+                            updates: Vec::new(),
+                            capability: capability.delayed(&time, 0),
+                        })
+                        .updates
+                        .push((record, diff));
+                }
+            });
+            let mut output = output.activate();
+            // A time is complete once the input can no longer deliver anything at or before it.
+            while let Some(entry) = pending.first_entry() {
+                let time = *entry.key();
+                if frontiers[0].less_equal(&time) {
+                    break;
+                }
+                let batch = entry.remove();
+                let mut changes = Vec::new();
+                process(batch.updates, &mut changes);
+                if !changes.is_empty() {
+                    let mut updates: Vec<(R, Time, Diff)> = changes
+                        .into_iter()
+                        .map(|(record, diff)| (record, time, diff))
+                        .collect();
+                    differential_dataflow::consolidation::consolidate_updates(&mut updates);
+                    output.give(&batch.capability, &mut updates);
+                }
+            }
+        }
+    });
+    rows.as_collection()
+}
