@@ -4,13 +4,22 @@
 //! kinds into one [`Registry`]. Integration tests use the same function, so they validate
 //! and run pipelines exactly as the command does.
 
+use std::sync::Arc;
+
 use gridflow_engine::Registry;
+
+mod forecaster;
+
+pub use forecaster::BurnForecasterLoader;
 
 /// Every component kind shipped with gridflow.
 pub fn registry() -> Registry {
     let mut registry = Registry::new();
     gridflow_sources::register(&mut registry);
     gridflow_operators::register(&mut registry);
+    registry.add_operator(gridflow_operators::ForecastKind::new(Arc::new(
+        BurnForecasterLoader,
+    )));
     gridflow_sinks::register(&mut registry);
     registry
 }

@@ -11,6 +11,7 @@ fn every_pipeline_example_in_the_reference_validates_and_runs() {
     let mut examples = 0;
     let mut quantities = 0;
     let mut regimes = 0;
+    let mut forecasts = 0;
     for block in text.split("```toml\n").skip(1) {
         let block = &block[..block.find("```").unwrap()];
         if !block.contains("[sinks.") || block.contains("NAME") {
@@ -51,6 +52,14 @@ fn every_pipeline_example_in_the_reference_validates_and_runs() {
             );
             regimes += 1;
         }
+        // A `forecast` example must write forecast rows.
+        if block.contains("kind = \"forecast\"") {
+            assert!(
+                !parquet_files(&lake.join("forecasts")).is_empty(),
+                "example wrote no forecasts:\n{block}"
+            );
+            forecasts += 1;
+        }
         if block.contains("kind = \"normalize\"") || !block.contains("kind = \"fundamentals\"") {
             assert!(
                 !read_prices(&lake).is_empty(),
@@ -62,4 +71,5 @@ fn every_pipeline_example_in_the_reference_validates_and_runs() {
     assert!(examples >= 4, "found {examples} examples");
     assert!(quantities >= 1, "found no `fundamentals` example");
     assert!(regimes >= 1, "found no `regime` example");
+    assert!(forecasts >= 1, "found no `forecast` example");
 }

@@ -11,9 +11,9 @@ use gridflow_engine::component::{BuildContext, SinkPlan, Stream, WorkerInfo};
 use gridflow_engine::metrics::ComponentCounters;
 use gridflow_engine::pipeline::PipelineSettings;
 use gridflow_engine::record::{
-    Components, Currency, LocationType, Market, Origin, Price, PriceKey, PriceRecord, Probability,
-    Product, QuantityKey, QuantityRecord, RegimeKey, RegimeMethod, RegimeRecord, Reject, Unit,
-    Version,
+    Components, Currency, ForecastKey, ForecastRecord, LocationType, Market, Origin, Price,
+    PriceKey, PriceRecord, Probability, Product, QuantityKey, QuantityRecord, RegimeKey,
+    RegimeMethod, RegimeRecord, Reject, Unit, Version,
 };
 use gridflow_engine::{Diff, Time};
 use gridflow_sinks::parquet::ParquetSink;
@@ -32,6 +32,7 @@ pub(crate) struct Batch {
     pub(crate) rejects: Vec<(Reject, Diff)>,
     pub(crate) quantities: Vec<(QuantityRecord, Diff)>,
     pub(crate) regimes: Vec<(RegimeRecord, Diff)>,
+    pub(crate) forecasts: Vec<(ForecastRecord, Diff)>,
 }
 
 pub(crate) fn utc(text: &str) -> jiff::Timestamp {
@@ -192,25 +193,34 @@ pub(crate) fn run_with(
     let counters = Arc::new(ComponentCounters::default());
     let context = context(counters.clone());
     timely::execute_directly(move |worker| {
-        let (mut prices, mut rejects, mut quantities, mut regimes) =
-            worker.dataflow::<Time, _, _>(|scope| {
+        let (mut prices, mut rejects, mut quantities, mut regimes, mut forecasts) = worker
+            .dataflow::<Time, _, _>(|scope| {
                 let (price_input, price_collection) = scope.new_collection::<PriceRecord, Diff>();
                 let (reject_input, reject_collection) = scope.new_collection::<Reject, Diff>();
                 let (quantity_input, quantity_collection) =
                     scope.new_collection::<QuantityRecord, Diff>();
                 let (regime_input, regime_collection) =
                     scope.new_collection::<RegimeRecord, Diff>();
+                let (forecast_input, forecast_collection) =
+                    scope.new_collection::<ForecastRecord, Diff>();
                 sink.build(
                     vec![
                         Stream::Prices(price_collection),
                         Stream::Quantities(quantity_collection),
                         Stream::Regimes(regime_collection),
+                        Stream::Forecasts(forecast_collection),
                     ],
                     reject_collection,
                     &context,
                 )
                 .unwrap();
-                (price_input, reject_input, quantity_input, regime_input)
+                (
+                    price_input,
+                    reject_input,
+                    quantity_input,
+                    regime_input,
+                    forecast_input,
+                )
             });
         let mut time = T0;
         for batch in batches {
@@ -218,6 +228,7 @@ pub(crate) fn run_with(
             rejects.advance_to(time);
             quantities.advance_to(time);
             regimes.advance_to(time);
+            forecasts.advance_to(time);
             for (record, diff) in batch.prices {
                 prices.update(record, diff);
             }
@@ -230,11 +241,15 @@ pub(crate) fn run_with(
             for (record, diff) in batch.regimes {
                 regimes.update(record, diff);
             }
+            for (record, diff) in batch.forecasts {
+                forecasts.update(record, diff);
+            }
             // As the runtime does: hand each batch to the dataflow before reading more.
             prices.flush();
             rejects.flush();
             quantities.flush();
             regimes.flush();
+            forecasts.flush();
             worker.step();
             time += STEP;
         }
@@ -242,10 +257,12 @@ pub(crate) fn run_with(
         rejects.advance_to(time);
         quantities.advance_to(time);
         regimes.advance_to(time);
+        forecasts.advance_to(time);
         prices.flush();
         rejects.flush();
         quantities.flush();
         regimes.flush();
+        forecasts.flush();
         let mut step = |duration: Duration| {
             let until = Instant::now() + duration;
             while Instant::now() < until {
@@ -316,4 +333,35 @@ pub(crate) fn first_int(batch: &RecordBatch, name: &str) -> i64 {
         .unwrap_or_else(|| panic!("no column {name}"))
         .as_primitive::<arrow_array::types::Int64Type>()
         .value(0)
+}
+
+/// A day-ahead forecast of `record`'s hour, issued at `issued_at`; values are decimal texts.
+pub(crate) fn forecast(
+    record: &PriceRecord,
+    issued_at: &str,
+    [median, lower_90, upper_90]: [&str; 3],
+) -> ForecastRecord {
+    let issued_at = utc(issued_at);
+    let price = |text: &str| text.parse::<Price>().unwrap();
+    ForecastRecord {
+        key: ForecastKey {
+            interval_start: record.key.interval_start,
+            market: record.key.market,
+            product: record.key.product,
+            location: record.key.location.clone(),
+            issued_at,
+            operator: Arc::from("forecast"),
+        },
+        interval_end: record.interval_end,
+        horizon_hours: u16::try_from(
+            (record.interval_end.as_second() - issued_at.as_second()) / 3_600,
+        )
+        .unwrap(),
+        median: price(median),
+        lower_90: price(lower_90),
+        upper_90: price(upper_90),
+        currency: record.currency,
+        unit: record.unit,
+        model: Arc::from("np-prices"),
+    }
 }

@@ -75,7 +75,7 @@ if "Scanning Files: 1/3" not in plan:
     failures.append(f"partition pruning not as the doc says:\n{plan}")
 
 print(f"{sql} sql and {python} python blocks run")
-if sql < 13 or python < 2:
+if sql < 17 or python < 2:
     failures.append("fewer blocks than expected: did the doc's format change?")
 if failures:
     print("\n\n".join(failures))

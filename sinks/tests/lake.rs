@@ -5,8 +5,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::common::{
-    Batch, STEP, T0, bocpd_regime, files, first_int, first_text, hmm_regime, read_partition,
-    record, reject, run, storage,
+    Batch, STEP, T0, bocpd_regime, files, first_int, first_text, forecast, hmm_regime,
+    read_partition, record, reject, run, storage,
 };
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Decimal128Type, Int64Type, TimestampMicrosecondType};
@@ -142,6 +142,13 @@ pub(crate) fn write_example_lake(root: &Path) -> Arc<ComponentCounters> {
     let hub_night_revised = hmm_regime(&negative, ["0.81", "0.18", "0.01"], 0, Some(1));
     let north = bocpd_regime(&ercot, 1, 1.0);
 
+    // Forecasts of the PJM hub's two hours, issued at the start of their day on EST
+    // (05:00 UTC); the later hour is forecast again when a price of its week is revised.
+    let issued = "2024-01-01T05:00:00Z";
+    let late_forecast = forecast(&first, issued, ["24.1", "15.2", "36.75"]);
+    let night_forecast = forecast(&negative, issued, ["18.5", "-3.25", "29"]);
+    let night_reforecast = forecast(&negative, issued, ["17.9", "-4.1", "28.6"]);
+
     run(
         sink(ParquetSinkConfig::new(root)),
         vec![
@@ -158,6 +165,7 @@ pub(crate) fn write_example_lake(root: &Path) -> Arc<ComponentCounters> {
                     (storage("LOWER_48", "2022-12-02", "3462", 9), 1),
                 ],
                 regimes: vec![(hub_late.clone(), 1), (hub_night.clone(), 1), (north, 1)],
+                forecasts: vec![(late_forecast, 1), (night_forecast.clone(), 1)],
             },
             Batch {
                 prices: vec![(first, -1), (revised, 1)],
@@ -169,6 +177,7 @@ pub(crate) fn write_example_lake(root: &Path) -> Arc<ComponentCounters> {
                     (hub_late_revised, 1),
                     (hub_night_revised, 1),
                 ],
+                forecasts: vec![(night_forecast, -1), (night_reforecast, 1)],
             },
         ],
     )
@@ -188,6 +197,8 @@ fn writes_every_version_into_hive_partitions() {
     assert_eq!(
         directories,
         [
+            "forecasts/market=PJM/date=2024-01-01",
+            "forecasts/market=PJM/date=2024-01-02",
             "fundamentals/market=GAS/date=2022-11-25",
             "fundamentals/market=GAS/date=2022-12-02",
             "prices/market=ERCOT/date=2024-01-01",
@@ -400,10 +411,11 @@ fn writes_every_version_into_hive_partitions() {
         changed
     );
 
-    // Prices 5 updates, quantities 6, regimes 7; rejects are counted where they arise.
-    assert_eq!(ComponentCounters::get(&counters.records_in), 18);
-    assert_eq!(ComponentCounters::get(&counters.records_out), 18);
-    assert_eq!(ComponentCounters::get(&counters.files), 10);
+    // Prices 5 updates, quantities 6, regimes 7, forecasts 4; rejects are counted where
+    // they arise.
+    assert_eq!(ComponentCounters::get(&counters.records_in), 22);
+    assert_eq!(ComponentCounters::get(&counters.records_out), 22);
+    assert_eq!(ComponentCounters::get(&counters.files), 12);
     assert_eq!(ComponentCounters::get(&counters.rejected), 0);
     assert_eq!(
         counters.durable_through(1),

@@ -125,7 +125,7 @@ impl OperatorKind for ForecastKind {
                             format!("cannot use model `{}`: {message}", parsed.model),
                         )
                         .with_help(
-                            "train one with `gridflow train --epf FILE --prices-only --out \
+                            "train one with `gridflow train --epf FILE --prices-only --model \
                              FOLDER`",
                         ),
                 );

@@ -273,7 +273,7 @@ mod tests {
             rejects_stream: "a=b".into(),
             quantities_stream: String::new(),
             regimes_stream: ".hidden".into(),
-            forecasts_stream: "regimes".into(),
+            forecasts_stream: "a/b".into(),
             row_group_rows: 0,
             max_file_rows: 0,
             max_file_age_seconds: 0,

@@ -17,6 +17,7 @@ pub mod caiso;
 pub mod carbon;
 pub mod ecb;
 pub mod entsoe;
+pub mod epf;
 pub mod ercot;
 pub mod gas;
 pub mod ieso;
@@ -84,6 +85,7 @@ pub const FORMAT_NAMES: &[&str] = &[
     gas::storage::NAME,
     carbon::investing::NAME,
     carbon::eex::NAME,
+    epf::NAME,
 ];
 
 /// Per-pipeline choices a format may honour.
@@ -149,6 +151,7 @@ pub fn format_by_name(
             Arc::new(carbon::investing::InvestingEuaCsv::new(options.product)?)
         }
         carbon::eex::NAME => Arc::new(carbon::eex::EexEuaAuction::new(options.product)?),
+        epf::NAME => Arc::new(epf::EpfCsv::new(options.product)?),
         _ => {
             return Err(FormatLookupError::Unknown {
                 name: name.to_string(),

@@ -62,6 +62,7 @@ const CASES: &[(&str, &str, &str, usize)] = &[
         3_000,
     ),
     ("nyiso_lbmp", "lmp.csv", "nyiso/lmp.csv", 3_000),
+    ("epf_csv", "NP.csv", "epf/NP.csv", 3_000),
     (
         "nyiso_lbmp",
         "20241103damlbmp_zone.csv",

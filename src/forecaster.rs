@@ -1,0 +1,72 @@
+//! The `forecast` operator's model: a `gridflow-forecast` [`TrainedModel`] behind the
+//! operator's [`Forecaster`] trait (the operators crate does not depend on burn).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use gridflow_forecast::data::CalendarDay;
+use gridflow_forecast::features::{WINDOW_DAYS, Window};
+use gridflow_forecast::{DeviceChoice, TrainedModel};
+use gridflow_operators::{ForecastWindow, Forecaster, ForecasterLoader, HourForecast};
+
+/// Loads models saved by `gridflow train`; only prices-only ones (`--prices-only`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BurnForecasterLoader;
+
+impl ForecasterLoader for BurnForecasterLoader {
+    fn load(&self, model: &Path, device: &str) -> Result<Arc<dyn Forecaster>, String> {
+        let device: DeviceChoice = device.parse().map_err(|e| format!("{e}"))?;
+        let trained = TrainedModel::load(model, device).map_err(|e| e.to_string())?;
+        if trained.reads_exogenous() {
+            return Err(format!(
+                "it reads the exogenous series of {} (trained without --prices-only); the \
+                 operator has prices only",
+                trained.meta().dataset
+            ));
+        }
+        Ok(Arc::new(BurnForecaster { model: trained }))
+    }
+}
+
+/// A trained ensemble answering the operator's batched calls.
+struct BurnForecaster {
+    model: TrainedModel,
+}
+
+impl Forecaster for BurnForecaster {
+    fn describe(&self) -> String {
+        let meta = self.model.meta();
+        format!(
+            "transformer ensemble of {}, {} parameters, trained on {}",
+            meta.config.ensemble,
+            self.model.parameters(),
+            meta.dataset
+        )
+    }
+
+    fn forecast(&self, windows: &[ForecastWindow<'_>]) -> Result<Vec<HourForecast>, String> {
+        let windows: Vec<Window<'_>> = windows
+            .iter()
+            .map(|window| Window {
+                known_prices: window.known_prices,
+                exogenous: None,
+                calendar: std::array::from_fn(|offset| {
+                    CalendarDay::from_epoch_day(window.day - (WINDOW_DAYS - 1 - offset) as i64)
+                }),
+            })
+            .collect();
+        let norm = &self.model.meta().normalization;
+        let hours = self
+            .model
+            .predict_windows(&windows)
+            .map_err(|e| e.to_string())?;
+        Ok(hours
+            .iter()
+            .map(|hour| HourForecast {
+                median: hour.median(norm),
+                lower_90: hour.quantile(norm, 0.05),
+                upper_90: hour.quantile(norm, 0.95),
+            })
+            .collect())
+    }
+}
