@@ -1,10 +1,12 @@
 //! The `parquet` sink: normalized prices, normalized quantities (fundamentals such as gas
-//! in storage), regimes of prices and upstream rejects into a Hive-partitioned Parquet lake.
+//! in storage), regimes and forecasts of prices and upstream rejects into a Hive-partitioned
+//! Parquet lake.
 //!
 //! ```text
 //! <path>/<stream>/market=<MARKET>/date=<YYYY-MM-DD>/part-<run>-w<worker>-<seq>.parquet
 //! <path>/<quantities_stream>/market=<MARKET>/date=<YYYY-MM-DD>/part-<run>-w<worker>-<seq>.parquet
 //! <path>/<regimes_stream>/market=<MARKET>/date=<YYYY-MM-DD>/part-<run>-w<worker>-<seq>.parquet
+//! <path>/<forecasts_stream>/market=<MARKET>/date=<YYYY-MM-DD>/part-<run>-w<worker>-<seq>.parquet
 //! <path>/<rejects_stream>/source=<SOURCE>/date=<YYYY-MM-DD>/part-<run>-w<worker>-<seq>.parquet
 //! ```
 //!
@@ -49,6 +51,10 @@ const PLAIN_COLUMNS: &[&str] = &[
     "native_price",
     "value",
     "change_probability",
+    "median",
+    "lower_90",
+    "upper_90",
+    "issued_at",
     "published_at",
     "changed_at",
     "line",
@@ -61,6 +67,7 @@ const PLAIN_COLUMNS: &[&str] = &[
 const DELTA_COLUMNS: &[&str] = &[
     "interval_start",
     "interval_end",
+    "issued_at",
     "published_at",
     "changed_at",
     "line",
@@ -76,8 +83,8 @@ impl SinkKind for ParquetSinkKind {
     }
 
     fn summary(&self) -> &'static str {
-        "Hive-partitioned Parquet lake: prices, quantities and regimes by market/date, \
-         rejects by source/date"
+        "Hive-partitioned Parquet lake: prices, quantities, regimes and forecasts by \
+         market/date, rejects by source/date"
     }
 
     fn configure(
