@@ -25,6 +25,10 @@ pub(crate) struct TrainingArgs {
     /// cpu, cuda or wgpu; a GPU this build or machine lacks falls back to the CPU.
     #[arg(long, default_value = "cpu")]
     pub(crate) device: String,
+    /// Hours forecast from each issue time: 24 (the next day, the benchmark), 1 to 23 (issued
+    /// every that many hours) or whole days up to 168.
+    #[arg(long)]
+    pub(crate) horizon: Option<usize>,
     /// Train a prices-only model (no exogenous series): what the streaming `forecast`
     /// operator runs on any hourly price series.
     #[arg(long)]
@@ -79,6 +83,9 @@ fn train_model(request: &TrainingArgs) -> Result<(EpfDataset, TrainedModel)> {
     config.device = device;
     if request.prices_only {
         config.model.exogenous = false;
+    }
+    if let Some(horizon) = request.horizon {
+        config.model.horizon_hours = horizon;
     }
     let bar = ProgressBar::with_draw_target(
         Some((config.max_epochs * config.ensemble) as u64),

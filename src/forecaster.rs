@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use gridflow_forecast::data::CalendarDay;
-use gridflow_forecast::features::{WINDOW_DAYS, Window};
+use gridflow_forecast::features::Window;
 use gridflow_forecast::{DeviceChoice, TrainedModel};
 use gridflow_operators::{ForecastWindow, Forecaster, ForecasterLoader, HourForecast};
 
@@ -17,6 +17,13 @@ impl ForecasterLoader for BurnForecasterLoader {
     fn load(&self, model: &Path, device: &str) -> Result<Arc<dyn Forecaster>, String> {
         let device: DeviceChoice = device.parse().map_err(|e| format!("{e}"))?;
         let trained = TrainedModel::load(model, device).map_err(|e| e.to_string())?;
+        if trained.horizon_hours() != 24 {
+            return Err(format!(
+                "it forecasts {} hours ahead; the operator forecasts the next day (train with \
+                 the default --horizon 24)",
+                trained.horizon_hours()
+            ));
+        }
         if trained.reads_exogenous() {
             return Err(format!(
                 "it reads the exogenous series of {} (trained without --prices-only); the \
@@ -50,9 +57,12 @@ impl Forecaster for BurnForecaster {
             .map(|window| Window {
                 known_prices: window.known_prices,
                 exogenous: None,
-                calendar: std::array::from_fn(|offset| {
-                    CalendarDay::from_epoch_day(window.day - (WINDOW_DAYS - 1 - offset) as i64)
-                }),
+                // The window starts at midnight seven days before the forecast day, and
+                // spans eight days.
+                first_hour_of_day: 0,
+                calendar: (-7..=0)
+                    .map(|offset| CalendarDay::from_epoch_day(window.day + offset))
+                    .collect(),
             })
             .collect();
         let norm = &self.model.meta().normalization;

@@ -1,6 +1,12 @@
 //! The test period: every hourly forecast with its 90 % interval, the benchmark's metrics, and
 //! the `forecasts-<dataset>.csv` writer.
 //!
+//! The day-ahead model (`horizon_hours` 24) forecasts each test day once, from its midnight:
+//! the EPF benchmark. Other horizons forecast from every issue time of the test period
+//! ([`Layout::issues`](crate::features::Layout::issues)): each hour for 1 h, every six hours
+//! for 6 h, each midnight for a week, every target hour inside the test period; metrics
+//! are over every (issue, hour) forecast, against the price a week before the hour.
+//!
 //! Recalibration policy: the network is **not retrained**. It is trained once on the days
 //! before the test period (training + validation) and then forecasts each test day from that
 //! day's inputs (prices up to the previous day, exogenous forecasts up to the day itself); it
@@ -25,6 +31,10 @@ use crate::trained::TrainedModel;
 /// One hour's forecast.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HourForecast {
+    /// The hour (an index into the dataset's hours).
+    pub hour: usize,
+    /// Hours from the issue time to the end of this hour (1 = the first hour forecast).
+    pub horizon: usize,
     /// The hour's timestamp exactly as in the dataset.
     pub timestamp: String,
     /// The realised price.
@@ -46,6 +56,8 @@ pub struct Evaluation {
     pub dataset: String,
     /// Days evaluated (indices into the dataset).
     pub days: Range<usize>,
+    /// The model's horizon.
+    pub horizon_hours: usize,
     /// One row per hour, in time order.
     pub forecasts: Vec<HourForecast>,
     /// Metrics over all of them.
@@ -58,7 +70,8 @@ pub fn evaluate(model: &TrainedModel, data: &EpfDataset) -> Result<Evaluation> {
     evaluate_days(model, data, split.test)
 }
 
-/// Evaluates `model` on `days` (each needs 7 days of history before it).
+/// Evaluates `model` on `days` (each needs 7 days of history before it): every forecast
+/// issued in `days` whose target hours lie in `days`.
 pub fn evaluate_days(
     model: &TrainedModel,
     data: &EpfDataset,
@@ -72,44 +85,63 @@ pub fn evaluate_days(
     }
     let norm = &model.meta().normalization;
     let window = model.meta().config.interval_window_days;
+    let horizon = model.horizon_hours();
     let first = days.start.saturating_sub(window).max(HISTORY_DAYS);
+    let issues = model.issues(first..days.end);
     let predicted = model.predict(data, first..days.end)?;
     // |z| of every predicted hour, for the trailing interval calibration.
-    let z: Vec<f64> = predicted
+    let z: Vec<f64> = issues
         .iter()
-        .zip(&data.prices()[first * HOURS_PER_DAY..])
-        .map(|(d, &price)| (norm.price_to_model(price) - d.loc).abs() / d.scale)
+        .flat_map(|&issue| issue..issue + horizon)
+        .zip(&predicted)
+        .map(|(hour, d)| (norm.price_to_model(data.prices()[hour]) - d.loc).abs() / d.scale)
         .collect();
-    let first_hour = days.start * HOURS_PER_DAY;
-    let mut forecasts = Vec::with_capacity(days.len() * HOURS_PER_DAY);
-    for day in days.clone() {
-        let past = day.saturating_sub(window).max(first)..day;
-        let factor = if window == 0 {
-            1.0
-        } else {
-            coverage_factor(
-                z[(past.start - first) * HOURS_PER_DAY..(past.end - first) * HOURS_PER_DAY]
-                    .to_vec(),
-            )
-        };
-        for hour in day * HOURS_PER_DAY..(day + 1) * HOURS_PER_DAY {
-            let raw = predicted[hour - first * HOURS_PER_DAY];
+    let mut forecasts = Vec::new();
+    let mut factor = (usize::MAX, 1.0);
+    for (index, &issue) in issues.iter().enumerate() {
+        let day = issue / HOURS_PER_DAY;
+        if day < days.start {
+            continue;
+        }
+        // Once per day: the factor that would have given 90 % coverage over the forecasts
+        // of the previous `window` days whose prices were all known by the day's midnight.
+        if factor.0 != day {
+            let known_by = day * HOURS_PER_DAY;
+            let since = day.saturating_sub(window) * HOURS_PER_DAY;
+            let past: Vec<f64> = issues
+                .iter()
+                .enumerate()
+                .filter(|(_, past)| **past >= since && **past + horizon <= known_by)
+                .flat_map(|(i, _)| z[i * horizon..(i + 1) * horizon].iter().copied())
+                .collect();
+            factor = (
+                day,
+                if window == 0 {
+                    1.0
+                } else {
+                    coverage_factor(past)
+                },
+            );
+        }
+        for step in 0..horizon {
+            let raw = predicted[index * horizon + step];
             forecasts.push(hour_forecast(
                 data,
                 norm,
-                hour,
+                issue + step,
+                step + 1,
                 HourDistribution {
                     loc: raw.loc,
-                    scale: raw.scale * factor,
+                    scale: raw.scale * factor.1,
                 },
             ));
         }
     }
-    debug_assert_eq!(forecasts.len(), (days.end * HOURS_PER_DAY) - first_hour);
-    let metrics = metrics_of(data, days.clone(), &forecasts);
+    let metrics = metrics_of(data, &forecasts);
     Ok(Evaluation {
         dataset: data.name().to_owned(),
         days,
+        horizon_hours: horizon,
         forecasts,
         metrics,
     })
@@ -119,10 +151,13 @@ fn hour_forecast(
     data: &EpfDataset,
     norm: &Normalization,
     hour: usize,
+    horizon: usize,
     distribution: HourDistribution,
 ) -> HourForecast {
     let actual = data.prices()[hour];
     HourForecast {
+        hour,
+        horizon,
         timestamp: data.timestamps()[hour].clone(),
         actual,
         forecast: distribution.median(norm),
@@ -132,10 +167,14 @@ fn hour_forecast(
     }
 }
 
-/// The metrics of hourly forecasts covering `days`, against the 168-hour naive.
-pub fn metrics_of(data: &EpfDataset, days: Range<usize>, forecasts: &[HourForecast]) -> Metrics {
+/// The metrics of hourly forecasts, against the 168-hour naive: each hour's price a week
+/// before it.
+pub fn metrics_of(data: &EpfDataset, forecasts: &[HourForecast]) -> Metrics {
     let column = |f: fn(&HourForecast) -> f64| forecasts.iter().map(f).collect::<Vec<_>>();
-    let naive: Vec<f64> = days.flat_map(|day| data.naive_168(day).to_vec()).collect();
+    let naive: Vec<f64> = forecasts
+        .iter()
+        .map(|f| data.prices()[f.hour - HISTORY_DAYS * HOURS_PER_DAY])
+        .collect();
     let crps = column(|f| f.crps).iter().sum::<f64>() / forecasts.len() as f64;
     Metrics::compute(
         &column(|f| f.actual),
@@ -146,12 +185,18 @@ pub fn metrics_of(data: &EpfDataset, days: Range<usize>, forecasts: &[HourForeca
     )
 }
 
-/// `forecasts-<dataset>.csv`.
-pub fn forecasts_file_name(dataset: &str) -> String {
-    format!("forecasts-{dataset}.csv")
+/// `forecasts-<dataset>.csv` for the day-ahead model, `forecasts-<dataset>-<H>h.csv` for
+/// another horizon.
+pub fn forecasts_file_name(dataset: &str, horizon_hours: usize) -> String {
+    if horizon_hours == HOURS_PER_DAY {
+        format!("forecasts-{dataset}.csv")
+    } else {
+        format!("forecasts-{dataset}-{horizon_hours}h.csv")
+    }
 }
 
-/// Writes `timestamp,forecast,lower_90,upper_90` rows (header first).
+/// Writes `timestamp,forecast,lower_90,upper_90` rows (header first): the benchmark's
+/// format, one row per hour, for the day-ahead model.
 pub fn write_forecasts(mut out: impl Write, forecasts: &[HourForecast]) -> std::io::Result<()> {
     writeln!(out, "timestamp,forecast,lower_90,upper_90")?;
     for f in forecasts {
@@ -164,13 +209,37 @@ pub fn write_forecasts(mut out: impl Write, forecasts: &[HourForecast]) -> std::
     out.flush()
 }
 
+/// Writes `timestamp,horizon,forecast,lower_90,upper_90` rows (header first), for horizons
+/// whose forecasts of one hour are several (a week ahead) or issued around the clock.
+pub fn write_horizon_forecasts(
+    mut out: impl Write,
+    forecasts: &[HourForecast],
+) -> std::io::Result<()> {
+    writeln!(out, "timestamp,horizon,forecast,lower_90,upper_90")?;
+    for f in forecasts {
+        writeln!(
+            out,
+            "{},{},{:.4},{:.4},{:.4}",
+            f.timestamp, f.horizon, f.forecast, f.lower_90, f.upper_90
+        )?;
+    }
+    out.flush()
+}
+
 impl Evaluation {
-    /// Writes `forecasts-<dataset>.csv` into `dir`; returns its path.
+    /// Writes [`forecasts_file_name`] into `dir`; returns its path.
     pub fn write_csv(&self, dir: impl AsRef<Path>) -> Result<std::path::PathBuf> {
-        let path = dir.as_ref().join(forecasts_file_name(&self.dataset));
+        let path = dir
+            .as_ref()
+            .join(forecasts_file_name(&self.dataset, self.horizon_hours));
         let file = std::fs::File::create(&path).map_err(|e| ForecastError::io(&path, e))?;
-        write_forecasts(std::io::BufWriter::new(file), &self.forecasts)
-            .map_err(|e| ForecastError::io(&path, e))?;
+        let out = std::io::BufWriter::new(file);
+        if self.horizon_hours == HOURS_PER_DAY {
+            write_forecasts(out, &self.forecasts)
+        } else {
+            write_horizon_forecasts(out, &self.forecasts)
+        }
+        .map_err(|e| ForecastError::io(&path, e))?;
         Ok(path)
     }
 }

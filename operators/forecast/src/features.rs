@@ -14,12 +14,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{CalendarDay, EpfDataset, HISTORY_DAYS, HOURS_PER_DAY};
 
-/// Hours a forecast's inputs span: the week before the target day and the target day.
-pub const WINDOW_HOURS: usize = (HISTORY_DAYS + 1) * HOURS_PER_DAY;
-/// Hours of known prices a forecast reads: the week before the target day.
+/// Hours of known prices a forecast reads: the week before it is issued.
 pub const KNOWN_HOURS: usize = HISTORY_DAYS * HOURS_PER_DAY;
-/// Days a forecast's tokens cover: the week before and the target day.
-pub const WINDOW_DAYS: usize = HISTORY_DAYS + 1;
+/// The longest horizon: a week.
+pub const MAX_HORIZON_HOURS: usize = 7 * HOURS_PER_DAY;
 /// Features of a token besides its hourly values.
 const TOKEN_EXTRAS: usize = 1 + 2 + 7 + 2;
 
@@ -96,38 +94,55 @@ pub struct Layout {
     /// Whether tokens carry the two exogenous day-ahead forecasts. A model without them
     /// reads prices and the calendar only, so it can run on any hourly price series.
     pub exogenous: bool,
+    /// Hours forecast from the issue time on: 1 to 24 (issued every `horizon_hours`,
+    /// every day for 24), or whole days up to a week (issued every midnight).
+    pub horizon_hours: usize,
 }
 
 /// Everything one forecast reads, from wherever it comes: an EPF file or a live series.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Window<'a> {
-    /// The [`KNOWN_HOURS`] prices before the target day, oldest first.
+    /// The [`KNOWN_HOURS`] prices before the issue time, oldest first.
     pub known_prices: &'a [f64],
-    /// The two exogenous series over all [`WINDOW_HOURS`] hours (the target day included),
-    /// when the model reads them.
+    /// The two exogenous series over the window's [`Layout::window_hours`] hours (the
+    /// target hours included), when the model reads them. Day-ahead forecasts are known
+    /// for 24 hours after the issue time only: later values are not read.
     pub exogenous: Option<[&'a [f64]; 2]>,
-    /// The calendar of each of the [`WINDOW_DAYS`] days, the target day last.
-    pub calendar: [CalendarDay; WINDOW_DAYS],
+    /// The hour of the day (0-23) of the window's first hour: the issue time's.
+    pub first_hour_of_day: usize,
+    /// The calendar of each day the window touches, from the day of its first hour.
+    pub calendar: Vec<CalendarDay>,
 }
 
 impl<'a> Window<'a> {
-    /// The window of the forecast for day `day` of `data`; panics unless
-    /// `HISTORY_DAYS <= day < data.days()`.
+    /// The window of the forecast for day `day` of `data`, issued at its midnight; panics
+    /// unless `HISTORY_DAYS <= day < data.days()`.
     pub fn of_day(data: &'a EpfDataset, layout: Layout, day: usize) -> Self {
+        Self::at(data, layout, day * HOURS_PER_DAY)
+    }
+
+    /// The window of the forecast issued at hour `issue` (an index into the data's hours):
+    /// it reads the prices of the 168 hours before `issue`. Panics unless the data hold
+    /// those hours and the window's exogenous hours.
+    pub fn at(data: &'a EpfDataset, layout: Layout, issue: usize) -> Self {
         assert!(
-            (HISTORY_DAYS..data.days()).contains(&day),
-            "day {day} has no full history"
+            issue >= KNOWN_HOURS && issue < data.prices().len(),
+            "hour {issue} has no full history"
         );
-        let first_day = day - HISTORY_DAYS;
-        let hours = first_day * HOURS_PER_DAY..(day + 1) * HOURS_PER_DAY;
-        // Prices strictly before day `day`: a price of the forecast day cannot reach it.
-        let known_prices = &data.prices()[first_day * HOURS_PER_DAY..day * HOURS_PER_DAY];
+        let first = issue - KNOWN_HOURS;
+        let hours = first..(first + layout.window_hours()).min(data.prices().len());
+        let first_day = first / HOURS_PER_DAY;
+        let days = (first % HOURS_PER_DAY + layout.window_hours()).div_ceil(HOURS_PER_DAY);
         Self {
-            known_prices,
+            // Prices strictly before the issue time: a target price cannot reach it.
+            known_prices: &data.prices()[first..issue],
             exogenous: layout
                 .exogenous
                 .then(|| [0, 1].map(|index| &data.exogenous(index)[hours.clone()])),
-            calendar: std::array::from_fn(|offset| data.calendar(first_day + offset)),
+            first_hour_of_day: first % HOURS_PER_DAY,
+            calendar: (first_day..first_day + days)
+                .map(|day| data.calendar(day.min(data.days() - 1)))
+                .collect(),
         }
     }
 }
@@ -148,10 +163,9 @@ impl Level {
         std: 1.0,
     };
 
-    /// The level of the forecast for `day`: from the 168 hours before it only.
-    pub fn of(data: &EpfDataset, norm: &Normalization, layout: Layout, day: usize) -> Self {
-        let known = &data.prices()[(day - HISTORY_DAYS) * HOURS_PER_DAY..day * HOURS_PER_DAY];
-        Self::of_known(norm, layout, known)
+    /// The level of the forecast issued at hour `issue`: from the 168 hours before it only.
+    pub fn of(data: &EpfDataset, norm: &Normalization, layout: Layout, issue: usize) -> Self {
+        Self::of_known(norm, layout, &data.prices()[issue - KNOWN_HOURS..issue])
     }
 
     /// The level of a forecast whose known prices are `known`.
@@ -174,14 +188,41 @@ impl Level {
 }
 
 impl Layout {
-    /// Tokens per forecast: `192 / patch_hours`.
-    pub fn tokens(&self) -> usize {
-        WINDOW_HOURS / self.patch_hours
+    /// Hours the target tokens span: the horizon rounded up to whole days.
+    pub fn target_hours(&self) -> usize {
+        self.horizon_hours.div_ceil(HOURS_PER_DAY) * HOURS_PER_DAY
     }
 
-    /// Tokens that cover the target day: `24 / patch_hours`.
+    /// Hours the inputs span: the known week and the target hours.
+    pub fn window_hours(&self) -> usize {
+        KNOWN_HOURS + self.target_hours()
+    }
+
+    /// Tokens per forecast: `window_hours / patch_hours` (8 day tokens for horizons up to a
+    /// day).
+    pub fn tokens(&self) -> usize {
+        self.window_hours() / self.patch_hours
+    }
+
+    /// Tokens that cover the target hours.
     pub fn target_tokens(&self) -> usize {
-        HOURS_PER_DAY / self.patch_hours
+        self.target_hours() / self.patch_hours
+    }
+
+    /// Hours between issue times: the horizon for horizons shorter than a day (1 h: every
+    /// hour, 6 h: four times a day), else a day (issued at midnight).
+    pub fn issue_every_hours(&self) -> usize {
+        self.horizon_hours.min(HOURS_PER_DAY)
+    }
+
+    /// The issue times (hour indices) whose inputs and targets lie in `days`: on the issue
+    /// grid, with a full week before them and all `horizon_hours` targets inside.
+    pub fn issues(&self, days: std::ops::Range<usize>) -> impl Iterator<Item = usize> + use<> {
+        let (start, end) = (days.start * HOURS_PER_DAY, days.end * HOURS_PER_DAY);
+        let horizon = self.horizon_hours;
+        (start.max(KNOWN_HOURS)..end)
+            .step_by(self.issue_every_hours())
+            .filter(move |issue| issue + horizon <= end)
     }
 
     /// Features per token.
@@ -264,9 +305,12 @@ pub fn window_inputs(
     );
     let level = Level::of_known(norm, layout, window.known_prices);
     let p = layout.patch_hours;
+    // Exogenous day-ahead forecasts exist for the day after the issue time, not beyond.
+    let exogenous_known = KNOWN_HOURS + HOURS_PER_DAY;
     for token in 0..layout.tokens() {
         let start = token * p;
-        if start >= KNOWN_HOURS {
+        let on_target = start >= KNOWN_HOURS;
+        if on_target {
             out.extend(std::iter::repeat_n(0.0, p));
         } else {
             let prices = &window.known_prices[start..start + p];
@@ -278,18 +322,20 @@ pub fn window_inputs(
         }
         if let Some(exogenous) = window.exogenous {
             for (index, series) in exogenous.iter().enumerate() {
-                out.extend(
-                    series[start..start + p]
-                        .iter()
-                        .map(|&value| norm.exogenous_to_model(index, value) as f32),
-                );
+                out.extend((start..start + p).map(|hour| match series.get(hour) {
+                    Some(&value) if hour < exogenous_known => {
+                        norm.exogenous_to_model(index, value) as f32
+                    }
+                    _ => 0.0,
+                }));
             }
         }
-        out.push(if start >= KNOWN_HOURS { 1.0 } else { 0.0 });
-        let hour_angle = TAU * (start % HOURS_PER_DAY) as f64 / HOURS_PER_DAY as f64;
+        out.push(if on_target { 1.0 } else { 0.0 });
+        let clock = window.first_hour_of_day + start;
+        let hour_angle = TAU * (clock % HOURS_PER_DAY) as f64 / HOURS_PER_DAY as f64;
         out.push(hour_angle.sin() as f32);
         out.push(hour_angle.cos() as f32);
-        let calendar = window.calendar[start / HOURS_PER_DAY];
+        let calendar = window.calendar[clock / HOURS_PER_DAY];
         for weekday in 0..7 {
             out.push(if calendar.weekday == weekday {
                 1.0
@@ -303,49 +349,55 @@ pub fn window_inputs(
     }
 }
 
-/// Appends the 24 target prices of day `day` to `out`: model space, standardised by `level`.
+/// Appends the `horizon_hours` target prices of the forecast issued at hour `issue` to
+/// `out`: model space, standardised by `level`.
 pub fn targets(
     data: &EpfDataset,
     norm: &Normalization,
+    layout: Layout,
     level: Level,
-    day: usize,
+    issue: usize,
     out: &mut Vec<f32>,
 ) {
     out.extend(
-        data.day_prices(day)
+        data.prices()[issue..issue + layout.horizon_hours]
             .iter()
             .map(|&p| level.apply(norm.price_to_model(p)) as f32),
     );
 }
 
-/// Inputs and targets of many days, flattened row-major (`[days, tokens, width]`, `[days, 24]`).
+/// Inputs and targets of many forecasts, flattened row-major (`[issues, tokens, width]`,
+/// `[issues, horizon_hours]`).
 #[derive(Debug, Clone)]
 pub(crate) struct Samples {
-    pub(crate) days: Vec<usize>,
+    /// Issue times (hour indices), one per row.
+    pub(crate) issues: Vec<usize>,
     pub(crate) levels: Vec<Level>,
     pub(crate) inputs: Vec<f32>,
     pub(crate) targets: Vec<f32>,
 }
 
 impl Samples {
+    /// Every forecast issued in `days` whose targets lie in `days` too
+    /// ([`Layout::issues`]): training never reads a target past its period.
     pub(crate) fn build(
         data: &EpfDataset,
         norm: &Normalization,
         layout: Layout,
         days: Range<usize>,
     ) -> Self {
-        let days: Vec<usize> = days.collect();
-        let mut inputs = Vec::with_capacity(days.len() * layout.input_len());
-        let mut targets = Vec::with_capacity(days.len() * HOURS_PER_DAY);
-        let mut levels = Vec::with_capacity(days.len());
-        for &day in &days {
-            let level = Level::of(data, norm, layout, day);
-            self::inputs(data, norm, layout, day, &mut inputs);
-            self::targets(data, norm, level, day, &mut targets);
+        let issues: Vec<usize> = layout.issues(days).collect();
+        let mut inputs = Vec::with_capacity(issues.len() * layout.input_len());
+        let mut targets = Vec::with_capacity(issues.len() * layout.horizon_hours);
+        let mut levels = Vec::with_capacity(issues.len());
+        for &issue in &issues {
+            let level = Level::of(data, norm, layout, issue);
+            window_inputs(norm, layout, &Window::at(data, layout, issue), &mut inputs);
+            self::targets(data, norm, layout, level, issue, &mut targets);
             levels.push(level);
         }
         Self {
-            days,
+            issues,
             levels,
             inputs,
             targets,
@@ -383,6 +435,7 @@ mod tests {
             patch_hours: 24,
             instance_norm: true,
             exogenous: true,
+            horizon_hours: 24,
         };
         assert_eq!(
             (day.tokens(), day.target_tokens(), day.token_width()),
@@ -392,6 +445,7 @@ mod tests {
             patch_hours: 1,
             instance_norm: false,
             exogenous: true,
+            horizon_hours: 24,
         };
         assert_eq!(
             (hour.tokens(), hour.target_tokens(), hour.token_width()),
@@ -406,5 +460,27 @@ mod tests {
         };
         assert_eq!(prices_only.token_width(), 36);
         assert_eq!(prices_only.feature_names(&cols).len(), 36);
+        // A week ahead: seven target day tokens, issued every midnight.
+        let week = Layout {
+            horizon_hours: 168,
+            ..day
+        };
+        assert_eq!((week.tokens(), week.target_tokens()), (14, 7));
+        assert_eq!(week.issues(0..15).collect::<Vec<_>>(), [168, 192]);
+        // An hour ahead: one target token, issued every hour.
+        let next_hour = Layout {
+            horizon_hours: 1,
+            ..day
+        };
+        assert_eq!((next_hour.tokens(), next_hour.target_tokens()), (8, 1));
+        assert_eq!(next_hour.issues(7..8).count(), 24);
+        let six = Layout {
+            horizon_hours: 6,
+            ..day
+        };
+        assert_eq!(
+            six.issues(7..9).collect::<Vec<_>>(),
+            [168, 174, 180, 186, 192, 198, 204, 210]
+        );
     }
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::HOURS_PER_DAY;
 use crate::error::{ForecastError, Result};
-use crate::features::Layout;
+use crate::features::{Layout, MAX_HORIZON_HOURS};
 
 /// Size and shape of the network.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,6 +40,10 @@ pub struct ModelConfig {
     /// prices-only model, which the streaming `forecast` operator can run on any hourly
     /// price series. Default true.
     pub exogenous: bool,
+    /// Hours forecast from each issue time: 24 (the next day, issued at midnight: the EPF
+    /// benchmark), 1 to 23 (issued every `horizon_hours` around the clock: 1 h, 6 h ahead)
+    /// or whole days up to 168 (a week ahead, issued at midnight). Default 24.
+    pub horizon_hours: usize,
 }
 
 impl Default for ModelConfig {
@@ -54,6 +58,7 @@ impl Default for ModelConfig {
             linear_skip: true,
             instance_norm: true,
             exogenous: true,
+            horizon_hours: 24,
         }
     }
 }
@@ -76,6 +81,15 @@ impl ModelConfig {
         if self.n_layers == 0 || self.d_ff == 0 {
             return refuse("model.n_layers", "n_layers and d_ff must be positive");
         }
+        let horizon = self.horizon_hours;
+        let within_a_day = (1..=HOURS_PER_DAY).contains(&horizon);
+        let whole_days = horizon.is_multiple_of(HOURS_PER_DAY) && horizon <= MAX_HORIZON_HOURS;
+        if !(within_a_day || whole_days) {
+            return refuse(
+                "model.horizon_hours",
+                "must be 1 to 24, or whole days up to 168 (a week)",
+            );
+        }
         if !(0.0..1.0).contains(&self.dropout) {
             return refuse("model.dropout", "must be in [0, 1)");
         }
@@ -88,6 +102,7 @@ impl ModelConfig {
             patch_hours: self.patch_hours,
             instance_norm: self.instance_norm,
             exogenous: self.exogenous,
+            horizon_hours: self.horizon_hours,
         }
     }
 
@@ -111,10 +126,11 @@ impl ModelConfig {
             encoder,
             norm: LayerNormConfig::new(self.d_model).init(device),
             head: LinearConfig::new(self.d_model, 2 * self.patch_hours).init(device),
-            skip: self
-                .linear_skip
-                .then(|| LinearConfig::new(layout.input_len(), 2 * HOURS_PER_DAY).init(device)),
+            skip: self.linear_skip.then(|| {
+                LinearConfig::new(layout.input_len(), 2 * self.horizon_hours).init(device)
+            }),
             patch_hours: self.patch_hours,
+            horizon_hours: self.horizon_hours,
         }
     }
 }
@@ -130,9 +146,11 @@ pub struct ForecastModel {
     head: Linear,
     skip: Option<Linear>,
     patch_hours: usize,
+    horizon_hours: usize,
 }
 
-/// The predictive distribution of a batch of days, in model space: `[batch, 24]` each.
+/// The predictive distribution of a batch of forecasts, in model space:
+/// `[batch, horizon_hours]` each.
 #[derive(Debug, Clone)]
 pub struct Prediction {
     /// Gaussian location (the median in price space after the inverse transform).
@@ -151,22 +169,26 @@ impl ForecastModel {
             .forward(self.embed.forward(inputs.clone()) + position);
         let x = self.encoder.forward(TransformerEncoderInput::new(x));
         let patch = self.patch_hours;
-        let target_tokens = HOURS_PER_DAY / patch;
+        let horizon = self.horizon_hours;
+        let target_hours = horizon.div_ceil(HOURS_PER_DAY) * HOURS_PER_DAY;
+        let target_tokens = target_hours / patch;
         let x = self
             .norm
             .forward(x.narrow(1, tokens - target_tokens, target_tokens));
-        // [batch, target tokens, (loc | scale) × patch] → [batch, 2, 24]
+        // [batch, target tokens, (loc | scale) × patch] → [batch, 2, target hours], of
+        // which the first `horizon` are forecast.
         let out: Tensor<4> = self
             .head
             .forward(x)
             .reshape([batch, target_tokens, 2, patch]);
-        let mut out: Tensor<3> = out.swap_dims(1, 2).reshape([batch, 2, HOURS_PER_DAY]);
+        let out: Tensor<3> = out.swap_dims(1, 2).reshape([batch, 2, target_hours]);
+        let mut out = out.narrow(2, 0, horizon);
         if let Some(skip) = &self.skip {
             let flat: Tensor<2> = inputs.reshape([batch, tokens * width]);
-            out = out + skip.forward(flat).reshape([batch, 2, HOURS_PER_DAY]);
+            out = out + skip.forward(flat).reshape([batch, 2, horizon]);
         }
-        let loc = out.clone().narrow(1, 0, 1).reshape([batch, HOURS_PER_DAY]);
-        let raw_scale = out.narrow(1, 1, 1).reshape([batch, HOURS_PER_DAY]);
+        let loc = out.clone().narrow(1, 0, 1).reshape([batch, horizon]);
+        let raw_scale = out.narrow(1, 1, 1).reshape([batch, horizon]);
         Prediction {
             loc,
             scale: softplus(raw_scale, 1.0).add_scalar(1e-3),

@@ -11,10 +11,10 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use crate::data::{EpfDataset, HOURS_PER_DAY, SplitConfig};
+use crate::data::{EpfDataset, SplitConfig};
 use crate::device::DeviceChoice;
 use crate::error::{ForecastError, Result};
-use crate::features::{Layout, Normalization, Samples};
+use crate::features::{KNOWN_HOURS, Layout, Normalization, Samples};
 use crate::model::{ForecastModel, ModelConfig, Prediction, gaussian_nll};
 use crate::trained::{ModelMeta, TrainedModel};
 
@@ -29,7 +29,7 @@ pub struct TrainConfig {
     pub split: SplitConfig,
     /// Seeds parameter initialisation, dropout and the batch order. Default 42.
     pub seed: u64,
-    /// Days per batch. Default 32.
+    /// Forecasts (issue times) per batch. Default 32.
     pub batch_size: usize,
     /// Upper bound on epochs. Default 200.
     pub max_epochs: usize,
@@ -214,15 +214,16 @@ pub fn train(
         layout,
         train_set: Samples::build(data, &norm, layout, split.train.clone()),
         validation_set: Samples::build(data, &norm, layout, split.validation.clone()),
-        validation_prices: split
-            .validation
-            .clone()
-            .flat_map(|day| data.day_prices(day).to_vec())
+        validation_prices: layout
+            .issues(split.validation.clone())
+            .flat_map(|issue| data.prices()[issue..issue + layout.horizon_hours].to_vec())
             .collect(),
-        validation_naive: split
-            .validation
-            .clone()
-            .flat_map(|day| data.naive_168(day).to_vec())
+        validation_naive: layout
+            .issues(split.validation.clone())
+            .flat_map(|issue| {
+                let week_before = issue - KNOWN_HOURS;
+                data.prices()[week_before..week_before + layout.horizon_hours].to_vec()
+            })
             .collect(),
     };
     let (device, used) = config.device.resolve();
@@ -302,7 +303,7 @@ impl Run<'_> {
             )))
             .init();
         let mut rng = SplitMix64(seed);
-        let n = self.train_set.days.len();
+        let n = self.train_set.issues.len();
         let steps_per_epoch = n.div_ceil(config.batch_size);
         let started = Instant::now();
         let mut step = 0;
@@ -400,11 +401,12 @@ fn gather(
     device: &Device,
 ) -> (Tensor<3>, Tensor<2>) {
     let width = layout.input_len();
+    let horizon = layout.horizon_hours;
     let mut inputs = Vec::with_capacity(rows.len() * width);
-    let mut targets = Vec::with_capacity(rows.len() * HOURS_PER_DAY);
+    let mut targets = Vec::with_capacity(rows.len() * horizon);
     for &row in rows {
         inputs.extend_from_slice(&samples.inputs[row * width..(row + 1) * width]);
-        targets.extend_from_slice(&samples.targets[row * HOURS_PER_DAY..(row + 1) * HOURS_PER_DAY]);
+        targets.extend_from_slice(&samples.targets[row * horizon..(row + 1) * horizon]);
     }
     let b = rows.len();
     (
@@ -412,11 +414,11 @@ fn gather(
             TensorData::new(inputs, [b, layout.tokens(), layout.token_width()]),
             device,
         ),
-        Tensor::from_data(TensorData::new(targets, [b, HOURS_PER_DAY]), device),
+        Tensor::from_data(TensorData::new(targets, [b, horizon]), device),
     )
 }
 
-/// Model-space locations and scales, `[days · 24]` row-major.
+/// Model-space locations and scales, `[issues · horizon_hours]` row-major.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Predicted {
     pub(crate) loc: Vec<f64>,
@@ -437,7 +439,8 @@ pub(crate) fn predict_samples(
     layout: Layout,
     device: &Device,
 ) -> (f64, Predicted) {
-    let rows: Vec<usize> = (0..samples.days.len()).collect();
+    let rows: Vec<usize> = (0..samples.issues.len()).collect();
+    let horizon = layout.horizon_hours;
     let mut predicted = Predicted::default();
     let mut loss_sum = 0.0;
     for batch in rows.chunks(INFERENCE_BATCH) {
@@ -468,7 +471,7 @@ pub(crate) fn predict_samples(
         let scales = to_vec(prediction.scale);
         for (i, &row) in batch.iter().enumerate() {
             let level = samples.levels[row];
-            let hours = i * HOURS_PER_DAY..(i + 1) * HOURS_PER_DAY;
+            let hours = i * horizon..(i + 1) * horizon;
             predicted.loc.extend(
                 locs[hours.clone()]
                     .iter()
@@ -479,7 +482,7 @@ pub(crate) fn predict_samples(
                 .extend(scales[hours].iter().map(|s| level.std * s));
         }
     }
-    (loss_sum / samples.days.len().max(1) as f64, predicted)
+    (loss_sum / samples.issues.len().max(1) as f64, predicted)
 }
 
 /// The ensemble's distributions: the mean of the members' locations, and the scale of the

@@ -134,13 +134,29 @@ impl TrainedModel {
         self.models.iter().map(Module::num_params).sum()
     }
 
-    /// Forecast distributions for every hour of `days` (each needs 7 days of history).
+    /// Hours forecast from each issue time ([`ModelConfig::horizon_hours`](crate::ModelConfig::horizon_hours)).
+    pub fn horizon_hours(&self) -> usize {
+        self.meta.config.model.horizon_hours
+    }
+
+    /// The issue times (hour indices) of the forecasts [`predict`](Self::predict) makes for
+    /// `days`: every day's midnight for the day-ahead model.
+    pub fn issues(&self, days: Range<usize>) -> Vec<usize> {
+        self.meta.config.model.layout().issues(days).collect()
+    }
+
+    /// Forecast distributions of every forecast issued in `days` whose targets lie in `days`
+    /// ([`issues`](Self::issues); each needs 7 days of history): `horizon_hours` per issue.
+    /// For the day-ahead model, every hour of `days`.
     pub fn predict(&self, data: &EpfDataset, days: Range<usize>) -> Result<Vec<HourDistribution>> {
         self.check_dataset(data)?;
         let layout = self.meta.config.model.layout();
         let samples = Samples::build(data, &self.meta.normalization, layout, days);
         let predicted = predict_ensemble(&self.models, &samples, layout, &self.device);
-        debug_assert_eq!(predicted.loc.len(), samples.days.len() * HOURS_PER_DAY);
+        debug_assert_eq!(
+            predicted.loc.len(),
+            samples.issues.len() * layout.horizon_hours
+        );
         Ok(predicted
             .loc
             .iter()
@@ -157,7 +173,8 @@ impl TrainedModel {
         self.meta.config.model.exogenous
     }
 
-    /// Forecast distributions for the target day of each window: 24 per window, in order.
+    /// Forecast distributions of each window's target hours: `horizon_hours` per window, in
+    /// order.
     ///
     /// All windows go through each network in batches of 128 rows (one batched pass
     /// for a live run's changed series, however many). A row's result does not depend on
@@ -167,34 +184,37 @@ impl TrainedModel {
         let layout = self.meta.config.model.layout();
         let norm = &self.meta.normalization;
         let mut samples = Samples {
-            days: (0..windows.len()).collect(),
+            issues: (0..windows.len()).collect(),
             levels: Vec::with_capacity(windows.len()),
             inputs: Vec::with_capacity(windows.len() * layout.input_len()),
-            targets: vec![0.0; windows.len() * HOURS_PER_DAY],
+            targets: vec![0.0; windows.len() * layout.horizon_hours],
         };
         for window in windows {
-            let exogenous_fits = window.exogenous.is_some() == layout.exogenous
-                && window.exogenous.is_none_or(|series| {
-                    series
-                        .iter()
-                        .all(|s| s.len() == crate::features::WINDOW_HOURS)
-                });
-            if window.known_prices.len() != crate::features::KNOWN_HOURS || !exogenous_fits {
+            let exogenous_fits = window.exogenous.is_some() == layout.exogenous;
+            let days = (window.first_hour_of_day + layout.window_hours()).div_ceil(HOURS_PER_DAY);
+            let calendar_fits =
+                window.first_hour_of_day < HOURS_PER_DAY && window.calendar.len() >= days;
+            if window.known_prices.len() != crate::features::KNOWN_HOURS
+                || !exogenous_fits
+                || !calendar_fits
+            {
                 return Err(ForecastError::DatasetMismatch {
                     message: format!(
-                        "a forecast window needs {} known prices{}; got {} prices{}",
+                        "a forecast window needs {} known prices{} and the calendar of {days} \
+                         days; got {} prices{} and {} days",
                         crate::features::KNOWN_HOURS,
                         if layout.exogenous {
-                            " and two exogenous series of 192 hours"
+                            ", two exogenous series"
                         } else {
-                            " and no exogenous series"
+                            ", no exogenous series"
                         },
                         window.known_prices.len(),
                         if window.exogenous.is_some() {
                             " with exogenous series"
                         } else {
                             " without exogenous series"
-                        }
+                        },
+                        window.calendar.len()
                     ),
                 });
             }

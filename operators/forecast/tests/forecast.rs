@@ -29,6 +29,7 @@ fn tiny_config(seed: u64) -> TrainConfig {
             linear_skip: true,
             instance_norm: true,
             exogenous: true,
+            horizon_hours: 24,
         },
         split: SplitConfig {
             test_days: 7,
@@ -139,6 +140,8 @@ fn the_naive_forecast_has_rmae_one() {
             naive.into_iter().enumerate().map(move |(hour, f)| {
                 let h = day * 24 + hour;
                 HourForecast {
+                    hour: h,
+                    horizon: hour + 1,
                     timestamp: data.timestamps()[h].clone(),
                     actual: data.prices()[h],
                     forecast: f,
@@ -149,7 +152,7 @@ fn the_naive_forecast_has_rmae_one() {
             })
         })
         .collect();
-    let metrics = metrics_of(&data, days, &forecasts);
+    let metrics = metrics_of(&data, &forecasts);
     assert_eq!(metrics.hours, 168);
     assert!((metrics.rmae - 1.0).abs() < 1e-12);
     assert!(
@@ -303,6 +306,8 @@ fn full_splits_match_the_published_naive() {
             .clone()
             .flat_map(|day| (0..24).map(move |h| (day, h)))
             .map(|(day, h)| HourForecast {
+                hour: day * 24 + h,
+                horizon: h + 1,
                 timestamp: String::new(),
                 actual: data.day_prices(day)[h],
                 forecast: data.naive_168(day)[h],
@@ -311,7 +316,7 @@ fn full_splits_match_the_published_naive() {
                 crps: 0.0,
             })
             .collect();
-        let metrics = metrics_of(&data, split.test, &forecasts);
+        let metrics = metrics_of(&data, &forecasts);
         assert_eq!(metrics.hours, 17_472, "{file}");
         assert!(
             (metrics.benchmark_naive_mae - published).abs() < 5e-4,
@@ -370,7 +375,7 @@ fn windows_forecast_like_days_alone_or_batched() {
     }
     let short = Window {
         known_prices: &data.prices()[..100],
-        ..windows[0]
+        ..windows[0].clone()
     };
     let error = model.predict_windows(&[short]).unwrap_err().to_string();
     assert!(error.contains("168 known prices"), "{error}");
@@ -416,4 +421,83 @@ fn a_prices_only_model_trains_and_refuses_exogenous_windows() {
     assert_eq!(model.predict(&changed, 20..21).unwrap(), forecast);
     let with_exogenous = Window::of_day(&data, trained().meta().config.model.layout(), 20);
     assert!(model.predict_windows(&[with_exogenous]).is_err());
+}
+
+#[test]
+fn other_horizons_train_and_evaluate_without_look_ahead() {
+    let data = slice();
+    for (horizon, issues_per_test_day) in [(1, 24), (6, 4), (168, 1)] {
+        let mut config = tiny_config(5);
+        config.model.horizon_hours = horizon;
+        config.max_epochs = 3;
+        let model = train(&config, &data, |_| {}).unwrap();
+        assert_eq!(model.horizon_hours(), horizon);
+        let layout = model.meta().config.model.layout();
+        // Training issues have their targets inside the training days (7..35 here: the
+        // last 14 days are validation and test).
+        let split = config.split.split(&data).unwrap();
+        for issue in layout.issues(split.train.clone()) {
+            assert!(
+                issue + horizon <= split.train.end * 24,
+                "h{horizon}: issue {issue}"
+            );
+            assert_eq!(issue % layout.issue_every_hours(), 0);
+        }
+        // An issue's inputs do not move when the prices from it on change.
+        let issue = 30 * 24 + if horizon < 24 { horizon } else { 0 };
+        let norm = &model.meta().normalization;
+        let mut before = Vec::new();
+        gridflow_forecast::features::window_inputs(
+            norm,
+            layout,
+            &Window::at(&data, layout, issue),
+            &mut before,
+        );
+        let mut prices = data.prices().to_vec();
+        prices[issue..].iter_mut().for_each(|p| *p = 1e6);
+        let changed = EpfDataset::from_columns(
+            data.name(),
+            data.columns().clone(),
+            data.timestamps().to_vec(),
+            prices,
+            [data.exogenous(0).to_vec(), data.exogenous(1).to_vec()],
+        )
+        .unwrap();
+        let mut after = Vec::new();
+        gridflow_forecast::features::window_inputs(
+            norm,
+            layout,
+            &Window::at(&changed, layout, issue),
+            &mut after,
+        );
+        assert_eq!(before, after, "h{horizon}: the issue saw its target prices");
+        assert_eq!(before.len(), layout.input_len());
+
+        let evaluation = evaluate(&model, &data).unwrap();
+        // The test period is the last 7 days: issues whose targets fit in it.
+        let expected_issues = if horizon == 168 {
+            1
+        } else {
+            7 * issues_per_test_day
+        };
+        assert_eq!(
+            evaluation.forecasts.len(),
+            expected_issues * horizon,
+            "h{horizon}"
+        );
+        assert!(
+            evaluation
+                .forecasts
+                .iter()
+                .all(|f| (1..=horizon).contains(&f.horizon))
+        );
+        assert!(evaluation.metrics.rmae.is_finite() && evaluation.metrics.mae > 0.0);
+        let temp = tempfile::tempdir().unwrap();
+        let path = evaluation.write_csv(temp.path()).unwrap();
+        let name = format!("forecasts-NP-2013-slice-{horizon}h.csv");
+        assert!(path.ends_with(&name), "{}", path.display());
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("timestamp,horizon,forecast,lower_90,upper_90\n"));
+        assert_eq!(text.lines().count(), evaluation.forecasts.len() + 1);
+    }
 }
