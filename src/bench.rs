@@ -216,6 +216,74 @@ pub(crate) fn regimes_only() -> Result<()> {
     Ok(())
 }
 
+/// Prints the forecaster's inference throughput on `device` (`cpu`, `cuda` or `wgpu`) as
+/// Markdown: per batch size the median time of a forward pass, series/s, GFLOP/s and its
+/// share of a plain matrix product's GFLOP/s measured in the same run.
+pub(crate) fn forecast_only(device: &str) -> Result<()> {
+    use gridflow_forecast::throughput::{BenchSettings, inference};
+    use gridflow_forecast::{DeviceChoice, ModelConfig};
+
+    let choice: DeviceChoice = device.parse()?;
+    let config = ModelConfig::default();
+    let report = inference(choice, &config, &BenchSettings::default())?;
+    let layout = config.layout();
+    let mut out = format!(
+        "Device: {} (asked: {choice}). Network: d_model {}, {} heads, {} layers, d_ff {}, \
+         {} tokens × {} features (168 h of context and the target day), linear skip {}.\n\
+         FLOPs per series (matrix products only, a lower bound): {}. An ensemble of k \
+         members costs k times one network.\n\n",
+        report.device,
+        config.d_model,
+        config.n_heads,
+        config.n_layers,
+        config.d_ff,
+        layout.tokens(),
+        layout.token_width(),
+        config.linear_skip,
+        report.flops_per_series,
+    );
+    for (when, baseline) in [
+        ("before", &report.matmul_before),
+        ("after", &report.matmul_after),
+    ] {
+        let _ = writeln!(
+            out,
+            "Plain matmul {n} × {n} · {n} × {n} f32 ({when} the network): median {:.2} ms \
+             ({:.2}–{:.2}, {} runs), {:.1} GFLOP/s.",
+            baseline.timing.median * 1e3,
+            baseline.timing.fastest * 1e3,
+            baseline.timing.slowest * 1e3,
+            baseline.timing.passes,
+            baseline.gflops(),
+            n = baseline.size,
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n| series | timed passes | ms per pass, median (range) | series/s | GFLOP/s | of matmul's {:.1} GFLOP/s |\n|---|---|---|---|---|---|",
+        report.matmul_gflops()
+    );
+    for batch in &report.batches {
+        let series = match batch.sub_batch {
+            Some(sub_batch) => format!("{} (as passes of ≤ {sub_batch})", batch.batch),
+            None => batch.batch.to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "| {series} | {} | {:.3} ({:.3}–{:.3}) | {:.0} | {:.2} | {:.1} % |",
+            batch.timing.passes,
+            batch.timing.median * 1e3,
+            batch.timing.fastest * 1e3,
+            batch.timing.slowest * 1e3,
+            batch.series_per_second(),
+            batch.gflops(report.flops_per_series),
+            100.0 * report.matmul_fraction(batch),
+        );
+    }
+    print!("{out}");
+    Ok(())
+}
+
 /// Runs every case `repeat` times and prints a Markdown table.
 pub(crate) fn bench(
     nodes: u32,

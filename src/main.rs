@@ -74,6 +74,14 @@ enum Command {
         /// Only the regime models' online-update throughput (HMM filter, BOCPD).
         #[arg(long)]
         regimes_only: bool,
+        /// Only the forecaster's inference throughput per batch size (1, 64, 1,024, 21,000
+        /// series) against a plain matrix product on the same device.
+        #[arg(long)]
+        forecast_only: bool,
+        /// With `--forecast-only`: cpu, cuda or wgpu; a GPU this build or machine lacks
+        /// falls back to the CPU.
+        #[arg(long, default_value = "cpu")]
+        device: String,
         /// With `--parsers-only`: only this format's rows, e.g. `--format miso_lmp`.
         #[arg(long)]
         format: Option<String>,
@@ -188,10 +196,14 @@ fn execute(command: Command) -> Result<ExitCode> {
             repeat,
             parsers_only,
             regimes_only,
+            forecast_only,
+            device,
             format,
             work,
         } => {
-            if regimes_only {
+            if forecast_only {
+                bench::forecast_only(&device)?;
+            } else if regimes_only {
                 bench::regimes_only()?;
             } else if parsers_only {
                 bench::parsers_only(format.as_deref())?;

@@ -24,6 +24,8 @@
 //!   [`Evaluation::write_csv`] writes `forecasts-<dataset>.csv`.
 //! - [`DeviceChoice`]: `cpu` (default), `cuda` or `wgpu` (Cargo features), falling back to the
 //!   CPU with a warning.
+//! - [`throughput`] times inference per batch size against a plain matrix product on the
+//!   same device, for `gridflow bench --forecast-only`.
 //!
 //! # Example
 //!
@@ -49,6 +51,7 @@ pub mod evaluate;
 pub mod features;
 pub mod metrics;
 pub mod model;
+pub mod throughput;
 pub mod train;
 pub mod trained;
 

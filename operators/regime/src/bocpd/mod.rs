@@ -25,12 +25,14 @@
 
 #[cfg(test)]
 mod direct;
+mod kernel;
 #[cfg(test)]
 mod tests;
 
 use crate::error::RegimeError;
 use crate::fastmath;
 use crate::special::ln_gamma;
+use kernel::Kernel;
 
 /// Independent accumulators in the reductions, so the compiler can use SIMD lanes.
 const LANES: usize = 4;
@@ -183,6 +185,8 @@ pub struct Bocpd {
     len: usize,
     observations: u64,
     log_evidence: f64,
+    /// Which compilation of the update loops this CPU runs (see `kernel.rs`).
+    kernel: Kernel,
 }
 
 impl Bocpd {
@@ -200,6 +204,7 @@ impl Bocpd {
             len: 0,
             observations: 0,
             log_evidence: 0.0,
+            kernel: Kernel::detect(),
             settings,
         })
     }
@@ -218,6 +223,13 @@ impl Bocpd {
                 value: x,
             });
         }
+        Ok(self.kernel.step(self, x))
+    }
+
+    /// The body of [`Bocpd::update`] for a checked observation. Inlined into each of
+    /// `kernel.rs`'s wrappers, so that its loops are compiled once per instruction set.
+    #[inline(always)]
+    fn step(&mut self, x: f64) -> RunLengthSummary {
         let capacity = self.settings.max_run_length;
         let hazard = self.settings.hazard;
         let prior = &self.settings.prior;
@@ -329,12 +341,12 @@ impl Bocpd {
         let log_predictive = shift + sum.ln();
         self.log_evidence += log_predictive;
         self.observations += 1;
-        Ok(RunLengthSummary {
+        RunLengthSummary {
             most_likely_run_length: most_likely.0 + 1,
             most_likely_probability: most_likely.1,
             change_probability: self.current.probabilities[0],
             log_predictive,
-        })
+        }
     }
 
     /// P(run length = i + 1 | observations so far) at index i; empty before the first
@@ -352,6 +364,14 @@ impl Bocpd {
     /// How many observations the detector has taken.
     pub fn observations(&self) -> u64 {
         self.observations
+    }
+
+    /// The same detector running the portable compilation of its update loops, whatever
+    /// this CPU supports: the tests compare it with the one `Kernel::detect` picked.
+    #[cfg(test)]
+    pub(crate) fn with_portable_kernel(mut self) -> Self {
+        self.kernel = Kernel::Portable;
+        self
     }
 
     /// Forgets every observation.
@@ -413,6 +433,8 @@ fn check_settings(settings: &BocpdSettings) -> Result<(), RegimeError> {
 }
 
 /// The largest value of a slice (−∞ when empty), with `LANES` independent maxima.
+/// Always inlined: it belongs to [`Bocpd::step`]'s loops and their instruction set.
+#[inline(always)]
 fn lane_maximum(values: &[f64]) -> f64 {
     let mut lanes = [f64::NEG_INFINITY; LANES];
     let chunks = values.chunks_exact(LANES);

@@ -178,6 +178,57 @@ fn bad_settings_and_observations_are_refused() {
     ));
 }
 
+/// The AVX2 compilation of the update loops (where this CPU has it) and the portable one
+/// give the same bits: every summary, every run-length probability and the evidence.
+/// Run lengths 1, 7 and 333 cover the merge past R and every remainder of the 4-lane loops.
+#[test]
+fn every_compilation_of_the_update_gives_the_same_bits() {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // Otherwise this test compares the portable code with itself.
+        let detector = Bocpd::new(BocpdSettings::default()).unwrap();
+        assert_ne!(detector.kernel, kernel::Kernel::Portable);
+    }
+    let series = crate::throughput::price_series(1_000, 5);
+    for max_run_length in [1, 7, 333] {
+        let settings = BocpdSettings {
+            prior: NormalGammaPrior {
+                mean: 40.0,
+                mean_observations: 0.01,
+                shape: 1.0,
+                rate: 50.0,
+            },
+            hazard: 1.0 / 100.0,
+            max_run_length,
+        };
+        let mut detected = Bocpd::new(settings.clone()).unwrap();
+        let mut portable = Bocpd::new(settings).unwrap().with_portable_kernel();
+        for (t, x) in series.iter().enumerate() {
+            let a = detected.update(*x).unwrap();
+            let b = portable.update(*x).unwrap();
+            let context = format!("R = {max_run_length}, step {t}");
+            assert_eq!(
+                a.most_likely_run_length, b.most_likely_run_length,
+                "{context}"
+            );
+            for (a, b) in [
+                (a.most_likely_probability, b.most_likely_probability),
+                (a.change_probability, b.change_probability),
+                (a.log_predictive, b.log_predictive),
+                (detected.log_evidence(), portable.log_evidence()),
+            ] {
+                assert_eq!(a.to_bits(), b.to_bits(), "{context}: {a} vs {b}");
+            }
+            let a = detected.run_length_probabilities();
+            let b = portable.run_length_probabilities();
+            assert_eq!(a.len(), b.len(), "{context}");
+            for (i, (a, b)) in a.iter().zip(b).enumerate() {
+                assert_eq!(a.to_bits(), b.to_bits(), "{context}, run length {}", i + 1);
+            }
+        }
+    }
+}
+
 proptest! {
     /// With room for every run length, the bounded detector is the exact posterior.
     #[test]
