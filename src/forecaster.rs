@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use gridflow_forecast::data::CalendarDay;
-use gridflow_forecast::features::Window;
+use gridflow_forecast::features::{KNOWN_HOURS, Window};
 use gridflow_forecast::{DeviceChoice, TrainedModel};
 use gridflow_operators::{ForecastWindow, Forecaster, ForecasterLoader, HourForecast};
 
@@ -17,13 +17,6 @@ impl ForecasterLoader for BurnForecasterLoader {
     fn load(&self, model: &Path, device: &str) -> Result<Arc<dyn Forecaster>, String> {
         let device: DeviceChoice = device.parse().map_err(|e| format!("{e}"))?;
         let trained = TrainedModel::load(model, device).map_err(|e| e.to_string())?;
-        if trained.horizon_hours() != 24 {
-            return Err(format!(
-                "it forecasts {} hours ahead; the operator forecasts the next day (train with \
-                 the default --horizon 24)",
-                trained.horizon_hours()
-            ));
-        }
         if trained.reads_exogenous() {
             return Err(format!(
                 "it reads the exogenous series of {} (trained without --prices-only); the \
@@ -51,18 +44,28 @@ impl Forecaster for BurnForecaster {
         )
     }
 
+    fn horizon_hours(&self) -> usize {
+        self.model.horizon_hours()
+    }
+
     fn forecast(&self, windows: &[ForecastWindow<'_>]) -> Result<Vec<HourForecast>, String> {
+        let layout = self.model.meta().config.model.layout();
         let windows: Vec<Window<'_>> = windows
             .iter()
-            .map(|window| Window {
-                known_prices: window.known_prices,
-                exogenous: None,
-                // The window starts at midnight seven days before the forecast day, and
-                // spans eight days.
-                first_hour_of_day: 0,
-                calendar: (-7..=0)
-                    .map(|offset| CalendarDay::from_epoch_day(window.day + offset))
-                    .collect(),
+            .map(|window| {
+                // The window starts 168 hours before the issue time, on the local clock.
+                let first = window.issue_hour - KNOWN_HOURS as i64;
+                let first_hour_of_day = first.rem_euclid(24) as usize;
+                let days = (first_hour_of_day + layout.window_hours()).div_ceil(24) as i64;
+                let first_day = first.div_euclid(24);
+                Window {
+                    known_prices: window.known_prices,
+                    exogenous: None,
+                    first_hour_of_day,
+                    calendar: (first_day..first_day + days)
+                        .map(CalendarDay::from_epoch_day)
+                        .collect(),
+                }
             })
             .collect();
         let norm = &self.model.meta().normalization;

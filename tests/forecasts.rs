@@ -229,3 +229,106 @@ fn a_model_with_exogenous_inputs_is_refused_at_validation() {
     assert!(errors.contains("bad.toml:14:"), "{errors}");
     assert!(errors.contains("`clock_offset_hours` = 30"), "{errors}");
 }
+
+/// Rows of the forecasts table as (issued_at, interval_start, horizon, median) micro-units.
+const ROWS: &str = r#"
+import duckdb, sys
+duckdb.sql("SET enable_progress_bar = false")
+for row in duckdb.sql(f"""
+    SELECT strftime(issued_at, '%Y-%m-%dT%H:%M:%SZ'), strftime(interval_start, '%Y-%m-%dT%H:%M:%SZ'),
+           horizon_hours, CAST(median * 1000000 AS BIGINT), diff
+    FROM read_parquet('{sys.argv[1]}/forecasts/**/*.parquet', hive_partitioning = true)
+    ORDER BY issued_at, interval_start
+""").fetchall():
+    print(*row)
+"#;
+
+#[test]
+fn a_six_hour_model_forecasts_four_times_a_day_like_the_model_itself() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let temp = tempfile::tempdir().unwrap();
+    let config = temp.path().join("tiny.json");
+    std::fs::write(&config, TINY.replace("\"ensemble\": 2", "\"ensemble\": 1")).unwrap();
+    let model = temp.path().join("np-6h");
+    let trained = gridflow(
+        &[
+            "train",
+            "--epf",
+            SLICE,
+            "--prices-only",
+            "--horizon",
+            "6",
+            "--config",
+            config.to_str().unwrap(),
+            "--no-progress",
+            "--model",
+            model.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(
+        trained.status.success(),
+        "{}",
+        String::from_utf8_lossy(&trained.stderr)
+    );
+    let lake = temp.path().join("lake");
+    let pipeline = temp.path().join("forecast.toml");
+    std::fs::write(
+        &pipeline,
+        format!(
+            "[pipeline]\nbase_currency = \"EUR\"\n\n[sources.np]\nkind = \"files\"\n\
+             format = \"epf_csv\"\npath = \"{}\"\n\n[operators.normalize]\nkind = \"normalize\"\n\
+             inputs = [\"np\"]\n\n[operators.forecast]\nkind = \"forecast\"\n\
+             inputs = [\"normalize\"]\nmodel = \"{}\"\nclock_offset_hours = 1\n\n\
+             [sinks.lake]\nkind = \"parquet\"\ninputs = [\"forecast\"]\npath = \"{}\"\n",
+            root.join(SLICE).display(),
+            model.display(),
+            lake.display()
+        ),
+    )
+    .unwrap();
+    let output = gridflow(&["run", pipeline.to_str().unwrap(), "--no-progress"], &[]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let queried = std::process::Command::new(python())
+        .arg("-c")
+        .arg(ROWS)
+        .arg(&lake)
+        .output()
+        .unwrap();
+    assert!(
+        queried.status.success(),
+        "{}",
+        String::from_utf8_lossy(&queried.stderr)
+    );
+    let text = String::from_utf8_lossy(&queried.stdout).to_string();
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split(' ').collect()).collect();
+
+    let data = EpfDataset::from_csv(root.join(SLICE)).unwrap();
+    let model = TrainedModel::load(&model, DeviceChoice::Cpu).unwrap();
+    let norm = &model.meta().normalization;
+    let issues = model.issues(7..56);
+    let expected = model.predict(&data, 7..56).unwrap();
+    // Every 6 hours from the 8th day's midnight (CET) to the last 6 hours of the file, and
+    // once more at the hour after the file.
+    assert_eq!(issues.len(), 49 * 4);
+    assert_eq!(rows.len(), (issues.len() + 1) * 6, "{text}");
+    let exact = |value: f64| (value * 1e6).round() as i64;
+    for (index, hour) in expected.iter().enumerate() {
+        let row = &rows[index];
+        let issue = issues[index / 6];
+        let issued = micros("2012-12-31T23:00:00Z") + issue as i64 * 3_600_000_000;
+        assert_eq!(micros(row[0]), issued, "row {index}");
+        assert_eq!(micros(row[1]), issued + (index % 6) as i64 * 3_600_000_000);
+        assert_eq!(row[2], (index % 6 + 1).to_string());
+        assert_eq!(
+            row[3],
+            exact(hour.median(norm)).to_string(),
+            "median, row {index}"
+        );
+        assert_eq!(row[4], "1");
+    }
+}

@@ -9,9 +9,9 @@
 //! - [`Regime`] (`kind = "regime"`): per price series, regime probabilities from a Gaussian
 //!   hidden Markov model filtered online, or Bayesian online change points, on the models
 //!   of `gridflow-regime`; revisions re-run a series from the revised interval.
-//! - [`Forecast`] (`kind = "forecast"`): day-ahead forecasts (median, 90 % interval) of
-//!   every hourly price series, batched across series into one model call per logical
-//!   time. The model is behind [`Forecaster`]; the binary registers [`ForecastKind`] with
+//! - [`Forecast`] (`kind = "forecast"`): forecasts (median, 90 % interval) of every
+//!   hourly price series — the next day, or the model's horizon — batched across series
+//!   into one model call per logical time. The model is behind [`Forecaster`]; the binary registers [`ForecastKind`] with
 //!   the burn model's loader, so this crate does not depend on burn.
 //!
 //! Operators do no I/O: they see collections in and collections out.

@@ -1,5 +1,6 @@
 //! Forecasts: what the `forecast` operator predicts for each hour of a price series' next
-//! day — the median and a central 90 % interval, in the series' currency and unit.
+//! day (or its model's horizon: 1 hour, 6 hours, a week) — the median and a central 90 %
+//! interval, in the series' currency and unit.
 //!
 //! Values are exact fixed-point [`Price`]s, rounded once from the model's output: a
 //! forecast recomputed because of a revision elsewhere in its series must compare equal
@@ -27,8 +28,9 @@ pub struct ForecastKey {
     pub product: Product,
     /// Location of the series.
     pub location: Arc<str>,
-    /// The instant the forecast is made as of: the start of the forecast day. It reads the
-    /// series' prices of intervals that end by then, and nothing later.
+    /// The instant the forecast is made as of (its issue time: the start of the forecast
+    /// day for a day-ahead model). It reads the series' prices of intervals that end by
+    /// then, and nothing later.
     pub issued_at: Timestamp,
     /// The `forecast` operator's name in the pipeline file.
     pub operator: Arc<str>,
@@ -48,8 +50,8 @@ pub struct ForecastRecord {
     pub key: ForecastKey,
     /// UTC end of the hour forecast (exclusive).
     pub interval_end: Timestamp,
-    /// Hours from `issued_at` to `interval_end`: 1 for the forecast day's first hour, 24
-    /// for its last.
+    /// Hours from `issued_at` to `interval_end`: 1 for the first hour forecast, 24 for the
+    /// last hour of a day-ahead forecast (168 for a week-ahead one).
     pub horizon_hours: u16,
     /// The point forecast: the predictive distribution's median.
     pub median: Price,

@@ -13,9 +13,10 @@ use serde::Deserialize;
 use super::{Forecast, ForecastSettings, ForecasterLoader};
 use crate::series::SeriesFilter;
 
-/// `[operators.NAME]` with `kind = "forecast"`: day-ahead forecasts (median and 90 %
-/// interval for each hour of the next day) of every hourly price series of its inputs
-/// (operators producing prices), from a model trained with `gridflow train --prices-only`.
+/// `[operators.NAME]` with `kind = "forecast"`: forecasts (median and 90 % interval for
+/// each hour of the model's horizon: the next day, or 1 hour, 6 hours, a week) of every
+/// hourly price series of its inputs (operators producing prices), from a model trained
+/// with `gridflow train --prices-only [--horizon H]`.
 ///
 /// ```toml
 /// [operators.forecast]
@@ -141,12 +142,14 @@ impl OperatorKind for ForecastKind {
                 |n| n.to_string_lossy().into_owned(),
             )
         });
+        let horizon_hours = forecaster.horizon_hours();
         Ok(Arc::new(ForecastPlan {
             settings: ForecastSettings {
                 name: Arc::from(name),
                 model_name: Arc::from(model_name),
                 forecaster,
                 clock_offset_hours: parsed.clock_offset_hours,
+                horizon_hours,
                 only: SeriesFilter {
                     markets: parsed.markets,
                     products: parsed.products,
@@ -164,9 +167,10 @@ impl OperatorKind for ForecastKind {
 impl OperatorPlan for ForecastPlan {
     fn describe(&self) -> String {
         format!(
-            "{} ({}); days on UTC{:+}",
+            "{} ({}); {} h ahead; days on UTC{:+}",
             self.settings.model_name,
             self.settings.forecaster.describe(),
+            self.settings.horizon_hours,
             self.settings.clock_offset_hours
         )
     }

@@ -1,5 +1,6 @@
-//! `forecast`: day-ahead probabilistic forecasts of every hourly price series, kept
-//! current as prices arrive and are revised.
+//! `forecast`: probabilistic forecasts of every hourly price series — the next day, or the
+//! model's own horizon (1 hour, 6 hours, a week) — kept current as prices arrive and are
+//! revised.
 //!
 //! A **series** is one (market, product, location). The operator reads its prices whose
 //! interval is exactly one hour and starts on the hour; other prices (5-minute, 15-minute,
@@ -12,17 +13,19 @@
 //! over the final prices gives; `operators/src/forecast/tests.rs` checks this at one and
 //! two workers):
 //!
-//! - Day D is **forecast** when each of the seven days before it has all 24 hourly prices.
-//!   Its forecast reads exactly those 168 prices and D's calendar, nothing else, and is
-//!   issued at the start of D (`issued_at`). Every such day is forecast, past days
-//!   included, so the lake's forecasts are also the model's backtest on the series.
-//! - A forecast is 24 rows, one per hour of D: the median and the central 90 % interval
-//!   (5 % and 95 % quantiles) in the series' currency and unit, rounded to exact
-//!   [`Price`](gridflow_engine::record::Price)s, and `horizon_hours` from `issued_at` to
-//!   the hour's end.
-//! - A price that changes (new, revised, withdrawn) in day c changes the inputs of days
-//!   c+1 ..= c+7 only: those forecasts are recomputed and, where a row differs, retracted
-//!   and inserted. A day whose week is no longer complete loses its forecast.
+//! - **Issue times** are every midnight on that clock for a day-ahead model (and for
+//!   horizons of whole days), every `horizon_hours` from midnight for shorter horizons
+//!   (every hour for a 1-hour model). A forecast is issued at time t when each of the 168
+//!   hours before t has a price; it reads exactly those prices and t's calendar, nothing
+//!   else. Every such issue time is forecast, past ones included, so the lake's forecasts
+//!   are also the model's backtest on the series.
+//! - A forecast is one row per hour of its horizon (24 for the next day): the median and
+//!   the central 90 % interval (5 % and 95 % quantiles) in the series' currency and unit,
+//!   rounded to exact [`Price`](gridflow_engine::record::Price)s, and `horizon_hours` from
+//!   `issued_at` to the hour's end.
+//! - A price that changes (new, revised, withdrawn) at hour h changes the inputs of the
+//!   forecasts issued in (h, h + 168] only: those are recomputed and, where a row differs,
+//!   retracted and inserted. A forecast whose week is no longer complete is retracted.
 //!
 //! **Batching.** All forecasts a logical time needs, across every series of the worker, go
 //! to the model in one call ([`Forecaster::forecast`]), so a burst of prices for many
@@ -55,12 +58,12 @@ pub(crate) const HISTORY_DAYS: usize = 7;
 /// What one forecast reads.
 #[derive(Clone, Copy, Debug)]
 pub struct ForecastWindow<'a> {
-    /// The 168 hourly prices of the seven days before the forecast day, oldest first, as
-    /// numbers in the series' currency per unit.
+    /// The 168 hourly prices before the issue time, oldest first, as numbers in the
+    /// series' currency per unit.
     pub known_prices: &'a [f64],
-    /// The forecast day: days since 1970-01-01 on the operator's clock (its calendar:
-    /// weekday, day of year).
-    pub day: i64,
+    /// The issue time: hours since 1970-01-01T00:00 on the operator's clock (so its hour of
+    /// day, weekday and day of year are the local ones).
+    pub issue_hour: i64,
 }
 
 /// The forecast of one hour.
@@ -79,9 +82,15 @@ pub trait Forecaster: Send + Sync {
     /// One line on the model for `gridflow graph` (kind, size, training data).
     fn describe(&self) -> String;
 
-    /// The 24 hourly forecasts of each window's day, in window order. One call carries
-    /// every window a logical time needs on a worker. A window's result must not depend on
-    /// the other windows of the call.
+    /// Hours forecast from each issue time: 24 for a day-ahead model, 1 to 23, or whole
+    /// days up to 168.
+    fn horizon_hours(&self) -> usize {
+        HOURS_PER_DAY
+    }
+
+    /// The `horizon_hours` hourly forecasts of each window, in window order. One call
+    /// carries every window a logical time needs on a worker. A window's result must not
+    /// depend on the other windows of the call.
     fn forecast(&self, windows: &[ForecastWindow<'_>]) -> Result<Vec<HourForecast>, String>;
 }
 
@@ -103,6 +112,8 @@ pub struct ForecastSettings {
     pub forecaster: Arc<dyn Forecaster>,
     /// The clock days run on: hours east of UTC (−12 ..= 14).
     pub clock_offset_hours: i32,
+    /// The model's horizon ([`Forecaster::horizon_hours`]).
+    pub horizon_hours: usize,
     /// Which series to forecast; every hourly series when empty.
     pub only: SeriesFilter,
 }
@@ -114,6 +125,7 @@ impl std::fmt::Debug for ForecastSettings {
             .field("model_name", &self.model_name)
             .field("model", &self.forecaster.describe())
             .field("clock_offset_hours", &self.clock_offset_hours)
+            .field("horizon_hours", &self.horizon_hours)
             .field("only", &self.only)
             .finish()
     }
@@ -121,8 +133,8 @@ impl std::fmt::Debug for ForecastSettings {
 
 /// Forecasts the next day of every hourly price series.
 pub trait Forecast<'scope> {
-    /// 24 rows per forecast day of every followed series (see the module documentation),
-    /// maintained incrementally.
+    /// One row per hour of every forecast of every followed series (see the module
+    /// documentation), maintained incrementally.
     fn forecast(self, settings: &ForecastSettings) -> Collection<'scope, ForecastRecord>;
 }
 

@@ -1,9 +1,9 @@
 //! The per-worker state of `forecast`: every followed series' hourly prices (with the
 //! multiplicities of every value received) and the forecasts emitted for it.
 //!
-//! [`Forecasts::process`] applies one logical time's updates: it finds the days whose
-//! inputs changed, builds the windows of those still forecastable, sends them all to the
-//! model in one call, and emits the rows that differ from those held.
+//! [`Forecasts::process`] applies one logical time's updates: it finds the issue times
+//! whose inputs changed, builds the windows of those still forecastable, sends them all to
+//! the model in one call, and emits the rows that differ from those held.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -35,7 +35,7 @@ struct HourValue {
 }
 
 /// One series: every value received per hour (hours since the epoch, UTC) with its net
-/// multiplicity, and the rows emitted per forecast day.
+/// multiplicity, and the rows emitted per issue time (UTC hour).
 #[derive(Default)]
 struct Series {
     inputs: BTreeMap<i64, Vec<(HourValue, Diff)>>,
@@ -92,7 +92,8 @@ fn current(versions: &[(HourValue, Diff)]) -> Option<HourValue> {
 /// A forecast to compute this time.
 struct Request {
     series: SeriesKey,
-    day: i64,
+    /// The issue time: hours since the epoch, UTC.
+    issue: i64,
     known_prices: Vec<f64>,
     currency: Currency,
     unit: Unit,
@@ -135,28 +136,27 @@ impl Forecasts {
                 .or_default()
                 .push((hour, value, diff));
         }
-        let offset = self.settings.clock_offset_hours;
+        let grid = IssueGrid::of(&self.settings);
         let mut requests = Vec::new();
         for (key, updates) in by_series {
             let series = self.series.entry(key.clone()).or_default();
             let changed = series.apply(updates);
-            // A price of day c is read by the forecasts of days c+1 ..= c+7.
-            let mut days = BTreeSet::new();
+            // The price of hour h is read by the forecasts issued in (h, h + 168].
+            let mut issues = BTreeSet::new();
             for hour in changed {
-                let day = day_of(hour, offset);
-                days.extend(day + 1..=day + HISTORY_DAYS as i64);
+                issues.extend(grid.issues_reading(hour));
             }
-            for day in days {
-                match series.window(first_hour(day - HISTORY_DAYS as i64, offset)) {
+            for issue in issues {
+                match series.window(issue - KNOWN_HOURS) {
                     Some((known_prices, currency, unit)) => requests.push(Request {
                         series: key.clone(),
-                        day,
+                        issue,
                         known_prices,
                         currency,
                         unit,
                     }),
                     None => {
-                        for row in series.held.remove(&day).unwrap_or_default() {
+                        for row in series.held.remove(&issue).unwrap_or_default() {
                             out.push((row, -1));
                         }
                     }
@@ -174,19 +174,21 @@ impl Forecasts {
         if requests.is_empty() {
             return;
         }
+        let offset = i64::from(self.settings.clock_offset_hours);
         let windows: Vec<ForecastWindow<'_>> = requests
             .iter()
             .map(|request| ForecastWindow {
                 known_prices: &request.known_prices,
-                day: request.day,
+                issue_hour: request.issue + offset,
             })
             .collect();
+        let horizon = self.settings.horizon_hours;
         let hours = match self.settings.forecaster.forecast(&windows) {
-            Ok(hours) if hours.len() == requests.len() * HOURS_PER_DAY => hours,
+            Ok(hours) if hours.len() == requests.len() * horizon => hours,
             Ok(hours) => {
                 tracing::error!(
                     operator = %self.settings.name,
-                    expected = requests.len() * HOURS_PER_DAY,
+                    expected = requests.len() * horizon,
                     got = hours.len(),
                     "the model returned the wrong number of hours; forecasts left as they were"
                 );
@@ -197,30 +199,29 @@ impl Forecasts {
                 return;
             }
         };
-        for (request, hours) in requests.iter().zip(hours.chunks(HOURS_PER_DAY)) {
+        for (request, hours) in requests.iter().zip(hours.chunks(horizon)) {
             let rows = self.rows(request, hours);
             let series = self.series.entry(request.series.clone()).or_default();
-            let old = series.held.remove(&request.day).unwrap_or_default();
+            let old = series.held.remove(&request.issue).unwrap_or_default();
             if old != rows {
                 out.extend(old.into_iter().map(|row| (row, -1)));
                 out.extend(rows.iter().cloned().map(|row| (row, 1)));
             }
             if !rows.is_empty() {
-                series.held.insert(request.day, rows);
+                series.held.insert(request.issue, rows);
             }
         }
     }
 
-    /// The 24 rows of one forecast; none when the model gave a value that is not a number.
+    /// The rows of one forecast, one per hour of its horizon; none when the model gave a
+    /// value that is not a number.
     fn rows(&self, request: &Request, hours: &[HourForecast]) -> Vec<ForecastRecord> {
-        let offset = self.settings.clock_offset_hours;
-        let first_hour = first_hour(request.day, offset);
-        debug_assert_eq!(day_of(first_hour, offset), request.day);
+        let first_hour = request.issue;
         let at = |hour: i64| Timestamp::from_second(hour * SECONDS_PER_HOUR).ok();
         let Some(issued_at) = at(first_hour) else {
             return Vec::new();
         };
-        let mut rows = Vec::with_capacity(HOURS_PER_DAY);
+        let mut rows = Vec::with_capacity(hours.len());
         for (offset, forecast) in (0i64..).zip(hours) {
             let (Some(start), Some(end)) = (at(first_hour + offset), at(first_hour + offset + 1))
             else {
@@ -231,7 +232,7 @@ impl Forecasts {
                 exact(forecast.lower_90),
                 exact(forecast.upper_90),
             ) else {
-                tracing::warn!(operator = %self.settings.name, location = %request.series.location, day = request.day, "the model gave a value that is not a finite price; no forecast for the day");
+                tracing::warn!(operator = %self.settings.name, location = %request.series.location, issue = request.issue, "the model gave a value that is not a finite price; no forecast from this issue time");
                 return Vec::new();
             };
             rows.push(ForecastRecord {
@@ -257,16 +258,40 @@ impl Forecasts {
     }
 }
 
-/// The day (days since the epoch on a clock `offset` hours east of UTC) that UTC hour
-/// `hour` (hours since the epoch) falls in.
-pub(super) fn day_of(hour: i64, offset: i32) -> i64 {
-    (hour + i64::from(offset)).div_euclid(HOURS_PER_DAY as i64)
+/// Hours of known prices a forecast reads.
+pub(super) const KNOWN_HOURS: i64 = (HISTORY_DAYS * HOURS_PER_DAY) as i64;
+
+/// When forecasts are issued: every `every` hours from midnight on the operator's clock
+/// (every midnight for day-ahead and longer horizons).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct IssueGrid {
+    /// Hours between issue times (1 to 24).
+    pub(super) every: i64,
+    /// The clock's offset east of UTC, in hours.
+    pub(super) offset: i64,
 }
 
-/// The UTC hour (since the epoch) at which day `day` starts on a clock `offset` hours east
-/// of UTC.
-pub(super) fn first_hour(day: i64, offset: i32) -> i64 {
-    day * HOURS_PER_DAY as i64 - i64::from(offset)
+impl IssueGrid {
+    pub(super) fn of(settings: &ForecastSettings) -> Self {
+        IssueGrid {
+            every: settings.horizon_hours.clamp(1, HOURS_PER_DAY) as i64,
+            offset: i64::from(settings.clock_offset_hours),
+        }
+    }
+
+    /// The first issue time (UTC hour) at or after UTC hour `hour`.
+    pub(super) fn at_or_after(&self, hour: i64) -> i64 {
+        let local = hour + self.offset;
+        let up = (self.every - local.rem_euclid(self.every)) % self.every;
+        hour + up
+    }
+
+    /// The issue times whose forecasts read the price of UTC hour `hour`: those in
+    /// (hour, hour + 168].
+    pub(super) fn issues_reading(&self, hour: i64) -> impl Iterator<Item = i64> + use<> {
+        let every = self.every as usize;
+        (self.at_or_after(hour + 1)..=hour + KNOWN_HOURS).step_by(every)
+    }
 }
 
 /// A model output as an exact price (rounded to the micro-unit), if it is a finite one.

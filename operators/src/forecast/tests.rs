@@ -12,7 +12,7 @@ use gridflow_engine::record::*;
 use jiff::{SignedDuration, Timestamp};
 use proptest::prelude::*;
 
-use super::state::{day_of, exact, first_hour};
+use super::state::{IssueGrid, exact};
 use super::*;
 
 /// A final row with its net multiplicity.
@@ -24,17 +24,35 @@ const T0_HOUR: i64 = 1_743_289_200 / 3_600;
 /// The 168-hour naive forecast with a band: the price a week earlier, ± 10 % of the week's
 /// range plus the weekday number (so the calendar reaches the output). Counts calls and
 /// windows, to check batching.
-#[derive(Default)]
 struct Naive168 {
+    horizon: usize,
     calls: AtomicUsize,
     windows: AtomicUsize,
 }
 
-fn naive_hours(known_prices: &[f64], day: i64) -> Vec<HourForecast> {
+impl Default for Naive168 {
+    fn default() -> Self {
+        Naive168::with_horizon(24)
+    }
+}
+
+impl Naive168 {
+    fn with_horizon(horizon: usize) -> Self {
+        Naive168 {
+            horizon,
+            calls: AtomicUsize::new(0),
+            windows: AtomicUsize::new(0),
+        }
+    }
+}
+
+/// `issue_hour` is on the local clock: the band depends on the local weekday and hour.
+fn naive_hours(known_prices: &[f64], issue_hour: i64, horizon: usize) -> Vec<HourForecast> {
     let high = known_prices.iter().copied().fold(f64::MIN, f64::max);
     let low = known_prices.iter().copied().fold(f64::MAX, f64::min);
-    let band = 0.1 * (high - low) + (day + 3).rem_euclid(7) as f64;
-    known_prices[..24]
+    let calendar = (issue_hour.div_euclid(24) + 3).rem_euclid(7) + issue_hour.rem_euclid(24);
+    let band = 0.1 * (high - low) + calendar as f64;
+    known_prices[..horizon]
         .iter()
         .map(|&median| HourForecast {
             median,
@@ -49,12 +67,16 @@ impl Forecaster for Naive168 {
         "168-hour naive".into()
     }
 
+    fn horizon_hours(&self) -> usize {
+        self.horizon
+    }
+
     fn forecast(&self, windows: &[ForecastWindow<'_>]) -> Result<Vec<HourForecast>, String> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         self.windows.fetch_add(windows.len(), Ordering::Relaxed);
         Ok(windows
             .iter()
-            .flat_map(|w| naive_hours(w.known_prices, w.day))
+            .flat_map(|w| naive_hours(w.known_prices, w.issue_hour, self.horizon))
             .collect())
     }
 }
@@ -63,6 +85,7 @@ fn settings(model: Arc<Naive168>, clock_offset_hours: i32) -> ForecastSettings {
     ForecastSettings {
         name: Arc::from("forecast"),
         model_name: Arc::from("naive"),
+        horizon_hours: model.horizon,
         forecaster: model,
         clock_offset_hours,
         only: SeriesFilter::default(),
@@ -145,13 +168,14 @@ fn run(rounds: Vec<Vec<(PriceRecord, isize)>>, settings: ForecastSettings, worke
 
 /// The forecasts of the final prices, straight from the rules: `finals` maps (location,
 /// UTC hour index from T0) to micro-units.
-fn batch(finals: &BTreeMap<(usize, i64), i64>, offset: i32) -> Net {
+fn batch(finals: &BTreeMap<(usize, i64), i64>, offset: i32, horizon: usize) -> Net {
     let mut net = Net::new();
-    let locations: Vec<usize> = finals.keys().map(|(l, _)| *l).collect();
-    for location in locations
-        .into_iter()
-        .collect::<std::collections::BTreeSet<_>>()
-    {
+    let grid = IssueGrid {
+        every: horizon.min(24) as i64,
+        offset: i64::from(offset),
+    };
+    let locations: std::collections::BTreeSet<usize> = finals.keys().map(|(l, _)| *l).collect();
+    for location in locations {
         let hours: BTreeMap<i64, i64> = finals
             .iter()
             .filter(|((l, _), _)| *l == location)
@@ -160,35 +184,37 @@ fn batch(finals: &BTreeMap<(usize, i64), i64>, offset: i32) -> Net {
         let (Some(first), Some(last)) = (hours.keys().next(), hours.keys().last()) else {
             continue;
         };
-        for day in day_of(*first, offset)..=day_of(*last, offset) + 1 {
-            let start = first_hour(day - 7, offset);
-            let known: Option<Vec<f64>> = (start..start + 168)
+        let mut issue = grid.at_or_after(*first);
+        while issue <= last + 1 + 168 {
+            let known: Option<Vec<f64>> = (issue - 168..issue)
                 .map(|h| hours.get(&h).map(|&p| Price::from_micros(p).to_f64()))
                 .collect();
-            let Some(known) = known else { continue };
-            let issued = first_hour(day, offset);
-            for (k, hour) in naive_hours(&known, day).into_iter().enumerate() {
-                let start = Timestamp::from_second((issued + k as i64) * 3_600).unwrap();
-                let record = ForecastRecord {
-                    key: ForecastKey {
-                        interval_start: start,
-                        market: Market::NordPool,
-                        product: Product::DayAheadHourly,
-                        location: Arc::from(format!("L{location}")),
-                        issued_at: Timestamp::from_second(issued * 3_600).unwrap(),
-                        operator: Arc::from("forecast"),
-                    },
-                    interval_end: start + SignedDuration::from_hours(1),
-                    horizon_hours: k as u16 + 1,
-                    median: exact(hour.median).unwrap(),
-                    lower_90: exact(hour.lower_90).unwrap(),
-                    upper_90: exact(hour.upper_90).unwrap(),
-                    currency: Currency::EUR,
-                    unit: Unit::MegawattHour,
-                    model: Arc::from("naive"),
-                };
-                net.insert(record, 1);
+            if let Some(known) = known {
+                let local = issue + i64::from(offset);
+                for (k, hour) in naive_hours(&known, local, horizon).into_iter().enumerate() {
+                    let start = Timestamp::from_second((issue + k as i64) * 3_600).unwrap();
+                    let record = ForecastRecord {
+                        key: ForecastKey {
+                            interval_start: start,
+                            market: Market::NordPool,
+                            product: Product::DayAheadHourly,
+                            location: Arc::from(format!("L{location}")),
+                            issued_at: Timestamp::from_second(issue * 3_600).unwrap(),
+                            operator: Arc::from("forecast"),
+                        },
+                        interval_end: start + SignedDuration::from_hours(1),
+                        horizon_hours: k as u16 + 1,
+                        median: exact(hour.median).unwrap(),
+                        lower_90: exact(hour.lower_90).unwrap(),
+                        upper_90: exact(hour.upper_90).unwrap(),
+                        currency: Currency::EUR,
+                        unit: Unit::MegawattHour,
+                        model: Arc::from("naive"),
+                    };
+                    net.insert(record, 1);
+                }
             }
+            issue += grid.every;
         }
     }
     net
@@ -216,7 +242,7 @@ fn nine_days_in_order_give_two_forecast_days_batched_per_time() {
         .flat_map(|l| (0..9 * 24).map(move |h| ((l, h), series_price(l, h))))
         .collect();
     let net = run(rounds, settings(model.clone(), 1), 1);
-    assert_eq!(net, batch(&finals, 1));
+    assert_eq!(net, batch(&finals, 1, 24));
     // Days 7, 8 and 9 (after the last price) of three series: 9 forecasts of 24 hours.
     assert_eq!(net.len(), 3 * 3 * 24);
     let first = net.keys().next().unwrap();
@@ -253,7 +279,10 @@ fn a_missing_hour_withholds_the_week_after_it_and_a_late_hour_restores_it() {
     let mut finals_counted = finals.clone();
     // The late round inserted hour 30 twice: still one current value.
     finals_counted.insert((0, 30), series_price(0, 30));
-    assert_eq!(run(late, settings(model, 0), 2), batch(&finals_counted, 0));
+    assert_eq!(
+        run(late, settings(model, 0), 2),
+        batch(&finals_counted, 0, 24)
+    );
 }
 
 #[test]
@@ -334,11 +363,34 @@ proptest! {
                 *entry = (*entry).max(micros);
             }
         }
-        let expected = batch(&finals, offset);
-        for workers in [1, 2] {
-            let model = Arc::new(Naive168::default());
-            let net = run(updates.clone(), settings(model, offset), workers);
-            prop_assert_eq!(&net, &expected, "workers {}", workers);
+        // The day-ahead grid, and the 6-hour and week-ahead ones.
+        for horizon in [24, 6, 168] {
+            let expected = batch(&finals, offset, horizon);
+            for workers in [1, 2] {
+                let model = Arc::new(Naive168::with_horizon(horizon));
+                let net = run(updates.clone(), settings(model, offset), workers);
+                prop_assert_eq!(&net, &expected, "horizon {} workers {}", horizon, workers);
+            }
         }
     }
+}
+
+#[test]
+fn an_hourly_model_forecasts_from_every_hour_with_a_full_week() {
+    let model = Arc::new(Naive168::with_horizon(1));
+    // 170 hours in order, one per logical time: issues at hours 168, 169 and 170 (the
+    // hour after the last price) have a full week before them.
+    let rounds: Vec<Vec<(PriceRecord, isize)>> = (0..170)
+        .map(|h| vec![(hourly(0, h, series_price(0, h), 1), 1)])
+        .collect();
+    let finals: BTreeMap<(usize, i64), i64> =
+        (0..170).map(|h| ((0, h), series_price(0, h))).collect();
+    let net = run(rounds, settings(model.clone(), 0), 1);
+    assert_eq!(net, batch(&finals, 0, 1));
+    assert_eq!(net.len(), 3);
+    assert!(
+        net.keys()
+            .all(|row| row.horizon_hours == 1 && row.key.interval_start == row.key.issued_at)
+    );
+    assert_eq!(model.windows.load(Ordering::Relaxed), 3);
 }
