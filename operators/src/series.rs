@@ -116,3 +116,66 @@ where
     });
     rows.as_collection()
 }
+
+/// Test support for the per-series operators: runs an operator over rounds of price
+/// updates and returns its net output.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::collections::BTreeMap;
+    use std::sync::{Arc, Mutex};
+
+    use differential_dataflow::input::Input;
+    use gridflow_engine::Collection;
+    use gridflow_engine::record::PriceRecord;
+
+    /// Runs `operator` over `rounds` of updates (one logical time each) on `workers`
+    /// workers, worker 0 feeding everything (the operator's exchange spreads the series),
+    /// and returns every output row with its net multiplicity (zeros left out).
+    pub(crate) fn net_output<R, F>(
+        rounds: Vec<Vec<(PriceRecord, isize)>>,
+        workers: usize,
+        operator: F,
+    ) -> BTreeMap<R, isize>
+    where
+        R: differential_dataflow::Data + Ord + Send,
+        F: for<'scope> Fn(Collection<'scope, PriceRecord>) -> Collection<'scope, R>
+            + Send
+            + Sync
+            + 'static,
+    {
+        let collected: Arc<Mutex<Vec<(R, isize)>>> = Arc::default();
+        let sink = collected.clone();
+        let rounds = Arc::new(rounds);
+        let operator = Arc::new(operator);
+        timely::execute(timely::Config::process(workers), move |worker| {
+            let sink = sink.clone();
+            let operator = operator.clone();
+            let mut input = worker.dataflow::<u64, _, _>(|scope| {
+                let (input, prices) = scope.new_collection::<PriceRecord, isize>();
+                operator(prices).inspect(move |(record, _, diff)| {
+                    sink.lock().unwrap().push((record.clone(), *diff));
+                });
+                input
+            });
+            if worker.index() == 0 {
+                for (round, updates) in rounds.iter().enumerate() {
+                    input.advance_to(round as u64);
+                    for (record, diff) in updates {
+                        input.update(record.clone(), *diff);
+                    }
+                    input.flush();
+                    worker.step();
+                }
+            }
+            input.close();
+            while worker.step() {}
+        })
+        .unwrap();
+        let mut net = BTreeMap::new();
+        for (record, diff) in collected.lock().unwrap().drain(..) {
+            *net.entry(record).or_default() += diff;
+        }
+        net.retain(|_, diff| *diff != 0);
+        net
+    }
+}

@@ -5,9 +5,8 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use differential_dataflow::input::Input;
 use gridflow_engine::record::*;
 use jiff::{SignedDuration, Timestamp};
 use proptest::prelude::*;
@@ -129,41 +128,7 @@ fn price(location: usize, minute: i64, minutes: i64, micros: i64, revision: i64)
 
 /// Runs `forecast` over rounds of updates (one logical time each) on `workers` workers.
 fn run(rounds: Vec<Vec<(PriceRecord, isize)>>, settings: ForecastSettings, workers: usize) -> Net {
-    let collected: Arc<Mutex<Vec<(ForecastRecord, isize)>>> = Arc::default();
-    let sink = collected.clone();
-    let rounds = Arc::new(rounds);
-    timely::execute(timely::Config::process(workers), move |worker| {
-        let sink = sink.clone();
-        let settings = settings.clone();
-        let mut input = worker.dataflow::<u64, _, _>(|scope| {
-            let (input, prices) = scope.new_collection::<PriceRecord, isize>();
-            prices
-                .forecast(&settings)
-                .inspect(move |(record, _, diff)| {
-                    sink.lock().unwrap().push((record.clone(), *diff));
-                });
-            input
-        });
-        if worker.index() == 0 {
-            for (round, updates) in rounds.iter().enumerate() {
-                input.advance_to(round as u64);
-                for (record, diff) in updates {
-                    input.update(record.clone(), *diff);
-                }
-                input.flush();
-                worker.step();
-            }
-        }
-        input.close();
-        while worker.step() {}
-    })
-    .unwrap();
-    let mut net = Net::new();
-    for (record, diff) in collected.lock().unwrap().drain(..) {
-        *net.entry(record).or_default() += diff;
-    }
-    net.retain(|_, diff| *diff != 0);
-    net
+    crate::series::testing::net_output(rounds, workers, move |prices| prices.forecast(&settings))
 }
 
 /// The forecasts of the final prices, straight from the rules: `finals` maps (location,

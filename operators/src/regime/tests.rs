@@ -3,9 +3,8 @@
 //! out-of-order arrivals, both methods, one and two workers.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use differential_dataflow::input::Input;
 use gridflow_engine::record::*;
 use gridflow_regime::{Bocpd, BocpdSettings, FitOptions, GaussianHmm, NormalGammaPrior};
 use jiff::{SignedDuration, Timestamp};
@@ -95,40 +94,7 @@ fn bocpd_settings(warm_up: usize) -> RegimeSettings {
 /// Runs `regime` over rounds of price updates (one logical time each) on `workers`
 /// workers and returns the net output.
 fn run(rounds: Vec<Vec<(PriceRecord, isize)>>, settings: RegimeSettings, workers: usize) -> Net {
-    let collected: Arc<Mutex<Vec<(RegimeRecord, isize)>>> = Arc::default();
-    let sink = collected.clone();
-    let rounds = Arc::new(rounds);
-    timely::execute(timely::Config::process(workers), move |worker| {
-        let sink = sink.clone();
-        let settings = settings.clone();
-        let mut input = worker.dataflow::<u64, _, _>(|scope| {
-            let (input, prices) = scope.new_collection::<PriceRecord, isize>();
-            prices.regime(&settings).inspect(move |(record, _, diff)| {
-                sink.lock().unwrap().push((record.clone(), *diff));
-            });
-            input
-        });
-        // Worker 0 feeds everything; the exchange spreads the series.
-        if worker.index() == 0 {
-            for (round, updates) in rounds.iter().enumerate() {
-                input.advance_to(round as u64);
-                for (record, diff) in updates {
-                    input.update(record.clone(), *diff);
-                }
-                input.flush();
-                worker.step();
-            }
-        }
-        input.close();
-        while worker.step() {}
-    })
-    .unwrap();
-    let mut net = Net::new();
-    for (record, diff) in collected.lock().unwrap().drain(..) {
-        *net.entry(record).or_default() += diff;
-    }
-    net.retain(|_, diff| *diff != 0);
-    net
+    crate::series::testing::net_output(rounds, workers, move |prices| prices.regime(&settings))
 }
 
 /// The rows of one sorted series, straight from the rules.
