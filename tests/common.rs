@@ -266,6 +266,23 @@ pub(crate) fn python() -> PathBuf {
     venv
 }
 
+/// Runs a Python script with the project's Python (`python()`) and `args`, asserts it
+/// succeeded, and returns its standard output.
+pub(crate) fn python_stdout(script: &str, args: &[&Path]) -> String {
+    let output = std::process::Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 /// Runs the gridflow binary in the repository root with extra environment.
 pub(crate) fn gridflow(args: &[&str], environment: &[(&str, &Path)]) -> std::process::Output {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_gridflow"));

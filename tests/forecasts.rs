@@ -5,11 +5,11 @@
 //! (`TrainedModel::predict`, the `gridflow eval` path) for every day with a full week
 //! before it, to the micro-unit.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use gridflow_forecast::{DeviceChoice, EpfDataset, TrainedModel};
 
-use crate::common::{gridflow, micros, python};
+use crate::common::{gridflow, micros, python_stdout};
 
 const SLICE: &str = "operators/forecast/tests/data/NP-2013-slice.csv";
 
@@ -42,39 +42,35 @@ const TINY: &str = r#"{
   "max_epochs": 8, "batch_size": 8, "ensemble": 2
 }"#;
 
-#[test]
-fn the_forecast_operator_writes_the_models_forecasts_to_the_lake() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let temp = tempfile::tempdir().unwrap();
-    let config = temp.path().join("tiny.json");
-    std::fs::write(&config, TINY).unwrap();
-    let model = temp.path().join("np-tiny");
-    let trained = gridflow(
-        &[
-            "train",
-            "--epf",
-            SLICE,
-            "--prices-only",
-            "--config",
-            config.to_str().unwrap(),
-            "--no-progress",
-            "--model",
-            model.to_str().unwrap(),
-        ],
-        &[],
-    );
+/// Trains a tiny model ([`TINY`], `ensemble` networks) on the slice with `gridflow train`
+/// and extra `options`, into `temp/folder`.
+fn train_tiny(temp: &Path, folder: &str, options: &[&str], ensemble: usize) -> PathBuf {
+    let config = temp.join(format!("{folder}.json"));
+    std::fs::write(
+        &config,
+        TINY.replace("\"ensemble\": 2", &format!("\"ensemble\": {ensemble}")),
+    )
+    .unwrap();
+    let model = temp.join(folder);
+    let mut args = vec!["train", "--epf", SLICE, "--no-progress"];
+    args.extend_from_slice(options);
+    let (config, folder) = (config.display().to_string(), model.display().to_string());
+    args.extend_from_slice(&["--config", &config, "--model", &folder]);
+    let trained = gridflow(&args, &[]);
     assert!(
         trained.status.success(),
         "{}",
         String::from_utf8_lossy(&trained.stderr)
     );
+    model
+}
 
-    let lake = temp.path().join("lake");
-    let pipeline = temp.path().join("forecast.toml");
-    std::fs::write(
-        &pipeline,
-        format!(
-            r#"
+/// The slice read as a market source, normalized, forecast by `model` on CET days and
+/// written (with `sink_inputs`) to `lake`: the pipeline file's text.
+fn pipeline(model: &Path, sink_inputs: &str, lake: &Path) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    format!(
+        r#"
 [pipeline]
 name = "forecast-test"
 base_currency = "EUR"
@@ -96,22 +92,26 @@ clock_offset_hours = 1
 
 [sinks.lake]
 kind = "parquet"
-inputs = ["normalize", "forecast"]
+inputs = [{sink_inputs}]
 path = "{lake}"
 "#,
-            slice = root.join(SLICE).display(),
-            model = model.display(),
-            lake = lake.display()
-        ),
+        slice = root.join(SLICE).display(),
+        model = model.display(),
+        lake = lake.display()
     )
-    .unwrap();
+}
+
+/// Runs the pipeline text on `workers` workers.
+fn run(temp: &Path, text: &str, workers: &str) {
+    let file = temp.join("forecast.toml");
+    std::fs::write(&file, text).unwrap();
     let output = gridflow(
         &[
             "run",
-            pipeline.to_str().unwrap(),
+            file.to_str().unwrap(),
             "--no-progress",
             "--workers",
-            "2",
+            workers,
         ],
         &[],
     );
@@ -120,18 +120,20 @@ path = "{lake}"
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let queried = std::process::Command::new(python())
-        .arg("-c")
-        .arg(CHECK)
-        .arg(&lake)
-        .output()
-        .unwrap();
-    assert!(
-        queried.status.success(),
-        "{}",
-        String::from_utf8_lossy(&queried.stderr)
+}
+
+#[test]
+fn the_forecast_operator_writes_the_models_forecasts_to_the_lake() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let temp = tempfile::tempdir().unwrap();
+    let model = train_tiny(temp.path(), "np-tiny", &["--prices-only"], 2);
+    let lake = temp.path().join("lake");
+    run(
+        temp.path(),
+        &pipeline(&model, r#""normalize", "forecast""#, &lake),
+        "2",
     );
-    let text = String::from_utf8_lossy(&queried.stdout).to_string();
+    let text = python_stdout(CHECK, &[&lake]);
     let mut lines = text.lines();
     let totals: Vec<&str> = lines.next().unwrap().split(' ').collect();
     // 56 days: days 7..=55 of the file and the day after it have a full week before them.
@@ -190,23 +192,7 @@ path = "{lake}"
 fn a_model_with_exogenous_inputs_is_refused_at_validation() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let temp = tempfile::tempdir().unwrap();
-    let config = temp.path().join("tiny.json");
-    std::fs::write(&config, TINY.replace("\"ensemble\": 2", "\"ensemble\": 1")).unwrap();
-    let model = temp.path().join("with-exogenous");
-    let trained = gridflow(
-        &[
-            "train",
-            "--epf",
-            SLICE,
-            "--config",
-            config.to_str().unwrap(),
-            "--no-progress",
-            "--model",
-            model.to_str().unwrap(),
-        ],
-        &[],
-    );
-    assert!(trained.status.success());
+    let model = train_tiny(temp.path(), "with-exogenous", &[], 1);
     let pipeline = temp.path().join("bad.toml");
     let text = format!(
         "[sources.np]\nkind = \"files\"\nformat = \"epf_csv\"\npath = \"{}\"\n\n\
@@ -247,64 +233,15 @@ for row in duckdb.sql(f"""
 fn a_six_hour_model_forecasts_four_times_a_day_like_the_model_itself() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let temp = tempfile::tempdir().unwrap();
-    let config = temp.path().join("tiny.json");
-    std::fs::write(&config, TINY.replace("\"ensemble\": 2", "\"ensemble\": 1")).unwrap();
-    let model = temp.path().join("np-6h");
-    let trained = gridflow(
-        &[
-            "train",
-            "--epf",
-            SLICE,
-            "--prices-only",
-            "--horizon",
-            "6",
-            "--config",
-            config.to_str().unwrap(),
-            "--no-progress",
-            "--model",
-            model.to_str().unwrap(),
-        ],
-        &[],
-    );
-    assert!(
-        trained.status.success(),
-        "{}",
-        String::from_utf8_lossy(&trained.stderr)
+    let model = train_tiny(
+        temp.path(),
+        "np-6h",
+        &["--prices-only", "--horizon", "6"],
+        1,
     );
     let lake = temp.path().join("lake");
-    let pipeline = temp.path().join("forecast.toml");
-    std::fs::write(
-        &pipeline,
-        format!(
-            "[pipeline]\nbase_currency = \"EUR\"\n\n[sources.np]\nkind = \"files\"\n\
-             format = \"epf_csv\"\npath = \"{}\"\n\n[operators.normalize]\nkind = \"normalize\"\n\
-             inputs = [\"np\"]\n\n[operators.forecast]\nkind = \"forecast\"\n\
-             inputs = [\"normalize\"]\nmodel = \"{}\"\nclock_offset_hours = 1\n\n\
-             [sinks.lake]\nkind = \"parquet\"\ninputs = [\"forecast\"]\npath = \"{}\"\n",
-            root.join(SLICE).display(),
-            model.display(),
-            lake.display()
-        ),
-    )
-    .unwrap();
-    let output = gridflow(&["run", pipeline.to_str().unwrap(), "--no-progress"], &[]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let queried = std::process::Command::new(python())
-        .arg("-c")
-        .arg(ROWS)
-        .arg(&lake)
-        .output()
-        .unwrap();
-    assert!(
-        queried.status.success(),
-        "{}",
-        String::from_utf8_lossy(&queried.stderr)
-    );
-    let text = String::from_utf8_lossy(&queried.stdout).to_string();
+    run(temp.path(), &pipeline(&model, r#""forecast""#, &lake), "1");
+    let text = python_stdout(ROWS, &[&lake]);
     let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split(' ').collect()).collect();
 
     let data = EpfDataset::from_csv(root.join(SLICE)).unwrap();

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::common::{gridflow, python};
+use crate::common::{gridflow, python_stdout};
 
 /// Per operator: rows, net rows, regions, rows whose probabilities do not sum to exactly
 /// 1, rows with a state outside 0..3, events; then the HMM's mean price per regime.
@@ -54,18 +54,7 @@ fn the_regimes_pipeline_writes_a_regimes_table_duckdb_reads() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let queried = std::process::Command::new(python())
-        .arg("-c")
-        .arg(CHECK)
-        .arg(&lake)
-        .output()
-        .unwrap();
-    assert!(
-        queried.status.success(),
-        "{}",
-        String::from_utf8_lossy(&queried.stderr)
-    );
-    let text = String::from_utf8_lossy(&queried.stdout).to_string();
+    let text = python_stdout(CHECK, &[&lake]);
     let lines: Vec<Vec<&str>> = text.lines().map(|l| l.split(' ').collect()).collect();
 
     // A backfill sees every price once: nothing is retracted. Five regions of 576 prices:

@@ -4,8 +4,8 @@
 //! what is tested.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use gridflow_engine::record::*;
 use jiff::{SignedDuration, Timestamp};
