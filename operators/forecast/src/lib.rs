@@ -1,4 +1,5 @@
-//! Probabilistic day-ahead electricity price forecasting: the forecasting core of gridflow.
+//! Probabilistic electricity price forecasting (the next day, and horizons from an hour to a
+//! week): the forecasting core of gridflow.
 //!
 //! This crate is the only one that depends on [burn](https://burn.dev). It knows nothing of
 //! timely or differential: the streaming operator and the `gridflow train` / `gridflow eval`
@@ -9,16 +10,21 @@
 //! - [`EpfDataset`] reads an EPF benchmark CSV (`Date, Price, exog1, exog2`, hourly, whole
 //!   days); [`SplitConfig`] cuts it into training, validation (early stopping) and test
 //!   periods, the test period being the last 728 days as in Lago et al. (2021).
-//! - [`features`] turns a day into model input: the 168 hours before it and the day itself,
-//!   as tokens of `patch_hours` hours with normalised prices (zero on the forecast day),
-//!   the exogenous day-ahead forecasts (known for the forecast day too) and calendar
-//!   features. Prices go through `asinh((p - median) / IQR)` with statistics of the training
-//!   period.
+//! - [`features`] turns a forecast's [`Window`](features::Window) (from an EPF file or a
+//!   live series) into model input: the 168 hours before the issue time and the target
+//!   hours, as tokens of `patch_hours` hours with normalised prices (zero on the target
+//!   hours), the exogenous day-ahead forecasts (known for the next 24 hours too; optional:
+//!   prices-only models run on any series) and calendar features. Prices go through
+//!   `asinh((p - median) / IQR)` with statistics of the training period.
+//!   [`Layout`](features::Layout) sets the horizon (1 to 24 hours, or whole days up to a
+//!   week) and the issue times.
 //! - [`ForecastModel`]: a transformer encoder with a Gaussian head (location and scale for
-//!   each of the 24 hours, in model space) and an optional linear skip path.
-//! - [`train`] fits it with Adam (warm-up, cosine decay, gradient clipping), Gaussian NLL and
+//!   each hour of the horizon, in model space) and an optional linear skip path.
+//! - [`train()`] fits it with Adam (warm-up, cosine decay, gradient clipping), Gaussian NLL and
 //!   early stopping on the validation period's rMAE, calling back after every epoch.
-//! - [`TrainedModel`] predicts, saves and loads (`weights-<k>.bpk` per ensemble member + `model.json`).
+//! - [`TrainedModel`] predicts (over a dataset's days, or any batch of windows: the
+//!   streaming operator's path, padded to a fixed batch shape so a forecast never depends
+//!   on its batch), saves and loads (`weights-<k>.bpk` per ensemble member + `model.json`).
 //! - [`evaluate()`] forecasts every test hour (median and 90 % interval) and computes MAE,
 //!   RMSE, sMAPE, rMAE against the 168-hour naive, CRPS and interval coverage;
 //!   [`Evaluation::write_csv`] writes `forecasts-<dataset>.csv`.
