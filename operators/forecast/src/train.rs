@@ -57,6 +57,12 @@ pub struct TrainConfig {
     /// 90 % (realised prices only, so no look-ahead). 0 keeps the validation period's fixed
     /// factor. Default 182.
     pub interval_window_days: usize,
+    /// After early stopping, train each member again from its initialisation on the
+    /// training and validation periods together, for as many epochs as its best epoch (same
+    /// learning-rate schedule), and keep those weights: the model then knows the most recent
+    /// year before the test period. The interval scale factor still comes from the
+    /// validation period's forecasts of the early-stopped networks. Default false.
+    pub refit_with_validation: bool,
 }
 
 impl Default for TrainConfig {
@@ -77,6 +83,7 @@ impl Default for TrainConfig {
             device: DeviceChoice::Cpu,
             ensemble: 1,
             interval_window_days: 182,
+            refit_with_validation: false,
         }
     }
 }
@@ -214,6 +221,9 @@ pub fn train(
         layout,
         train_set: Samples::build(data, &norm, layout, split.train.clone()),
         validation_set: Samples::build(data, &norm, layout, split.validation.clone()),
+        refit_set: config
+            .refit_with_validation
+            .then(|| Samples::build(data, &norm, layout, split.train.start..split.validation.end)),
         validation_prices: layout
             .issues(split.validation.clone())
             .flat_map(|issue| data.prices()[issue..issue + layout.horizon_hours].to_vec())
@@ -235,7 +245,7 @@ pub fn train(
             let left = total - started.elapsed().as_secs_f64();
             left / (config.ensemble - member) as f64
         });
-        let (model, report) = run.member(member, budget, &device, &started, &mut progress);
+        let (model, report) = run.member(member, budget, None, &device, &started, &mut progress);
         models.push(model);
         members.push(report);
     }
@@ -247,6 +257,19 @@ pub fn train(
         .map(|&p| norm.price_to_model(p))
         .collect();
     let scale_factor = interval_scale_factor(&predicted, &validation_targets);
+    if let Some(refit_set) = &run.refit_set {
+        for (member, report) in members.iter().enumerate() {
+            let (model, _) = run.member(
+                member,
+                None,
+                Some((refit_set, report.best_epoch)),
+                &device,
+                &started,
+                &mut progress,
+            );
+            models[member] = model;
+        }
+    }
     let report = TrainReport {
         members,
         validation_rmae,
@@ -265,6 +288,8 @@ struct Run<'a> {
     layout: Layout,
     train_set: Samples,
     validation_set: Samples,
+    /// Training and validation periods together, for [`TrainConfig::refit_with_validation`].
+    refit_set: Option<Samples>,
     validation_prices: Vec<f64>,
     validation_naive: Vec<f64>,
 }
@@ -282,10 +307,13 @@ impl Run<'_> {
     }
 
     /// Trains member `member` (seed `config.seed + member`); returns its best epoch's network.
+    /// With `refit = Some((set, epochs))` it trains on `set` for exactly `epochs` epochs
+    /// instead, without validation, and returns the last weights.
     fn member(
         &self,
         member: usize,
         budget: Option<f64>,
+        refit: Option<(&Samples, usize)>,
         device: &Device,
         run_started: &Instant,
         progress: &mut impl FnMut(&EpochReport),
@@ -303,7 +331,8 @@ impl Run<'_> {
             )))
             .init();
         let mut rng = SplitMix64(seed);
-        let n = self.train_set.issues.len();
+        let train_set = refit.map_or(&self.train_set, |(set, _)| set);
+        let n = train_set.issues.len();
         let steps_per_epoch = n.div_ceil(config.batch_size);
         let started = Instant::now();
         let mut step = 0;
@@ -323,13 +352,21 @@ impl Run<'_> {
             rng.shuffle(&mut order);
             let mut loss_sum = 0.0;
             for batch in order.chunks(config.batch_size) {
-                let (inputs, targets) = gather(&self.train_set, batch, self.layout, &autodiff);
+                let (inputs, targets) = gather(train_set, batch, self.layout, &autodiff);
                 let loss = gaussian_nll(&model.forward(inputs), targets);
                 loss_sum += f64::from(loss.clone().into_scalar::<f32>()) * batch.len() as f64;
                 let gradients = GradientsParams::from_grads(loss.backward(), &model);
                 let lr = config.learning_rate_at(step, steps_per_epoch);
                 model = optimizer.step(lr, model, gradients);
                 step += 1;
+            }
+            if let Some((_, epochs)) = refit {
+                if epoch >= epochs {
+                    report.epochs = epoch;
+                    report.seconds = started.elapsed().as_secs_f64();
+                    return (model.valid(), report);
+                }
+                continue;
             }
             let inference = model.valid();
             let (validation_loss, predicted) =
