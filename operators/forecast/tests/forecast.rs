@@ -501,3 +501,28 @@ fn other_horizons_train_and_evaluate_without_look_ahead() {
         assert_eq!(text.lines().count(), evaluation.forecasts.len() + 1);
     }
 }
+
+#[test]
+fn a_refit_keeps_the_early_stopping_and_the_intervals_and_changes_the_weights() {
+    let data = slice();
+    let mut config = tiny_config(11);
+    config.max_epochs = 6;
+    let early = train(&config, &data, |_| {}).unwrap();
+    config.refit_with_validation = true;
+    let refit = train(&config, &data, |_| {}).unwrap();
+    let again = train(&config, &data, |_| {}).unwrap();
+    // The early-stopping pass and the interval factor are the same run…
+    assert_eq!(
+        early.meta().report.members[0].best_epoch,
+        refit.meta().report.members[0].best_epoch
+    );
+    assert_eq!(early.meta().scale_factor, refit.meta().scale_factor);
+    // …but the kept weights were trained again, on more days, and reproducibly so.
+    let test = config.split.split(&data).unwrap().test;
+    let (a, b) = (
+        early.predict(&data, test.clone()).unwrap(),
+        refit.predict(&data, test.clone()).unwrap(),
+    );
+    assert_ne!(a, b);
+    assert_eq!(b, again.predict(&data, test).unwrap());
+}
