@@ -36,7 +36,7 @@ pub use schema::{
     forecasts_schema, prices_schema, quantities_schema, regimes_schema, rejects_schema,
 };
 
-use schema::{Forecasts, Prices, Quantities, Regimes, Rejects};
+use schema::{Forecasts, Prices, Quantities, Regimes, Rejects, Table};
 use writer::{Limits, Naming, TableWriter};
 
 /// Columns (of any table) written without a dictionary.
@@ -185,6 +185,33 @@ impl ParquetSink {
     }
 }
 
+/// What every table writer of one sink and worker shares, and its table's directory.
+struct TableWriterParts<'a> {
+    directory: PathBuf,
+    limits: &'a Limits,
+    naming: &'a Naming,
+    context: &'a BuildContext,
+}
+
+impl ParquetSink {
+    /// A writer of table `T`; `count_rows`: whether its rows count as the sink's records.
+    fn table_writer<T: Table>(
+        &self,
+        parts: TableWriterParts<'_>,
+        count_rows: bool,
+    ) -> TableWriter<T> {
+        TableWriter::<T>::new(
+            parts.context.name.clone(),
+            parts.directory,
+            self.properties.clone(),
+            parts.limits.clone(),
+            parts.naming.clone(),
+            parts.context.counters.clone(),
+            count_rows,
+        )
+    }
+}
+
 impl SinkPlan for ParquetSink {
     fn describe(&self) -> String {
         format!(
@@ -277,51 +304,20 @@ impl SinkPlan for ParquetSink {
             max_file_age: Duration::from_secs(self.config.max_file_age_seconds),
             max_buffer_bytes: self.config.max_buffer_megabytes.saturating_mul(1 << 20),
         };
-        let price_writer = TableWriter::<Prices>::new(
-            context.name.clone(),
-            self.prices_directory(),
-            self.properties.clone(),
-            limits.clone(),
-            naming.clone(),
-            context.counters.clone(),
-            true,
-        );
-        let quantity_writer = TableWriter::<Quantities>::new(
-            context.name.clone(),
-            self.quantities_directory(),
-            self.properties.clone(),
-            limits.clone(),
-            naming.clone(),
-            context.counters.clone(),
-            true,
-        );
-        let regime_writer = TableWriter::<Regimes>::new(
-            context.name.clone(),
-            self.regimes_directory(),
-            self.properties.clone(),
-            limits.clone(),
-            naming.clone(),
-            context.counters.clone(),
-            true,
-        );
-        let forecast_writer = TableWriter::<Forecasts>::new(
-            context.name.clone(),
-            self.forecasts_directory(),
-            self.properties.clone(),
-            limits.clone(),
-            naming.clone(),
-            context.counters.clone(),
-            true,
-        );
-        let reject_writer = TableWriter::<Rejects>::new(
-            context.name.clone(),
-            self.rejects_directory(),
-            self.properties.clone(),
-            limits,
-            naming,
-            context.counters.clone(),
-            false,
-        );
+        let writer = |directory| TableWriterParts {
+            directory,
+            limits: &limits,
+            naming: &naming,
+            context,
+        };
+        let price_writer = self.table_writer::<Prices>(writer(self.prices_directory()), true);
+        let quantity_writer =
+            self.table_writer::<Quantities>(writer(self.quantities_directory()), true);
+        let regime_writer = self.table_writer::<Regimes>(writer(self.regimes_directory()), true);
+        let forecast_writer =
+            self.table_writer::<Forecasts>(writer(self.forecasts_directory()), true);
+        // Rejects are counted where they arise, not again as rows written.
+        let reject_writer = self.table_writer::<Rejects>(writer(self.rejects_directory()), false);
         sink::attach(
             sink::Inputs {
                 prices,
