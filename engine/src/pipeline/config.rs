@@ -21,6 +21,13 @@ impl<'text> ComponentConfig<'text> {
         &self.label
     }
 
+    /// The component's `NAME`: its label without the section.
+    pub fn name(&self) -> &str {
+        self.label
+            .split_once('.')
+            .map_or(self.label.as_str(), |(_, name)| name)
+    }
+
     /// The pipeline file (for resolving relative paths in messages).
     pub fn source(&self) -> &SourceText {
         self.source

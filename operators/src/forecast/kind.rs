@@ -87,7 +87,7 @@ impl OperatorKind for ForecastKind {
     }
 
     fn summary(&self) -> &'static str {
-        "day-ahead forecasts (median, 90 % interval) of hourly price series from a trained model"
+        "forecasts (median, 90 % interval) of hourly price series from a trained model"
     }
 
     fn configure(
@@ -95,10 +95,7 @@ impl OperatorKind for ForecastKind {
         config: &ComponentConfig<'_>,
     ) -> Result<Arc<dyn OperatorPlan>, Vec<ConfigError>> {
         let parsed: ForecastConfig = config.deserialize()?;
-        let name = config
-            .label()
-            .strip_prefix("operators.")
-            .unwrap_or(config.label());
+        let name = config.name();
         let mut errors = Vec::new();
         if !(-12..=14).contains(&parsed.clock_offset_hours) {
             errors.push(config.error(

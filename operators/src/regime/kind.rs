@@ -154,10 +154,7 @@ impl OperatorKind for RegimeKind {
         config: &ComponentConfig<'_>,
     ) -> Result<Arc<dyn OperatorPlan>, Vec<ConfigError>> {
         let parsed: RegimeConfig = config.deserialize()?;
-        let name = config
-            .label()
-            .strip_prefix("operators.")
-            .unwrap_or(config.label());
+        let name = config.name();
         let settings = parsed.settings(Arc::from(name)).map_err(|invalid| {
             invalid
                 .into_iter()
