@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use gridflow_forecast::{DeviceChoice, EpfDataset, TrainConfig, TrainedModel, evaluate, train};
+use gridflow_forecast::{
+    DeviceChoice, EpfDataset, TrainConfig, TrainedModel, evaluate, evaluate_walk_forward, train,
+};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// How to train, shared by `gridflow train` and `gridflow eval`.
@@ -62,9 +64,8 @@ fn trained(data: &EpfDataset, model: &TrainedModel) -> String {
     )
 }
 
-/// Reads the file and trains on its training period, with a progress bar.
-fn train_model(request: &TrainingArgs) -> Result<(EpfDataset, TrainedModel)> {
-    let data = read(&request.epf)?;
+/// The training configuration the options describe.
+fn config_of(request: &TrainingArgs) -> Result<TrainConfig> {
     let device: DeviceChoice = request.device.parse()?;
     let mut config: TrainConfig = match &request.config {
         Some(path) => {
@@ -87,6 +88,13 @@ fn train_model(request: &TrainingArgs) -> Result<(EpfDataset, TrainedModel)> {
     if let Some(horizon) = request.horizon {
         config.model.horizon_hours = horizon;
     }
+    Ok(config)
+}
+
+/// Reads the file and trains on its training period, with a progress bar.
+fn train_model(request: &TrainingArgs) -> Result<(EpfDataset, TrainedModel)> {
+    let data = read(&request.epf)?;
+    let config = config_of(request)?;
     let bar = ProgressBar::with_draw_target(
         Some((config.max_epochs * config.ensemble) as u64),
         if request.no_progress {
@@ -122,8 +130,18 @@ fn train_model(request: &TrainingArgs) -> Result<(EpfDataset, TrainedModel)> {
 pub(crate) fn eval_command(
     training: &TrainingArgs,
     model: Option<&Path>,
+    retrain_every: Option<usize>,
     out: &Path,
 ) -> Result<()> {
+    if let Some(days) = retrain_every {
+        let data = read(&training.epf)?;
+        let config = config_of(training)?;
+        let evaluation = evaluate_walk_forward(&config, &data, days, |block, model| {
+            println!("from day {block}: {}", trained(&data, model));
+        })
+        .context("evaluating with retraining")?;
+        return report(&data, &evaluation, out);
+    }
     let (data, model) = match model {
         Some(folder) => {
             let data = read(&training.epf)?;
@@ -138,6 +156,11 @@ pub(crate) fn eval_command(
         }
     };
     let evaluation = evaluate(&model, &data).context("evaluating")?;
+    report(&data, &evaluation, out)
+}
+
+/// Prints the metrics and writes the forecasts file.
+fn report(data: &EpfDataset, evaluation: &gridflow_forecast::Evaluation, out: &Path) -> Result<()> {
     println!("{}: {}", data.name(), evaluation.metrics);
     let path = evaluation.write_csv(out)?;
     println!(

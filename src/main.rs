@@ -106,6 +106,10 @@ enum Command {
         /// Folder of a saved model (`gridflow train`); without it the model is trained first.
         #[arg(long)]
         model: Option<PathBuf>,
+        /// Retrain every this many test days on the days before them (walk-forward), instead
+        /// of training once before the test period.
+        #[arg(long, conflicts_with = "model")]
+        retrain_every: Option<usize>,
         /// Folder for `forecasts-<dataset>.csv`.
         #[arg(long, default_value = ".")]
         out: PathBuf,
@@ -219,9 +223,10 @@ fn execute(command: Command) -> Result<ExitCode> {
         Command::Eval {
             training,
             model,
+            retrain_every,
             out,
         } => {
-            forecast::eval_command(&training, model.as_deref(), &out)?;
+            forecast::eval_command(&training, model.as_deref(), retrain_every, &out)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Run {

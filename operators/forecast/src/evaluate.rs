@@ -243,3 +243,40 @@ impl Evaluation {
         Ok(path)
     }
 }
+
+/// The benchmark with periodic retraining: the test period is cut into blocks of
+/// `retrain_every_days`; for each block a model is trained (with `config`) on the days
+/// before it only — training, then the validation period right before the block — and
+/// forecasts the block's days. Nothing of a block is seen before it is forecast. `progress`
+/// is called with each block's first day and its model once trained.
+pub fn evaluate_walk_forward(
+    config: &crate::TrainConfig,
+    data: &EpfDataset,
+    retrain_every_days: usize,
+    mut progress: impl FnMut(usize, &TrainedModel),
+) -> Result<Evaluation> {
+    let test = config.split.split(data)?.test;
+    let every = retrain_every_days.max(1);
+    let mut forecasts = Vec::new();
+    let mut horizon_hours = HOURS_PER_DAY;
+    for block in test.clone().step_by(every) {
+        let mut block_config = config.clone();
+        // The "test period" of this block's training run starts at the block, so its
+        // training and validation days are all before it.
+        block_config.split.test_days = data.days() - block;
+        let model = crate::train(&block_config, data, |_| {})?;
+        progress(block, &model);
+        let days = block..(block + every).min(test.end);
+        let evaluation = evaluate_days(&model, data, days)?;
+        horizon_hours = evaluation.horizon_hours;
+        forecasts.extend(evaluation.forecasts);
+    }
+    let metrics = metrics_of(data, &forecasts);
+    Ok(Evaluation {
+        dataset: data.name().to_owned(),
+        days: test,
+        horizon_hours,
+        forecasts,
+        metrics,
+    })
+}

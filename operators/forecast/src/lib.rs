@@ -64,7 +64,7 @@ pub mod trained;
 pub use data::{EpfDataset, Split, SplitConfig};
 pub use device::DeviceChoice;
 pub use error::{ForecastError, Result};
-pub use evaluate::{Evaluation, HourForecast, evaluate, write_forecasts};
+pub use evaluate::{Evaluation, HourForecast, evaluate, evaluate_walk_forward, write_forecasts};
 pub use metrics::Metrics;
 pub use model::{ForecastModel, ModelConfig};
 pub use train::{EpochReport, MemberReport, TrainConfig, TrainReport, train};

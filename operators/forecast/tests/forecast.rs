@@ -526,3 +526,35 @@ fn a_refit_keeps_the_early_stopping_and_the_intervals_and_changes_the_weights() 
     assert_ne!(a, b);
     assert_eq!(b, again.predict(&data, test).unwrap());
 }
+
+#[test]
+fn walk_forward_retrains_per_block_on_earlier_days_only() {
+    let data = slice();
+    let mut config = tiny_config(13);
+    config.max_epochs = 3;
+    let mut blocks = Vec::new();
+    let evaluation = gridflow_forecast::evaluate_walk_forward(&config, &data, 4, |block, model| {
+        blocks.push((block, model.meta().report.members[0].epochs));
+    })
+    .unwrap();
+    // Test days 49..56 in blocks of four: models trained before day 49 and before day 53.
+    assert_eq!(blocks.iter().map(|b| b.0).collect::<Vec<_>>(), [49, 53]);
+    assert_eq!(evaluation.forecasts.len(), 7 * 24);
+    let hours: Vec<usize> = evaluation.forecasts.iter().map(|f| f.hour).collect();
+    assert_eq!(hours, (49 * 24..56 * 24).collect::<Vec<_>>());
+    // The first block's model never saw the second block: change those prices, and the
+    // first block's forecasts stay; the second block's move.
+    let changed = with_prices_replaced(&data, 53, 1e3);
+    let again = gridflow_forecast::evaluate_walk_forward(&config, &changed, 4, |_, _| {}).unwrap();
+    assert_eq!(again.forecasts[..96], evaluation.forecasts[..96]);
+    assert_ne!(
+        again.forecasts[96..]
+            .iter()
+            .map(|f| f.forecast)
+            .collect::<Vec<_>>(),
+        evaluation.forecasts[96..]
+            .iter()
+            .map(|f| f.forecast)
+            .collect::<Vec<_>>()
+    );
+}
