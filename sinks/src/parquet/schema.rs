@@ -124,7 +124,7 @@ pub(crate) trait Table: 'static {
     /// The record type written.
     type Record;
     /// The Hive partition a row belongs to.
-    type Key: Clone + Eq + Hash;
+    type Key: PartitionKey + Clone + Eq + Hash;
     /// Builders for one partition's pending rows.
     type Columns: Columns<Self::Record>;
 
@@ -135,8 +135,12 @@ pub(crate) trait Table: 'static {
     fn schema() -> SchemaRef;
     /// The partition of a row; `time` is the update's dataflow time.
     fn key(record: &Self::Record, time: Time) -> Self::Key;
-    /// The partition's directory under the table, e.g. `market=PJM/date=2024-01-31`.
-    fn directory(key: &Self::Key) -> PathBuf;
+}
+
+/// A Hive partition of a table.
+pub(crate) trait PartitionKey {
+    /// Its directory under the table, e.g. `market=PJM/date=2024-01-31`.
+    fn directory(&self) -> PathBuf;
 }
 
 /// Builders accumulating one partition's rows.
@@ -154,12 +158,28 @@ pub(crate) trait Columns<R> {
 /// The prices table.
 pub(crate) struct Prices;
 
-/// A prices (or quantities) partition: the market and the UTC day (since the epoch) of
-/// `interval_start`.
+/// A partition of the prices, quantities, regimes and forecasts tables: the market and the
+/// UTC day (since the epoch) of `interval_start`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct MarketDay {
     market: Market,
     day: i64,
+}
+
+impl PartitionKey for MarketDay {
+    fn directory(&self) -> PathBuf {
+        PathBuf::from(format!("market={}", partition_value(self.market.as_str())))
+            .join(format!("date={}", utc_date(self.day)))
+    }
+}
+
+/// A partition of the rejects table: the source component and the UTC day of the
+/// rejection's dataflow time.
+impl PartitionKey for (Arc<str>, i64) {
+    fn directory(&self) -> PathBuf {
+        PathBuf::from(format!("source={}", partition_value(&self.0)))
+            .join(format!("date={}", utc_date(self.1)))
+    }
 }
 
 impl MarketDay {
@@ -187,11 +207,6 @@ impl Table for Prices {
     fn key(record: &PriceRecord, _time: Time) -> MarketDay {
         MarketDay::of(record.key.market, record.key.interval_start)
     }
-
-    fn directory(key: &MarketDay) -> PathBuf {
-        PathBuf::from(format!("market={}", partition_value(key.market.as_str())))
-            .join(format!("date={}", utc_date(key.day)))
-    }
 }
 
 /// The quantities (fundamentals) table.
@@ -212,10 +227,6 @@ impl Table for Quantities {
     #[inline]
     fn key(record: &QuantityRecord, _time: Time) -> MarketDay {
         MarketDay::of(record.key.market, record.key.interval_start)
-    }
-
-    fn directory(key: &MarketDay) -> PathBuf {
-        Prices::directory(key)
     }
 }
 
@@ -239,11 +250,6 @@ impl Table for Rejects {
             record.origin.source.clone(),
             micros(time).div_euclid(MICROS_PER_DAY),
         )
-    }
-
-    fn directory(key: &(Arc<str>, i64)) -> PathBuf {
-        PathBuf::from(format!("source={}", partition_value(&key.0)))
-            .join(format!("date={}", utc_date(key.1)))
     }
 }
 

@@ -23,7 +23,7 @@ use arrow_schema::{ArrowError, SchemaRef};
 use gridflow_engine::metrics::ComponentCounters;
 use gridflow_engine::{Diff, Time};
 
-use super::schema::{Columns, Table};
+use super::schema::{Columns, PartitionKey, Table};
 
 /// File names take a process-wide sequence number, so that two writers of one process
 /// (two sinks sharing a lake, or two runs in one test binary) never pick the same name.
@@ -185,7 +185,7 @@ impl<T: Table> TableWriter<T> {
         let index = self.partitions.len();
         self.partitions.push(Partition {
             key: key.clone(),
-            directory: self.root.join(T::directory(key)),
+            directory: self.root.join(key.directory()),
             directory_ready: false,
             columns: T::Columns::with_capacity(256),
             file: None,

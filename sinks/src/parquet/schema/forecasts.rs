@@ -1,7 +1,6 @@
 //! The forecasts table: one row per change of a `forecast` operator's output, partitioned
 //! like prices (market, UTC day of the forecast hour's `interval_start`).
 
-use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
 
 use arrow_array::RecordBatch;
@@ -14,8 +13,7 @@ use gridflow_engine::record::ForecastRecord;
 use gridflow_engine::{Diff, Time};
 
 use super::{
-    Columns, MarketDay, Prices, Table, decimal, decimal_builder, diff, micros, timestamp,
-    timestamp_builder,
+    Columns, MarketDay, Table, decimal, decimal_builder, diff, micros, timestamp, timestamp_builder,
 };
 
 static FORECASTS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
@@ -62,10 +60,6 @@ impl Table for Forecasts {
     #[inline]
     fn key(record: &ForecastRecord, _time: Time) -> MarketDay {
         MarketDay::of(record.key.market, record.key.interval_start)
-    }
-
-    fn directory(key: &MarketDay) -> PathBuf {
-        Prices::directory(key)
     }
 }
 

@@ -1,7 +1,6 @@
 //! The regimes table: one row per change of a `regime` operator's output, partitioned like
 //! prices (market, UTC day of `interval_start`).
 
-use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
 
 use arrow_array::RecordBatch;
@@ -14,8 +13,7 @@ use gridflow_engine::record::{Probability, RegimeRecord};
 use gridflow_engine::{Diff, Time};
 
 use super::{
-    Columns, MarketDay, Prices, Table, decimal, decimal_builder, diff, micros, timestamp,
-    timestamp_builder,
+    Columns, MarketDay, Table, decimal, decimal_builder, diff, micros, timestamp, timestamp_builder,
 };
 
 /// Precision of the probability columns: one digit before the point, nine after
@@ -80,10 +78,6 @@ impl Table for Regimes {
     #[inline]
     fn key(record: &RegimeRecord, _time: Time) -> MarketDay {
         MarketDay::of(record.key.market, record.key.interval_start)
-    }
-
-    fn directory(key: &MarketDay) -> PathBuf {
-        Prices::directory(key)
     }
 }
 
