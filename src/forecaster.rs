@@ -4,8 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use gridflow_forecast::data::CalendarDay;
-use gridflow_forecast::features::{KNOWN_HOURS, Window};
+use gridflow_forecast::features::Window;
 use gridflow_forecast::{DeviceChoice, TrainedModel};
 use gridflow_operators::{ForecastWindow, Forecaster, ForecasterLoader, HourForecast};
 
@@ -52,21 +51,7 @@ impl Forecaster for BurnForecaster {
         let layout = self.model.meta().config.model.layout();
         let windows: Vec<Window<'_>> = windows
             .iter()
-            .map(|window| {
-                // The window starts 168 hours before the issue time, on the local clock.
-                let first = window.issue_hour - KNOWN_HOURS as i64;
-                let first_hour_of_day = first.rem_euclid(24) as usize;
-                let days = (first_hour_of_day + layout.window_hours()).div_ceil(24) as i64;
-                let first_day = first.div_euclid(24);
-                Window {
-                    known_prices: window.known_prices,
-                    exogenous: None,
-                    first_hour_of_day,
-                    calendar: (first_day..first_day + days)
-                        .map(CalendarDay::from_epoch_day)
-                        .collect(),
-                }
-            })
+            .map(|window| Window::of_series(window.known_prices, window.issue_hour, layout))
             .collect();
         let norm = &self.model.meta().normalization;
         let hours = self

@@ -55,6 +55,23 @@ impl SeriesFilter {
     }
 }
 
+/// The price inputs of a per-series operator as one collection. The plan's type check admits
+/// only prices and at least one input, so other streams are not expected here.
+pub(crate) fn all_prices<'scope>(
+    inputs: Vec<gridflow_engine::component::Stream<'scope>>,
+    operator: &str,
+) -> Collection<'scope, PriceRecord> {
+    use gridflow_engine::component::Stream;
+    let mut prices = inputs.into_iter().filter_map(|stream| match stream {
+        Stream::Prices(collection) => Some(collection),
+        _ => None,
+    });
+    let first = prices
+        .next()
+        .unwrap_or_else(|| panic!("the plan gives `{operator}` at least one price input"));
+    prices.fold(first, |all, next| all.concat(next))
+}
+
 /// One logical time's pending updates and the capability to emit its changes with.
 struct Pending {
     updates: Vec<(PriceRecord, Diff)>,

@@ -181,15 +181,7 @@ impl OperatorPlan for ForecastPlan {
     }
 
     fn build<'scope>(&self, inputs: Vec<Stream<'scope>>, _context: &BuildContext) -> Built<'scope> {
-        let mut prices = inputs.into_iter().filter_map(|stream| match stream {
-            Stream::Prices(collection) => Some(collection),
-            // The plan's type check admits only prices.
-            _ => None,
-        });
-        let first = prices
-            .next()
-            .expect("the plan gives forecast at least one input");
-        let all = prices.fold(first, |all, next| all.concat(next));
+        let all = crate::series::all_prices(inputs, "forecast");
         let scope = all.scope();
         Built {
             output: Stream::Forecasts(all.forecast(&self.settings)),

@@ -141,12 +141,7 @@ impl Forecasts {
         for (key, updates) in by_series {
             let series = self.series.entry(key.clone()).or_default();
             let changed = series.apply(updates);
-            // The price of hour h is read by the forecasts issued in (h, h + 168].
-            let mut issues = BTreeSet::new();
-            for hour in changed {
-                issues.extend(grid.issues_reading(hour));
-            }
-            for issue in issues {
+            for issue in grid.issues_reading(&changed) {
                 match series.window(issue - KNOWN_HOURS) {
                     Some((known_prices, currency, unit)) => requests.push(Request {
                         series: key.clone(),
@@ -286,11 +281,23 @@ impl IssueGrid {
         hour + up
     }
 
-    /// The issue times whose forecasts read the price of UTC hour `hour`: those in
-    /// (hour, hour + 168].
-    pub(super) fn issues_reading(&self, hour: i64) -> impl Iterator<Item = i64> + use<> {
-        let every = self.every as usize;
-        (self.at_or_after(hour + 1)..=hour + KNOWN_HOURS).step_by(every)
+    /// The issue times whose forecasts read the price of any of `hours` (UTC): the price
+    /// of hour h is read by those issued in (h, h + 168]. Each issue once, in order; a
+    /// backfill's run of hours costs one pass, not 168 / `every` per hour.
+    pub(super) fn issues_reading(&self, hours: &BTreeSet<i64>) -> Vec<i64> {
+        let mut issues = Vec::new();
+        // The first issue time not emitted yet: hours come in order, so the ranges only
+        // move forward.
+        let mut next = i64::MIN;
+        for &hour in hours {
+            let mut issue = self.at_or_after((hour + 1).max(next));
+            while issue <= hour + KNOWN_HOURS {
+                issues.push(issue);
+                issue += self.every;
+            }
+            next = next.max(issue);
+        }
+        issues
     }
 }
 

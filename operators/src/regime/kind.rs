@@ -359,18 +359,7 @@ impl OperatorPlan for RegimePlan {
     }
 
     fn build<'scope>(&self, inputs: Vec<Stream<'scope>>, _context: &BuildContext) -> Built<'scope> {
-        let mut prices = inputs.into_iter().filter_map(|stream| match stream {
-            Stream::Prices(collection) => Some(collection),
-            // The plan's type check admits only prices.
-            Stream::Observations(_)
-            | Stream::Quantities(_)
-            | Stream::Regimes(_)
-            | Stream::Forecasts(_) => None,
-        });
-        let first = prices
-            .next()
-            .expect("the plan gives regime at least one input");
-        let all = prices.fold(first, |all, next| all.concat(next));
+        let all = crate::series::all_prices(inputs, "regime");
         let scope = all.scope();
         Built {
             output: Stream::Regimes(all.regime(&self.settings)),
