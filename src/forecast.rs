@@ -31,8 +31,8 @@ pub(crate) struct TrainingArgs {
     /// every that many hours) or whole days up to 168.
     #[arg(long)]
     pub(crate) horizon: Option<usize>,
-    /// Train a prices-only model (no exogenous series): what the streaming `forecast`
-    /// operator runs on any hourly price series.
+    /// Train a prices-only model (no exogenous series): the streaming `forecast` operator
+    /// runs it on any hourly price series, without load or wind forecasts.
     #[arg(long)]
     pub(crate) prices_only: bool,
     /// Do not draw the progress bar.

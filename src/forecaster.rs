@@ -8,7 +8,8 @@ use gridflow_forecast::features::Window;
 use gridflow_forecast::{DeviceChoice, TrainedModel};
 use gridflow_operators::{ForecastWindow, Forecaster, ForecasterLoader, HourForecast};
 
-/// Loads models saved by `gridflow train`; only prices-only ones (`--prices-only`).
+/// Loads models saved by `gridflow train`, prices-only ones (`--prices-only`) and those
+/// reading the two exogenous series, which the pipeline then names in `exogenous`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BurnForecasterLoader;
 
@@ -16,13 +17,6 @@ impl ForecasterLoader for BurnForecasterLoader {
     fn load(&self, model: &Path, device: &str) -> Result<Arc<dyn Forecaster>, String> {
         let device: DeviceChoice = device.parse().map_err(|e| format!("{e}"))?;
         let trained = TrainedModel::load(model, device).map_err(|e| e.to_string())?;
-        if trained.reads_exogenous() {
-            return Err(format!(
-                "it reads the exogenous series of {} (trained without --prices-only); the \
-                 operator has prices only",
-                trained.meta().dataset
-            ));
-        }
         Ok(Arc::new(BurnForecaster { model: trained }))
     }
 }
@@ -47,11 +41,25 @@ impl Forecaster for BurnForecaster {
         self.model.horizon_hours()
     }
 
+    fn exogenous(&self) -> Vec<String> {
+        if self.model.reads_exogenous() {
+            self.model.meta().columns[2..].to_vec()
+        } else {
+            Vec::new()
+        }
+    }
+
     fn forecast(&self, windows: &[ForecastWindow<'_>]) -> Result<Vec<HourForecast>, String> {
         let layout = self.model.meta().config.model.layout();
         let windows: Vec<Window<'_>> = windows
             .iter()
-            .map(|window| Window::of_series(window.known_prices, window.issue_hour, layout))
+            .map(|window| {
+                let exogenous = match window.exogenous {
+                    [first, second] => Some([first.as_slice(), second.as_slice()]),
+                    _ => None,
+                };
+                Window::of_series(window.known_prices, exogenous, window.issue_hour, layout)
+            })
             .collect();
         let norm = &self.model.meta().normalization;
         let hours = self

@@ -1,9 +1,9 @@
-//! The `forecast` operator end to end: a prices-only model trained by `gridflow train` on
-//! a 56-day slice of the EPF NP file, then a pipeline that reads the same file as a market
-//! source (`epf_csv`), normalizes it and forecasts it, on two workers, into the lake. The
-//! forecasts DuckDB reads back must be the model's own day-ahead forecasts
-//! (`TrainedModel::predict`, the `gridflow eval` path) for every day with a full week
-//! before it, to the micro-unit.
+//! The `forecast` operator end to end: a model trained by `gridflow train` on a 56-day
+//! slice of the EPF NP file, then a pipeline that reads the same file as a market source
+//! (`epf_csv`, and `epf_exogenous_csv` for the load and wind forecasts of a model that reads
+//! them), normalizes it and forecasts it, on two workers, into the lake. The forecasts
+//! DuckDB reads back must be the model's own forecasts (`TrainedModel::predict`, the
+//! `gridflow eval` path) for every day with a full week before it, to the micro-unit.
 
 use std::path::{Path, PathBuf};
 
@@ -188,32 +188,195 @@ fn the_forecast_operator_writes_the_models_forecasts_to_the_lake() {
     );
 }
 
-#[test]
-fn a_model_with_exogenous_inputs_is_refused_at_validation() {
+/// The slice's prices and its exogenous forecasts as quantities, forecast by `model` (which
+/// reads both exogenous series) into `lake`: the pipeline file's text. `forecast_inputs`
+/// and `exogenous` are the operator's.
+fn exogenous_pipeline(model: &Path, forecast_inputs: &str, exogenous: &str, lake: &Path) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let temp = tempfile::tempdir().unwrap();
-    let model = train_tiny(temp.path(), "with-exogenous", &[], 1);
-    let pipeline = temp.path().join("bad.toml");
-    let text = format!(
-        "[sources.np]\nkind = \"files\"\nformat = \"epf_csv\"\npath = \"{}\"\n\n\
-         [operators.normalize]\nkind = \"normalize\"\ninputs = [\"np\"]\n\n\
-         [operators.forecast]\nkind = \"forecast\"\ninputs = [\"normalize\"]\nmodel = \"{}\"\n\
-         clock_offset_hours = 30\n\n\
-         [sinks.lake]\nkind = \"parquet\"\ninputs = [\"forecast\"]\npath = \"{}\"\n",
-        root.join(SLICE).display(),
-        model.display(),
-        temp.path().join("lake").display()
-    );
+    exogenous_pipeline_from(&root.join(SLICE), model, forecast_inputs, exogenous, lake)
+}
+
+/// As [`exogenous_pipeline`], reading the exogenous forecasts from `exogenous_file`.
+fn exogenous_pipeline_from(
+    exogenous_file: &Path,
+    model: &Path,
+    forecast_inputs: &str,
+    exogenous: &str,
+    lake: &Path,
+) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    format!(
+        r#"[sources.np]
+kind = "files"
+format = "epf_csv"
+path = "{slice}"
+
+[sources.np_exogenous]
+kind = "files"
+format = "epf_exogenous_csv"
+path = "{exogenous_file}"
+
+[operators.normalize]
+kind = "normalize"
+inputs = ["np"]
+
+[operators.fundamentals]
+kind = "fundamentals"
+inputs = ["np_exogenous"]
+
+[operators.forecast]
+kind = "forecast"
+inputs = [{forecast_inputs}]
+model = "{model}"
+clock_offset_hours = 1
+{exogenous}
+
+[sinks.lake]
+kind = "parquet"
+inputs = ["forecast"]
+path = "{lake}"
+"#,
+        slice = root.join(SLICE).display(),
+        exogenous_file = exogenous_file.display(),
+        model = model.display(),
+        lake = lake.display()
+    )
+}
+
+const NP_EXOGENOUS: &str = r#"exogenous = [
+    { market = "NORDPOOL", series = "LOAD_FORECAST", location = "SYSTEM" },
+    { market = "NORDPOOL", series = "WIND_POWER_FORECAST", location = "SYSTEM" },
+]"#;
+
+/// `gridflow validate` on `text`: its failure's messages.
+fn refused(temp: &Path, text: &str) -> String {
+    let pipeline = temp.join("bad.toml");
     std::fs::write(&pipeline, text).unwrap();
     let output = gridflow(&["validate", pipeline.to_str().unwrap()], &[]);
     assert!(!output.status.success());
-    let errors = String::from_utf8_lossy(&output.stderr).to_string()
-        + &String::from_utf8_lossy(&output.stdout);
-    // Both mistakes at once, each at its line.
-    assert!(errors.contains("bad.toml:13:"), "{errors}");
-    assert!(errors.contains("trained without --prices-only"), "{errors}");
-    assert!(errors.contains("bad.toml:14:"), "{errors}");
+    String::from_utf8_lossy(&output.stderr).to_string() + &String::from_utf8_lossy(&output.stdout)
+}
+
+#[test]
+fn a_model_with_exogenous_inputs_reads_them_from_the_pipeline() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let temp = tempfile::tempdir().unwrap();
+    let model = train_tiny(temp.path(), "np-exogenous", &[], 1);
+    let lake = temp.path().join("lake");
+    let inputs = r#""normalize", "fundamentals""#;
+    run(
+        temp.path(),
+        &exogenous_pipeline(&model, inputs, NP_EXOGENOUS, &lake),
+        "2",
+    );
+    let text = python_stdout(ROWS, &[&lake]);
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split(' ').collect()).collect();
+    let data = EpfDataset::from_csv(root.join(SLICE)).unwrap();
+    let trained = TrainedModel::load(&model, DeviceChoice::Cpu).unwrap();
+    assert!(trained.reads_exogenous());
+    let norm = &trained.meta().normalization;
+    // Days 7..=55: the day after the file has no load or wind forecasts, so no forecast.
+    let expected = trained.predict(&data, 7..56).unwrap();
+    assert_eq!(rows.len(), expected.len(), "{text}");
+    assert_eq!(rows.len(), 49 * 24);
+    let exact = |value: f64| (value * 1e6).round() as i64;
+    for (index, hour) in expected.iter().enumerate() {
+        let row = &rows[index];
+        let issued = micros("2012-12-31T23:00:00Z") + (7 + index / 24) as i64 * 86_400_000_000;
+        assert_eq!(micros(row[0]), issued, "row {index}");
+        assert_eq!(micros(row[1]), issued + (index % 24) as i64 * 3_600_000_000);
+        assert_eq!(
+            row[3],
+            exact(hour.median(norm)).to_string(),
+            "median, row {index}"
+        );
+        assert_eq!(row[4], "1");
+    }
+
+    // Wind forecasts 10 % higher from the day after the first week on (the prices kept)
+    // move the forecasts of the days whose windows read them, and only those.
+    let text_of_slice = std::fs::read_to_string(root.join(SLICE)).unwrap();
+    let mut windier = String::new();
+    for (line, row) in text_of_slice.lines().enumerate() {
+        let fields: Vec<&str> = row.split(',').collect();
+        if line > 8 * 24 && fields.len() == 4 {
+            let wind: f64 = fields[3].trim().parse().unwrap();
+            windier.push_str(&format!(
+                "{},{},{},{:.1}\n",
+                fields[0],
+                fields[1],
+                fields[2],
+                wind * 1.1
+            ));
+        } else {
+            windier.push_str(row);
+            windier.push('\n');
+        }
+    }
+    let windier_file = temp.path().join("NP-windier.csv");
+    std::fs::write(&windier_file, windier).unwrap();
+    let other_lake = temp.path().join("windier");
+    run(
+        temp.path(),
+        &exogenous_pipeline_from(&windier_file, &model, inputs, NP_EXOGENOUS, &other_lake),
+        "1",
+    );
+    let other = python_stdout(ROWS, &[&other_lake]);
+    let other: Vec<Vec<&str>> = other.lines().map(|l| l.split(' ').collect()).collect();
+    assert_eq!(other.len(), rows.len());
+    // Day 7's window (days 0..=7) ends before the change (line 193 on, day 8's hour 0):
+    // its forecasts stay; every later day's change.
+    for (index, (row, windier)) in rows.iter().zip(&other).enumerate() {
+        if index < 24 {
+            assert_eq!(row, windier, "row {index}");
+        } else {
+            assert_eq!(row[..3], windier[..3], "row {index}");
+        }
+    }
+    let moved = (24..rows.len())
+        .filter(|&i| rows[i][3] != other[i][3])
+        .count();
+    assert!(moved > rows.len() * 9 / 10, "{moved} medians moved");
+}
+
+#[test]
+fn a_model_with_exogenous_inputs_is_refused_without_them() {
+    let temp = tempfile::tempdir().unwrap();
+    let model = train_tiny(temp.path(), "with-exogenous", &[], 1);
+    let lake = temp.path().join("lake");
+    // No `exogenous` (line 22 names the model) and a bad clock (line 23), both at once.
+    let text = exogenous_pipeline(&model, r#""normalize", "fundamentals""#, "", &lake)
+        .replace("clock_offset_hours = 1", "clock_offset_hours = 30");
+    let errors = refused(temp.path(), &text);
+    assert!(errors.contains("bad.toml:22:"), "{errors}");
+    assert!(
+        errors.contains(
+            "reads 2 exogenous series (Grid load forecast, Wind power forecast); \
+             `exogenous` names 0"
+        ),
+        "{errors}"
+    );
+    assert!(errors.contains("bad.toml:23:"), "{errors}");
     assert!(errors.contains("`clock_offset_hours` = 30"), "{errors}");
+    // Named, but no input produces quantities: the error points at `inputs` (line 21).
+    let text = exogenous_pipeline(&model, r#""normalize""#, NP_EXOGENOUS, &lake);
+    let errors = refused(temp.path(), &text);
+    assert!(errors.contains("bad.toml:21:"), "{errors}");
+    assert!(
+        errors.contains("needs an input that produces quantities"),
+        "{errors}"
+    );
+    // A prices-only model given exogenous series.
+    let prices_only = train_tiny(temp.path(), "prices-only", &["--prices-only"], 1);
+    let text = exogenous_pipeline(
+        &prices_only,
+        r#""normalize", "fundamentals""#,
+        NP_EXOGENOUS,
+        &lake,
+    );
+    let errors = refused(temp.path(), &text);
+    assert!(errors.contains("bad.toml:24:"), "{errors}");
+    assert!(errors.contains("reads prices only"), "{errors}");
 }
 
 /// Rows of the forecasts table as (issued_at, interval_start, horizon, median) micro-units.

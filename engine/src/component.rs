@@ -219,6 +219,11 @@ pub trait OperatorPlan: Send + Sync {
     fn describe(&self) -> String;
     /// Stream kinds it accepts as inputs.
     fn accepts(&self) -> &'static [StreamKind];
+    /// The stream kinds of which it needs at least one input each (checked by the plan,
+    /// where an operator accepts several). Default: none beyond [`OperatorPlan::accepts`].
+    fn requires(&self) -> Vec<StreamKind> {
+        Vec::new()
+    }
     /// The stream kind it produces.
     fn output(&self) -> StreamKind;
     /// Builds this worker's part of the operator over its (already concatenated) inputs.

@@ -33,8 +33,8 @@ mod series;
 mod versions;
 
 pub use forecast::{
-    Forecast, ForecastConfig, ForecastKind, ForecastSettings, ForecastWindow, Forecaster,
-    ForecasterLoader, HourForecast,
+    EXOGENOUS_WINDOW_HOURS, ExogenousConfig, ExogenousInput, Forecast, ForecastConfig,
+    ForecastKind, ForecastSettings, ForecastWindow, Forecaster, ForecasterLoader, HourForecast,
 };
 pub use fundamentals::{Fundamentals, FundamentalsConfig, FundamentalsKind};
 pub use normalize::{Normalize, NormalizeConfig, NormalizeKind, NormalizeSettings};

@@ -11,9 +11,10 @@ use std::sync::Arc;
 use differential_dataflow::{AsCollection, Hashable};
 use gridflow_engine::record::{Market, PriceRecord, Product};
 use gridflow_engine::{Collection, Diff, Time};
-use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::Capability;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
+use timely::dataflow::operators::vec::Broadcast;
 
 /// One series: a market's product at a location.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -73,8 +74,9 @@ pub(crate) fn all_prices<'scope>(
 }
 
 /// One logical time's pending updates and the capability to emit its changes with.
-struct Pending {
+struct Pending<Q> {
     updates: Vec<(PriceRecord, Diff)>,
+    shared: Vec<(Q, Diff)>,
     capability: Capability<Time>,
 }
 
@@ -89,14 +91,35 @@ pub(crate) fn in_time_order<'scope, R>(
 where
     R: differential_dataflow::Data,
 {
+    in_time_order_with::<R, ()>(prices, None, name, move |updates, _, out| {
+        process(updates, out)
+    })
+}
+
+/// As [`in_time_order`], with a second collection that every worker receives whole
+/// (`shared`: series every price series reads, such as a forecast's exogenous inputs). A
+/// time is handed on once neither input can deliver anything at or before it, with both
+/// inputs' updates at that time.
+pub(crate) fn in_time_order_with<'scope, R, Q>(
+    prices: Collection<'scope, PriceRecord>,
+    shared: Option<Collection<'scope, Q>>,
+    name: String,
+    mut process: impl FnMut(Vec<(PriceRecord, Diff)>, Vec<(Q, Diff)>, &mut Vec<(R, Diff)>) + 'static,
+) -> Collection<'scope, R>
+where
+    R: differential_dataflow::Data,
+    Q: differential_dataflow::ExchangeData,
+{
     let scope = prices.scope();
     let mut builder = OperatorBuilder::new(name, scope);
     // `PriceKey` hashes market and location only: a series' every interval meets here.
     let by_series = Exchange::new(|(record, _, _): &(PriceRecord, Time, Diff)| record.key.hashed());
     let mut input = builder.new_input(prices.inner, by_series);
+    let mut shared_input =
+        shared.map(|shared| builder.new_input(shared.inner.broadcast(), Pipeline));
     let (mut output, rows) = builder.new_output();
     builder.build(move |_capabilities| {
-        let mut pending: BTreeMap<Time, Pending> = BTreeMap::new();
+        let mut pending: BTreeMap<Time, Pending<Q>> = BTreeMap::new();
         move |frontiers| {
             input.for_each(|capability, updates| {
                 for (record, time, diff) in updates.drain(..) {
@@ -104,22 +127,38 @@ where
                         .entry(time)
                         .or_insert_with(|| Pending {
                             updates: Vec::new(),
+                            shared: Vec::new(),
                             capability: capability.delayed(&time, 0),
                         })
                         .updates
                         .push((record, diff));
                 }
             });
+            if let Some(shared_input) = &mut shared_input {
+                shared_input.for_each(|capability, updates| {
+                    for (record, time, diff) in updates.drain(..) {
+                        pending
+                            .entry(time)
+                            .or_insert_with(|| Pending {
+                                updates: Vec::new(),
+                                shared: Vec::new(),
+                                capability: capability.delayed(&time, 0),
+                            })
+                            .shared
+                            .push((record, diff));
+                    }
+                });
+            }
             let mut output = output.activate();
-            // A time is complete once the input can no longer deliver anything at or before it.
+            // A time is complete once no input can deliver anything at or before it.
             while let Some(entry) = pending.first_entry() {
                 let time = *entry.key();
-                if frontiers[0].less_equal(&time) {
+                if frontiers.iter().any(|frontier| frontier.less_equal(&time)) {
                     break;
                 }
                 let batch = entry.remove();
                 let mut changes = Vec::new();
-                process(batch.updates, &mut changes);
+                process(batch.updates, batch.shared, &mut changes);
                 if !changes.is_empty() {
                     let mut updates: Vec<(R, Time, Diff)> = changes
                         .into_iter()
@@ -160,6 +199,34 @@ pub(crate) mod testing {
             + Sync
             + 'static,
     {
+        let rounds = rounds
+            .into_iter()
+            .map(|prices| (prices, Vec::new()))
+            .collect();
+        net_output_with::<R, (), _>(rounds, workers, move |prices, _| operator(prices))
+    }
+
+    /// One round of updates: prices and the other input's.
+    pub(crate) type Round<Q> = (Vec<(PriceRecord, isize)>, Vec<(Q, isize)>);
+
+    /// As [`net_output`], with a second input of `Q`s fed in the same rounds (round `i`:
+    /// `rounds[i].0` prices and `rounds[i].1` of the other).
+    pub(crate) fn net_output_with<R, Q, F>(
+        rounds: Vec<Round<Q>>,
+        workers: usize,
+        operator: F,
+    ) -> BTreeMap<R, isize>
+    where
+        R: differential_dataflow::Data + Ord + Send,
+        Q: differential_dataflow::ExchangeData + Send + Sync,
+        F: for<'scope> Fn(
+                Collection<'scope, PriceRecord>,
+                Collection<'scope, Q>,
+            ) -> Collection<'scope, R>
+            + Send
+            + Sync
+            + 'static,
+    {
         let collected: Arc<Mutex<Vec<(R, isize)>>> = Arc::default();
         let sink = collected.clone();
         let rounds = Arc::new(rounds);
@@ -167,24 +234,31 @@ pub(crate) mod testing {
         timely::execute(timely::Config::process(workers), move |worker| {
             let sink = sink.clone();
             let operator = operator.clone();
-            let mut input = worker.dataflow::<u64, _, _>(|scope| {
-                let (input, prices) = scope.new_collection::<PriceRecord, isize>();
-                operator(prices).inspect(move |(record, _, diff)| {
+            let (mut prices_input, mut other_input) = worker.dataflow::<u64, _, _>(|scope| {
+                let (prices_input, prices) = scope.new_collection::<PriceRecord, isize>();
+                let (other_input, other) = scope.new_collection::<Q, isize>();
+                operator(prices, other).inspect(move |(record, _, diff)| {
                     sink.lock().unwrap().push((record.clone(), *diff));
                 });
-                input
+                (prices_input, other_input)
             });
             if worker.index() == 0 {
-                for (round, updates) in rounds.iter().enumerate() {
-                    input.advance_to(round as u64);
-                    for (record, diff) in updates {
-                        input.update(record.clone(), *diff);
+                for (round, (prices, others)) in rounds.iter().enumerate() {
+                    prices_input.advance_to(round as u64);
+                    other_input.advance_to(round as u64);
+                    for (record, diff) in prices {
+                        prices_input.update(record.clone(), *diff);
                     }
-                    input.flush();
+                    for (record, diff) in others {
+                        other_input.update(record.clone(), *diff);
+                    }
+                    prices_input.flush();
+                    other_input.flush();
                     worker.step();
                 }
             }
-            input.close();
+            prices_input.close();
+            other_input.close();
             while worker.step() {}
         })
         .unwrap();

@@ -228,16 +228,54 @@ pub(super) fn validate(
         let Some(consumer) = &implementations[index] else {
             continue;
         };
-        let accepts = match consumer {
-            NodeImplementation::Operator(operator) => operator.accepts(),
-            NodeImplementation::Sink(sink) => sink.accepts(),
+        let (accepts, requires) = match consumer {
+            NodeImplementation::Operator(operator) => (operator.accepts(), operator.requires()),
+            NodeImplementation::Sink(sink) => (sink.accepts(), Vec::new()),
             NodeImplementation::Source(_) => continue,
         };
+        let produced_by = |input: usize| match &implementations[input] {
+            Some(NodeImplementation::Source(_)) => Some(StreamKind::Observations),
+            Some(NodeImplementation::Operator(operator)) => Some(operator.output()),
+            _ => None,
+        };
+        let all_known = inputs[index]
+            .iter()
+            .all(|&input| produced_by(input).is_some());
+        for required in requires {
+            if all_known
+                && !inputs[index]
+                    .iter()
+                    .any(|&i| produced_by(i) == Some(required))
+            {
+                let span = component
+                    .inputs
+                    .first()
+                    .map_or_else(|| component.kind.span(), |input| input.span());
+                errors.push(
+                    ConfigError::at(
+                        source,
+                        Some(span),
+                        Some(component.label.clone()),
+                        format!(
+                            "`{}` needs an input that produces {}; none of its inputs does",
+                            component.kind.get_ref(),
+                            required.as_str()
+                        ),
+                    )
+                    .with_help(match required {
+                        StreamKind::Quantities => {
+                            "add a `fundamentals` operator over the source of the quantities \
+                             to `inputs`"
+                        }
+                        StreamKind::Prices => "add a `normalize` operator to `inputs`",
+                        _ => "add a component that produces it to `inputs`",
+                    }),
+                );
+            }
+        }
         for (&input, name) in inputs[index].iter().zip(&component.inputs) {
-            let produced = match &implementations[input] {
-                Some(NodeImplementation::Source(_)) => StreamKind::Observations,
-                Some(NodeImplementation::Operator(operator)) => operator.output(),
-                _ => continue,
+            let Some(produced) = produced_by(input) else {
+                continue;
             };
             if !accepts.contains(&produced) {
                 let wanted: Vec<&str> = accepts.iter().map(|k| k.as_str()).collect();

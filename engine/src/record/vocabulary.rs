@@ -174,6 +174,9 @@ named_enum! {
         /// Billion cubic feet of natural gas (EIA storage volumes; 1 Bcf is about 1.04
         /// million MMBtu, depending on the gas's heat content, so it is never converted).
         Bcf => "Bcf",
+        /// Megawatt: an hour's average power (load and wind generation forecasts). A
+        /// quantity only; no price is per MW.
+        Megawatt => "MW",
     }
 }
 

@@ -115,17 +115,23 @@ pub struct Window<'a> {
 }
 
 impl<'a> Window<'a> {
-    /// The window of a prices-only forecast of a live series issued at `issue_hour` (hours
-    /// since 1970-01-01T00:00 on the series' local clock), reading `known_prices`, the 168
-    /// hourly prices before it.
-    pub fn of_series(known_prices: &'a [f64], issue_hour: i64, layout: Layout) -> Self {
+    /// The window of a forecast of a live series issued at `issue_hour` (hours since
+    /// 1970-01-01T00:00 on the series' local clock), reading `known_prices`, the 168 hourly
+    /// prices before it, and, for a model that reads them, the two exogenous series from
+    /// 168 hours before the issue time to 24 hours after it.
+    pub fn of_series(
+        known_prices: &'a [f64],
+        exogenous: Option<[&'a [f64]; 2]>,
+        issue_hour: i64,
+        layout: Layout,
+    ) -> Self {
         let first = issue_hour - KNOWN_HOURS as i64;
         let first_hour_of_day = first.rem_euclid(HOURS_PER_DAY as i64) as usize;
         let first_day = first.div_euclid(HOURS_PER_DAY as i64);
         let days = (first_hour_of_day + layout.window_hours()).div_ceil(HOURS_PER_DAY) as i64;
         Self {
             known_prices,
-            exogenous: None,
+            exogenous,
             first_hour_of_day,
             calendar: (first_day..first_day + days)
                 .map(CalendarDay::from_epoch_day)

@@ -16,16 +16,20 @@
 //! - **Issue times** are every midnight on that clock for a day-ahead model (and for
 //!   horizons of whole days), every `horizon_hours` from midnight for shorter horizons
 //!   (every hour for a 1-hour model). A forecast is issued at time t when each of the 168
-//!   hours before t has a price; it reads exactly those prices and t's calendar, nothing
-//!   else. Every such issue time is forecast, past ones included, so the lake's forecasts
-//!   are also the model's backtest on the series.
+//!   hours before t has a price; it reads exactly those prices and t's calendar, and for a
+//!   model with exogenous inputs the values of each [`ExogenousInput`] for the hours from
+//!   t − 168 to t + 24 (a day-ahead load or wind forecast is known a day ahead), which
+//!   must all be there too. Nothing else. Every such issue time is forecast, past ones
+//!   included, so the lake's forecasts are also the model's backtest on the series.
 //! - A forecast is one row per hour of its horizon (24 for the next day): the median and
 //!   the central 90 % interval (5 % and 95 % quantiles) in the series' currency and unit,
 //!   rounded to exact [`Price`](gridflow_engine::record::Price)s, and `horizon_hours` from
 //!   `issued_at` to the hour's end.
 //! - A price that changes (new, revised, withdrawn) at hour h changes the inputs of the
 //!   forecasts issued in (h, h + 168] only: those are recomputed and, where a row differs,
-//!   retracted and inserted. A forecast whose week is no longer complete is retracted.
+//!   retracted and inserted. An exogenous value of hour h changes those of every series
+//!   issued in (h − 24, h + 168]. A forecast whose inputs are no longer complete is
+//!   retracted.
 //!
 //! **Batching.** All forecasts a logical time needs, across every series of the worker, go
 //! to the model in one call ([`Forecaster::forecast`]), so a burst of prices for many
@@ -33,9 +37,13 @@
 //! give a window the same forecast whatever else is in its batch (the burn model pads every
 //! batch to a fixed shape for this).
 //!
+//! **Exogenous inputs** are the same for every series, so every worker receives all their
+//! values (a broadcast) while prices go to their series' worker; a logical time is applied
+//! once neither input can still deliver anything at it.
+//!
 //! The model itself is behind the [`Forecaster`] trait: this crate does not depend on burn.
 //! The `gridflow` binary registers the kind with a loader for `gridflow-forecast` models
-//! (saved by `gridflow train --prices-only`).
+//! (saved by `gridflow train`).
 
 mod kind;
 mod state;
@@ -44,16 +52,20 @@ use std::path::Path;
 use std::sync::Arc;
 
 use gridflow_engine::Collection;
-use gridflow_engine::record::{ForecastRecord, PriceRecord};
+use gridflow_engine::record::{ForecastRecord, Market, PriceRecord, QuantityRecord};
 
-use crate::series::{SeriesFilter, in_time_order};
+use crate::series::{SeriesFilter, in_time_order_with};
 
-pub use kind::{ForecastConfig, ForecastKind};
+pub use kind::{ExogenousConfig, ForecastConfig, ForecastKind};
 
 /// Hours in a forecast day.
 pub(crate) const HOURS_PER_DAY: usize = 24;
 /// Days of prices before the forecast day that a forecast reads.
 pub(crate) const HISTORY_DAYS: usize = 7;
+
+/// Hours of exogenous values a forecast reads: the week before the issue time and the day
+/// after it (day-ahead forecasts of load or wind are known a day ahead).
+pub const EXOGENOUS_WINDOW_HOURS: usize = (HISTORY_DAYS + 1) * HOURS_PER_DAY;
 
 /// What one forecast reads.
 #[derive(Clone, Copy, Debug)]
@@ -61,6 +73,10 @@ pub struct ForecastWindow<'a> {
     /// The 168 hourly prices before the issue time, oldest first, as numbers in the
     /// series' currency per unit.
     pub known_prices: &'a [f64],
+    /// The exogenous series the operator's `exogenous` names, in that order: each its
+    /// [`EXOGENOUS_WINDOW_HOURS`] hourly values from 168 hours before the issue time to 24
+    /// hours after it, in the published unit. Empty for a prices-only model.
+    pub exogenous: &'a [Vec<f64>],
     /// The issue time: hours since 1970-01-01T00:00 on the operator's clock (so its hour of
     /// day, weekday and day of year are the local ones).
     pub issue_hour: i64,
@@ -88,6 +104,12 @@ pub trait Forecaster: Send + Sync {
         HOURS_PER_DAY
     }
 
+    /// What the model's exogenous inputs are, in the order it reads them (the training
+    /// data's column names); empty for a prices-only model.
+    fn exogenous(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// The `horizon_hours` hourly forecasts of each window, in window order. One call
     /// carries every window a logical time needs on a worker. A window's result must not
     /// depend on the other windows of the call.
@@ -99,6 +121,33 @@ pub trait ForecasterLoader: Send + Sync {
     /// The model saved in folder `model`, on `device` (`cpu`, `cuda` or `wgpu`; a GPU that
     /// is missing falls back to the CPU with a warning), or why it cannot be used.
     fn load(&self, model: &Path, device: &str) -> Result<Arc<dyn Forecaster>, String>;
+}
+
+/// One exogenous input: the hourly quantity series ([`QuantityRecord`]s) a model input
+/// reads, the same for every forecast series.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExogenousInput {
+    /// Its market.
+    pub market: Market,
+    /// What is measured (`LOAD_FORECAST`).
+    pub series: Arc<str>,
+    /// Where (`SYSTEM`).
+    pub location: Arc<str>,
+}
+
+impl ExogenousInput {
+    /// Whether `record` is a value of this input.
+    pub(crate) fn matches(&self, record: &QuantityRecord) -> bool {
+        record.key.market == self.market
+            && record.key.series == self.series
+            && record.key.location == self.location
+    }
+}
+
+impl std::fmt::Display for ExogenousInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} {}", self.market, self.series, self.location)
+    }
 }
 
 /// Everything the operator needs, validated (see [`ForecastConfig`] for meanings).
@@ -116,6 +165,8 @@ pub struct ForecastSettings {
     pub horizon_hours: usize,
     /// Which series to forecast; every hourly series when empty.
     pub only: SeriesFilter,
+    /// The exogenous inputs, in the model's order; empty for a prices-only model.
+    pub exogenous: Vec<ExogenousInput>,
 }
 
 impl std::fmt::Debug for ForecastSettings {
@@ -127,6 +178,7 @@ impl std::fmt::Debug for ForecastSettings {
             .field("clock_offset_hours", &self.clock_offset_hours)
             .field("horizon_hours", &self.horizon_hours)
             .field("only", &self.only)
+            .field("exogenous", &self.exogenous)
             .finish()
     }
 }
@@ -134,19 +186,37 @@ impl std::fmt::Debug for ForecastSettings {
 /// Forecasts the next day of every hourly price series.
 pub trait Forecast<'scope> {
     /// One row per hour of every forecast of every followed series (see the module
-    /// documentation), maintained incrementally.
-    fn forecast(self, settings: &ForecastSettings) -> Collection<'scope, ForecastRecord>;
+    /// documentation), maintained incrementally. `exogenous` carries the quantities the
+    /// settings' [`ExogenousInput`]s name (others are ignored); `None` for a prices-only
+    /// model.
+    fn forecast(
+        self,
+        exogenous: Option<Collection<'scope, QuantityRecord>>,
+        settings: &ForecastSettings,
+    ) -> Collection<'scope, ForecastRecord>;
 }
 
 impl<'scope> Forecast<'scope> for Collection<'scope, PriceRecord> {
-    fn forecast(self, settings: &ForecastSettings) -> Collection<'scope, ForecastRecord> {
+    fn forecast(
+        self,
+        exogenous: Option<Collection<'scope, QuantityRecord>>,
+        settings: &ForecastSettings,
+    ) -> Collection<'scope, ForecastRecord> {
         let only = settings.only.clone();
         let followed = self.filter(move |record| only.admits(record) && state::is_hourly(record));
+        // Every worker needs every exogenous value: each forecast series reads them all.
+        let inputs = settings.exogenous.clone();
+        let exogenous = exogenous.filter(|_| !inputs.is_empty()).map(|quantities| {
+            quantities.filter(move |record| {
+                state::is_hourly_quantity(record) && inputs.iter().any(|i| i.matches(record))
+            })
+        });
         let mut forecasts = state::Forecasts::new(Arc::new(settings.clone()));
-        in_time_order(
+        in_time_order_with(
             followed,
+            exogenous,
             format!("Forecast: {}", settings.name),
-            move |updates, changes| forecasts.process(updates, changes),
+            move |updates, exogenous, changes| forecasts.process(updates, exogenous, changes),
         )
     }
 }

@@ -9,10 +9,15 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use gridflow_engine::Diff;
-use gridflow_engine::record::{Currency, ForecastKey, ForecastRecord, Price, PriceRecord, Unit};
+use gridflow_engine::record::{
+    Currency, ForecastKey, ForecastRecord, Price, PriceRecord, Quantity, QuantityRecord, Unit,
+};
 use jiff::Timestamp;
 
-use super::{ForecastSettings, ForecastWindow, HISTORY_DAYS, HOURS_PER_DAY, HourForecast};
+use super::{
+    EXOGENOUS_WINDOW_HOURS, ForecastSettings, ForecastWindow, HISTORY_DAYS, HOURS_PER_DAY,
+    HourForecast,
+};
 use crate::series::SeriesKey;
 
 const SECONDS_PER_HOUR: i64 = 3_600;
@@ -34,20 +39,33 @@ struct HourValue {
     unit: Unit,
 }
 
-/// One series: every value received per hour (hours since the epoch, UTC) with its net
-/// multiplicity, and the rows emitted per issue time (UTC hour).
-#[derive(Default)]
-struct Series {
-    inputs: BTreeMap<i64, Vec<(HourValue, Diff)>>,
-    held: BTreeMap<i64, Vec<ForecastRecord>>,
+/// Whether `record` is an hourly quantity: one hour long, starting on the hour.
+pub(super) fn is_hourly_quantity(record: &QuantityRecord) -> bool {
+    let start = record.key.interval_start.as_second();
+    record.interval_end.as_second() - start == SECONDS_PER_HOUR
+        && start.rem_euclid(SECONDS_PER_HOUR) == 0
+        && record.key.interval_start.subsec_nanosecond() == 0
 }
 
-impl Series {
-    /// Applies updates; returns the hours whose current value changed.
-    fn apply(&mut self, updates: Vec<(i64, HourValue, Diff)>) -> BTreeSet<i64> {
-        let mut before: BTreeMap<i64, Option<HourValue>> = BTreeMap::new();
+/// Every value received per hour (hours since the epoch, UTC), with its net multiplicity.
+struct Hourly<V> {
+    versions: BTreeMap<i64, Vec<(V, Diff)>>,
+}
+
+impl<V> Default for Hourly<V> {
+    fn default() -> Self {
+        Hourly {
+            versions: BTreeMap::new(),
+        }
+    }
+}
+
+impl<V: Copy + Ord> Hourly<V> {
+    /// Applies updates; adds the hours whose current value changed to `changed`.
+    fn apply(&mut self, updates: Vec<(i64, V, Diff)>, changed: &mut BTreeSet<i64>) {
+        let mut before: BTreeMap<i64, Option<V>> = BTreeMap::new();
         for (hour, value, diff) in updates {
-            let versions = self.inputs.entry(hour).or_default();
+            let versions = self.versions.entry(hour).or_default();
             before.entry(hour).or_insert_with(|| current(versions));
             match versions.iter_mut().find(|(held, _)| *held == value) {
                 Some((_, count)) => *count += diff,
@@ -55,16 +73,35 @@ impl Series {
             }
             versions.retain(|(_, count)| *count != 0);
             if versions.is_empty() {
-                self.inputs.remove(&hour);
+                self.versions.remove(&hour);
             }
         }
-        before
-            .into_iter()
-            .filter(|(hour, before)| *before != self.inputs.get(hour).and_then(|v| current(v)))
-            .map(|(hour, _)| hour)
-            .collect()
+        changed.extend(
+            before
+                .into_iter()
+                .filter(|(hour, before)| *before != self.current(*hour))
+                .map(|(hour, _)| hour),
+        );
     }
 
+    /// The current value of `hour`, if it has one.
+    fn current(&self, hour: i64) -> Option<V> {
+        self.versions.get(&hour).and_then(|v| current(v))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.versions.is_empty()
+    }
+}
+
+/// One series: its hourly prices and the rows emitted per issue time (UTC hour).
+#[derive(Default)]
+struct Series {
+    inputs: Hourly<HourValue>,
+    held: BTreeMap<i64, Vec<ForecastRecord>>,
+}
+
+impl Series {
     /// The 168 prices from UTC hour `first_hour` on and the last one's currency and unit,
     /// or `None` when one of the hours has no current price.
     fn window(&self, first_hour: i64) -> Option<(Vec<f64>, Currency, Unit)> {
@@ -72,7 +109,7 @@ impl Series {
         let mut prices = Vec::with_capacity(hours as usize);
         let mut last = None;
         for hour in first_hour..first_hour + hours {
-            let value = self.inputs.get(&hour).and_then(|v| current(v))?;
+            let value = self.inputs.current(hour)?;
             prices.push(value.price.to_f64());
             last = Some(value);
         }
@@ -81,12 +118,26 @@ impl Series {
 }
 
 /// The current value among an hour's versions: the greatest with a positive count.
-fn current(versions: &[(HourValue, Diff)]) -> Option<HourValue> {
+fn current<V: Copy + Ord>(versions: &[(V, Diff)]) -> Option<V> {
     versions
         .iter()
         .filter(|(_, count)| *count > 0)
         .map(|(value, _)| *value)
         .max()
+}
+
+/// The values of `inputs` a forecast issued at UTC hour `issue` reads, or `None` when one
+/// of them is missing.
+fn exogenous_window(inputs: &[Hourly<Quantity>], issue: i64) -> Option<Vec<Vec<f64>>> {
+    let first = issue - KNOWN_HOURS;
+    inputs
+        .iter()
+        .map(|input| {
+            (first..first + EXOGENOUS_WINDOW_HOURS as i64)
+                .map(|hour| input.current(hour).map(|value| value.to_f64()))
+                .collect()
+        })
+        .collect()
 }
 
 /// A forecast to compute this time.
@@ -95,6 +146,7 @@ struct Request {
     /// The issue time: hours since the epoch, UTC.
     issue: i64,
     known_prices: Vec<f64>,
+    exogenous: Vec<Vec<f64>>,
     currency: Currency,
     unit: Unit,
 }
@@ -103,54 +155,94 @@ struct Request {
 pub(super) struct Forecasts {
     settings: Arc<ForecastSettings>,
     series: HashMap<SeriesKey, Series>,
+    /// The values of each exogenous input, in the settings' order.
+    exogenous: Vec<Hourly<Quantity>>,
 }
 
 impl Forecasts {
     pub(super) fn new(settings: Arc<ForecastSettings>) -> Self {
         Forecasts {
+            exogenous: settings
+                .exogenous
+                .iter()
+                .map(|_| Hourly::default())
+                .collect(),
             settings,
             series: HashMap::new(),
         }
     }
 
-    /// Applies one logical time's updates and appends the net row changes to `out`.
+    /// Applies one logical time's updates (prices, and values of the exogenous inputs) and
+    /// appends the net row changes to `out`.
     pub(super) fn process(
         &mut self,
         updates: Vec<(PriceRecord, Diff)>,
+        exogenous: Vec<(QuantityRecord, Diff)>,
         out: &mut Vec<(ForecastRecord, Diff)>,
     ) {
+        let hour_of = |start: Timestamp| start.as_second().div_euclid(SECONDS_PER_HOUR);
+        let mut exogenous_changed = BTreeSet::new();
+        let mut by_input: Vec<Vec<(i64, Quantity, Diff)>> = vec![Vec::new(); self.exogenous.len()];
+        for (record, diff) in exogenous {
+            if let Some(index) = self
+                .settings
+                .exogenous
+                .iter()
+                .position(|i| i.matches(&record))
+            {
+                by_input[index].push((hour_of(record.key.interval_start), record.value, diff));
+            }
+        }
+        for (input, updates) in self.exogenous.iter_mut().zip(by_input) {
+            input.apply(updates, &mut exogenous_changed);
+        }
         let mut by_series: BTreeMap<SeriesKey, Vec<(i64, HourValue, Diff)>> = BTreeMap::new();
         for (record, diff) in updates {
-            let hour = record
-                .key
-                .interval_start
-                .as_second()
-                .div_euclid(SECONDS_PER_HOUR);
             let value = HourValue {
                 price: record.price,
                 currency: record.currency,
                 unit: record.unit,
             };
-            by_series
-                .entry(SeriesKey::of(&record))
-                .or_default()
-                .push((hour, value, diff));
+            by_series.entry(SeriesKey::of(&record)).or_default().push((
+                hour_of(record.key.interval_start),
+                value,
+                diff,
+            ));
         }
         let grid = IssueGrid::of(&self.settings);
+        // An exogenous value is read by forecasts issued up to a day before it, and by every
+        // series.
+        let exogenous_issues = grid.issues_reading(&exogenous_changed, HOURS_PER_DAY as i64);
+        let mut keys: BTreeSet<SeriesKey> = by_series.keys().cloned().collect();
+        if !exogenous_issues.is_empty() {
+            keys.extend(self.series.keys().cloned());
+        }
         let mut requests = Vec::new();
-        for (key, updates) in by_series {
+        for key in keys {
             let series = self.series.entry(key.clone()).or_default();
-            let changed = series.apply(updates);
-            for issue in grid.issues_reading(&changed) {
-                match series.window(issue - KNOWN_HOURS) {
-                    Some((known_prices, currency, unit)) => requests.push(Request {
-                        series: key.clone(),
-                        issue,
-                        known_prices,
-                        currency,
-                        unit,
-                    }),
-                    None => {
+            let mut changed = BTreeSet::new();
+            if let Some(updates) = by_series.remove(&key) {
+                series.inputs.apply(updates, &mut changed);
+            }
+            let mut issues: BTreeSet<i64> = grid.issues_reading(&changed, 0).into_iter().collect();
+            issues.extend(&exogenous_issues);
+            for issue in issues {
+                let window = series.window(issue - KNOWN_HOURS);
+                let exogenous = window
+                    .as_ref()
+                    .and_then(|_| exogenous_window(&self.exogenous, issue));
+                match (window, exogenous) {
+                    (Some((known_prices, currency, unit)), Some(exogenous)) => {
+                        requests.push(Request {
+                            series: key.clone(),
+                            issue,
+                            known_prices,
+                            exogenous,
+                            currency,
+                            unit,
+                        })
+                    }
+                    _ => {
                         for row in series.held.remove(&issue).unwrap_or_default() {
                             out.push((row, -1));
                         }
@@ -174,6 +266,7 @@ impl Forecasts {
             .iter()
             .map(|request| ForecastWindow {
                 known_prices: &request.known_prices,
+                exogenous: &request.exogenous,
                 issue_hour: request.issue + offset,
             })
             .collect();
@@ -281,16 +374,18 @@ impl IssueGrid {
         hour + up
     }
 
-    /// The issue times whose forecasts read the price of any of `hours` (UTC): the price
-    /// of hour h is read by those issued in (h, h + 168]. Each issue once, in order; a
+    /// The issue times whose forecasts read a value of any of `hours` (UTC), for values
+    /// read from `lead` hours after the issue time back to 168 hours before it: the price
+    /// of hour h (`lead` 0) is read by those issued in (h, h + 168], an exogenous day-ahead
+    /// value (`lead` 24) by those in (h - 24, h + 168]. Each issue once, in order; a
     /// backfill's run of hours costs one pass, not 168 / `every` per hour.
-    pub(super) fn issues_reading(&self, hours: &BTreeSet<i64>) -> Vec<i64> {
+    pub(super) fn issues_reading(&self, hours: &BTreeSet<i64>, lead: i64) -> Vec<i64> {
         let mut issues = Vec::new();
         // The first issue time not emitted yet: hours come in order, so the ranges only
         // move forward.
         let mut next = i64::MIN;
         for &hour in hours {
-            let mut issue = self.at_or_after((hour + 1).max(next));
+            let mut issue = self.at_or_after((hour + 1 - lead).max(next));
             while issue <= hour + KNOWN_HOURS {
                 issues.push(issue);
                 issue += self.every;

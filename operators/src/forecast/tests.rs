@@ -25,6 +25,9 @@ const T0_HOUR: i64 = 1_743_289_200 / 3_600;
 /// windows, to check batching.
 struct Naive168 {
     horizon: usize,
+    /// Exogenous inputs read: each adds a thousandth of its value at the target hour to
+    /// the median, and a ten-thousandth of its first value to the band.
+    exogenous: usize,
     calls: AtomicUsize,
     windows: AtomicUsize,
 }
@@ -37,8 +40,13 @@ impl Default for Naive168 {
 
 impl Naive168 {
     fn with_horizon(horizon: usize) -> Self {
+        Naive168::with_exogenous(horizon, 0)
+    }
+
+    fn with_exogenous(horizon: usize, exogenous: usize) -> Self {
         Naive168 {
             horizon,
+            exogenous,
             calls: AtomicUsize::new(0),
             windows: AtomicUsize::new(0),
         }
@@ -46,17 +54,30 @@ impl Naive168 {
 }
 
 /// `issue_hour` is on the local clock: the band depends on the local weekday and hour.
-fn naive_hours(known_prices: &[f64], issue_hour: i64, horizon: usize) -> Vec<HourForecast> {
+fn naive_hours(
+    known_prices: &[f64],
+    exogenous: &[Vec<f64>],
+    issue_hour: i64,
+    horizon: usize,
+) -> Vec<HourForecast> {
     let high = known_prices.iter().copied().fold(f64::MIN, f64::max);
     let low = known_prices.iter().copied().fold(f64::MAX, f64::min);
     let calendar = (issue_hour.div_euclid(24) + 3).rem_euclid(7) + issue_hour.rem_euclid(24);
-    let band = 0.1 * (high - low) + calendar as f64;
+    let band = 0.1 * (high - low)
+        + calendar as f64
+        + exogenous.iter().map(|values| 1e-4 * values[0]).sum::<f64>();
     known_prices[..horizon]
         .iter()
-        .map(|&median| HourForecast {
-            median,
-            lower_90: median - band,
-            upper_90: median + band,
+        .enumerate()
+        .map(|(k, &naive)| {
+            // Hours past the day after the issue time have no exogenous value: the last.
+            let target = (168 + k).min(EXOGENOUS_WINDOW_HOURS - 1);
+            let median = naive + exogenous.iter().map(|v| 1e-3 * v[target]).sum::<f64>();
+            HourForecast {
+                median,
+                lower_90: median - band,
+                upper_90: median + band,
+            }
         })
         .collect()
 }
@@ -70,12 +91,25 @@ impl Forecaster for Naive168 {
         self.horizon
     }
 
+    fn exogenous(&self) -> Vec<String> {
+        (0..self.exogenous).map(|i| format!("x{i}")).collect()
+    }
+
     fn forecast(&self, windows: &[ForecastWindow<'_>]) -> Result<Vec<HourForecast>, String> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         self.windows.fetch_add(windows.len(), Ordering::Relaxed);
+        for window in windows {
+            assert_eq!(window.exogenous.len(), self.exogenous);
+            assert!(
+                window
+                    .exogenous
+                    .iter()
+                    .all(|v| v.len() == EXOGENOUS_WINDOW_HOURS)
+            );
+        }
         Ok(windows
             .iter()
-            .flat_map(|w| naive_hours(w.known_prices, w.issue_hour, self.horizon))
+            .flat_map(|w| naive_hours(w.known_prices, w.exogenous, w.issue_hour, self.horizon))
             .collect())
     }
 }
@@ -85,9 +119,46 @@ fn settings(model: Arc<Naive168>, clock_offset_hours: i32) -> ForecastSettings {
         name: Arc::from("forecast"),
         model_name: Arc::from("naive"),
         horizon_hours: model.horizon,
+        exogenous: (0..model.exogenous).map(exogenous_input).collect(),
         forecaster: model,
         clock_offset_hours,
         only: SeriesFilter::default(),
+    }
+}
+
+fn exogenous_input(index: usize) -> ExogenousInput {
+    ExogenousInput {
+        market: Market::NordPool,
+        series: Arc::from(format!("X{index}")),
+        location: Arc::from("SYSTEM"),
+    }
+}
+
+/// Exogenous input `input`'s value for UTC hour `T0_HOUR + hour`.
+fn quantity(input: usize, hour: i64, micros: i64, revision: i64) -> QuantityRecord {
+    let start = Timestamp::from_second((T0_HOUR + hour) * 3_600).unwrap();
+    let exogenous = exogenous_input(input);
+    QuantityRecord {
+        key: QuantityKey {
+            interval_start: start,
+            market: exogenous.market,
+            product: Product::DayAheadHourly,
+            series: exogenous.series,
+            location: exogenous.location,
+        },
+        location_type: LocationType::Region,
+        interval_end: start + SignedDuration::from_hours(1),
+        value: Quantity::from_micros(micros),
+        unit: Unit::Megawatt,
+        version: Version {
+            revision: Some(revision),
+            published_at: Timestamp::UNIX_EPOCH,
+        },
+        origin: Origin {
+            source: Arc::from("test"),
+            file: Arc::from("test"),
+            line: hour as u64,
+        },
     }
 }
 
@@ -128,12 +199,36 @@ fn price(location: usize, minute: i64, minutes: i64, micros: i64, revision: i64)
 
 /// Runs `forecast` over rounds of updates (one logical time each) on `workers` workers.
 fn run(rounds: Vec<Vec<(PriceRecord, isize)>>, settings: ForecastSettings, workers: usize) -> Net {
-    crate::series::testing::net_output(rounds, workers, move |prices| prices.forecast(&settings))
+    crate::series::testing::net_output(rounds, workers, move |prices| {
+        prices.forecast(None, &settings)
+    })
+}
+
+/// Rounds of prices and exogenous values.
+type Rounds = Vec<crate::series::testing::Round<QuantityRecord>>;
+
+/// As [`run`], with exogenous values.
+fn run_with(rounds: Rounds, settings: ForecastSettings, workers: usize) -> Net {
+    crate::series::testing::net_output_with(rounds, workers, move |prices, quantities| {
+        prices.forecast(Some(quantities), &settings)
+    })
 }
 
 /// The forecasts of the final prices, straight from the rules: `finals` maps (location,
 /// UTC hour index from T0) to micro-units.
 fn batch(finals: &BTreeMap<(usize, i64), i64>, offset: i32, horizon: usize) -> Net {
+    batch_with(finals, &BTreeMap::new(), 0, offset, horizon)
+}
+
+/// As [`batch`], for a model reading `inputs` exogenous series whose final values
+/// `exogenous` maps by (input, UTC hour index from T0).
+fn batch_with(
+    finals: &BTreeMap<(usize, i64), i64>,
+    exogenous: &BTreeMap<(usize, i64), i64>,
+    inputs: usize,
+    offset: i32,
+    horizon: usize,
+) -> Net {
     let mut net = Net::new();
     let grid = IssueGrid {
         every: horizon.min(24) as i64,
@@ -154,9 +249,20 @@ fn batch(finals: &BTreeMap<(usize, i64), i64>, offset: i32, horizon: usize) -> N
             let known: Option<Vec<f64>> = (issue - 168..issue)
                 .map(|h| hours.get(&h).map(|&p| Price::from_micros(p).to_f64()))
                 .collect();
-            if let Some(known) = known {
+            let window: Option<Vec<Vec<f64>>> = (0..inputs)
+                .map(|input| {
+                    (issue - 168..issue + 24)
+                        .map(|h| {
+                            let value = exogenous.get(&(input, h - T0_HOUR))?;
+                            Some(Quantity::from_micros(*value).to_f64())
+                        })
+                        .collect()
+                })
+                .collect();
+            if let (Some(known), Some(window)) = (known, window) {
                 let local = issue + i64::from(offset);
-                for (k, hour) in naive_hours(&known, local, horizon).into_iter().enumerate() {
+                let hours = naive_hours(&known, &window, local, horizon);
+                for (k, hour) in hours.into_iter().enumerate() {
                     let start = Timestamp::from_second((issue + k as i64) * 3_600).unwrap();
                     let record = ForecastRecord {
                         key: ForecastKey {
@@ -358,4 +464,164 @@ fn an_hourly_model_forecasts_from_every_hour_with_a_full_week() {
             .all(|row| row.horizon_hours == 1 && row.key.interval_start == row.key.issued_at)
     );
     assert_eq!(model.windows.load(Ordering::Relaxed), 3);
+}
+
+fn exogenous_value(input: usize, hour: i64) -> i64 {
+    40_000_000_000 + input as i64 * 3_000_000_000 + (hour * 7_777_777) % 5_000_000_000
+}
+
+#[test]
+fn exogenous_values_gate_forecasts_and_revisions_reach_them() {
+    let model = Arc::new(Naive168::with_exogenous(24, 2));
+    let prices: Vec<(PriceRecord, isize)> = (0..9 * 24)
+        .map(|h| (hourly(0, h, series_price(0, h), 1), 1))
+        .collect();
+    let mut exogenous: BTreeMap<(usize, i64), i64> = (0..2)
+        .flat_map(|input| (0..9 * 24).map(move |h| ((input, h), exogenous_value(input, h))))
+        .filter(|&((input, h), _)| (input, h) != (1, 200))
+        .collect();
+    let values = |values: &BTreeMap<(usize, i64), i64>| -> Vec<(QuantityRecord, isize)> {
+        values
+            .iter()
+            .map(|(&(input, h), &v)| (quantity(input, h, v, 1), 1))
+            .collect()
+    };
+    let prices_finals: BTreeMap<(usize, i64), i64> =
+        (0..9 * 24).map(|h| ((0, h), series_price(0, h))).collect();
+    // Days 7 and 8 (T0 is midnight at UTC+1) have their week of prices; day 8's window
+    // (hours 24..216) lacks one exogenous value, and day 9's has none after hour 215.
+    let first = run_with(
+        vec![(prices.clone(), values(&exogenous))],
+        settings(model.clone(), 1),
+        1,
+    );
+    assert_eq!(first, batch_with(&prices_finals, &exogenous, 2, 1, 24));
+    assert_eq!(first.len(), 24, "day 7 only");
+    assert!(
+        first
+            .keys()
+            .all(|row| row.key.issued_at.as_second() / 3_600 == T0_HOUR + 7 * 24)
+    );
+    // The missing value arrives late, then an exogenous value both windows read is
+    // revised, and a value no input names passes by.
+    let late = quantity(1, 200, exogenous_value(1, 200), 1);
+    let old = quantity(0, 170, exogenous_value(0, 170), 1);
+    let revised = quantity(0, 170, exogenous_value(0, 170) + 9_000_000_000, 2);
+    let mut stranger = quantity(0, 100, 1, 1);
+    stranger.key.series = Arc::from("SOLAR");
+    let rounds: Rounds = vec![
+        (prices.clone(), values(&exogenous)),
+        (Vec::new(), vec![(late, 1), (stranger, 1)]),
+        (Vec::new(), vec![(old, -1), (revised, 1)]),
+    ];
+    exogenous.insert((1, 200), exogenous_value(1, 200));
+    exogenous.insert((0, 170), exogenous_value(0, 170) + 9_000_000_000);
+    for workers in [1, 2] {
+        let model = Arc::new(Naive168::with_exogenous(24, 2));
+        let net = run_with(rounds.clone(), settings(model, 1), workers);
+        assert_eq!(net, batch_with(&prices_finals, &exogenous, 2, 1, 24));
+        assert_eq!(net.len(), 2 * 24, "days 7 and 8");
+    }
+    // The revision (hour 170: day 7's third hour) moved day 7's median there.
+    let final_net = run_with(rounds, settings(model, 1), 1);
+    let day_7_median = |net: &Net| {
+        net.keys()
+            .find(|row| row.horizon_hours == 3)
+            .map(|row| row.median)
+    };
+    assert_ne!(day_7_median(&first), day_7_median(&final_net));
+}
+
+/// An edit of the exogenous input `input` (0 or 1) instead of a price, as (2 + input).
+fn exogenous_rounds_strategy() -> impl Strategy<Value = (Vec<Vec<Edit>>, i32)> {
+    let edit = (0usize..4, 0i64..11 * 24, 0i64..4, prop::bool::weighted(0.3));
+    (
+        1usize..4,
+        prop::collection::vec(prop::collection::vec(edit, 0..6), 1..6),
+        -6i32..=10,
+        any::<u64>(),
+    )
+        .prop_map(|(loading, edits, offset, seed)| {
+            let mut all: Vec<Vec<Edit>> = vec![Vec::new(); loading];
+            // Prices of two series for ten days; exogenous values for eleven.
+            for (stream, days) in [(0, 10), (1, 10), (2, 11), (3, 11)] {
+                for hour in 0..days * 24 {
+                    // Input 1's hour 250 is missing until an edit inserts it: it holds back
+                    // the forecasts issued after hour 226.
+                    if (stream, hour) != (3, 250) {
+                        let mixed = (hour as u64 * 0x9E37_79B9 + stream as u64 * 17) ^ seed;
+                        all[(mixed % loading as u64) as usize].push((stream, hour, 0, 1));
+                    }
+                }
+            }
+            for round in edits {
+                all.push(
+                    round
+                        .into_iter()
+                        .filter(|&(stream, hour, _, _)| stream >= 2 || hour < 10 * 24)
+                        .map(|(stream, hour, revision, withdraw)| {
+                            (stream, hour, revision, if withdraw { -1 } else { 1 })
+                        })
+                        .collect(),
+                );
+            }
+            (all, offset)
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn with_exogenous_inputs_incremental_equals_batch((rounds, offset) in exogenous_rounds_strategy()) {
+        // Streams 0 and 1 are price series, 2 and 3 the exogenous inputs 0 and 1.
+        let mut held: BTreeMap<(usize, i64, i64), isize> = BTreeMap::new();
+        let mut updates: Rounds = Vec::new();
+        let value = |stream: usize, hour: i64, revision: i64| {
+            if stream < 2 {
+                series_price(stream, hour) + revision * 1_000_000
+            } else {
+                exogenous_value(stream - 2, hour) + revision * 500_000_000
+            }
+        };
+        for round in &rounds {
+            let (mut prices, mut quantities) = (Vec::new(), Vec::new());
+            for &(stream, hour, revision, diff) in round {
+                let key = (stream, hour, if diff < 0 { 0 } else { revision });
+                let count = held.entry(key).or_default();
+                if diff < 0 && *count == 0 {
+                    continue;
+                }
+                *count += diff;
+                let micros = value(stream, hour, key.2);
+                if stream < 2 {
+                    prices.push((hourly(stream, hour, micros, key.2), diff));
+                } else {
+                    quantities.push((quantity(stream - 2, hour, micros, key.2), diff));
+                }
+            }
+            updates.push((prices, quantities));
+        }
+        let (mut finals, mut exogenous) = (BTreeMap::new(), BTreeMap::new());
+        for (&(stream, hour, revision), &count) in &held {
+            if count > 0 {
+                let (map, index) = if stream < 2 {
+                    (&mut finals, stream)
+                } else {
+                    (&mut exogenous, stream - 2)
+                };
+                let micros = value(stream, hour, revision);
+                let entry = map.entry((index, hour)).or_insert(micros);
+                *entry = (*entry).max(micros);
+            }
+        }
+        for horizon in [24, 6] {
+            let expected = batch_with(&finals, &exogenous, 2, offset, horizon);
+            for workers in [1, 2] {
+                let model = Arc::new(Naive168::with_exogenous(horizon, 2));
+                let net = run_with(updates.clone(), settings(model, offset), workers);
+                prop_assert_eq!(&net, &expected, "horizon {} workers {}", horizon, workers);
+            }
+        }
+    }
 }

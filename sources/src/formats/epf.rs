@@ -13,22 +13,42 @@
 //! `DAY_AHEAD_HOURLY` price per MWh for the hour that starts at that time. The benchmark's
 //! authors resolved daylight saving so that every day has exactly 24 hours; gridflow
 //! therefore reads the clock as the market's standard time all year (CET, EST), which
-//! keeps the dataset's days whole and distinct. The exogenous columns are not read.
+//! keeps the dataset's days whole and distinct.
+//!
+//! Two formats read the same files: `epf_csv` the prices, `epf_exogenous_csv` the two
+//! exogenous columns, as `DAY_AHEAD_HOURLY` quantities in MW for the same hours (for the
+//! `fundamentals` operator, and from it the `forecast` operator's `exogenous` inputs):
+//!
+//! | column | market | series | location (type) |
+//! |---|---|---|---|
+//! | `Grid load forecast` | `NORDPOOL` | `LOAD_FORECAST` | `SYSTEM` (region) |
+//! | `Wind power forecast` | `NORDPOOL` | `WIND_POWER_FORECAST` | `SYSTEM` (region) |
+//! | `System load forecast` | `PJM` | `LOAD_FORECAST` | `PJM` (region) |
+//! | `Zonal COMED load foecast` | `PJM` | `LOAD_FORECAST` | `COMED` (zone) |
 
 use std::sync::Arc;
 
 use gridflow_engine::component::SourceOutput;
 use gridflow_engine::record::{
     Anchor, Components, Currency, LocationType, Market, MarketClock, NativeInterval, Observation,
-    Occurrence, Product, PublishedPrice, Unit,
+    Occurrence, Product, PublishedPrice, PublishedQuantity, Unit,
 };
 use jiff::civil::DateTime;
 
 use super::common::{Context, iso_date, next_record, price_field, raw_text};
 use super::{FileError, FileErrorKind, Format, FormatLookupError};
 
-/// `format = "epf_csv"`.
+/// `format = "epf_csv"`: the prices.
 pub const NAME: &str = "epf_csv";
+/// `format = "epf_exogenous_csv"`: the exogenous day-ahead forecasts.
+pub const EXOGENOUS_NAME: &str = "epf_exogenous_csv";
+
+/// What an exogenous column is, as a quantity.
+struct ExogenousSeries {
+    series: &'static str,
+    location: &'static str,
+    location_type: LocationType,
+}
 
 /// One dataset of the benchmark, known by its header.
 struct Dataset {
@@ -38,6 +58,7 @@ struct Dataset {
     location_type: LocationType,
     currency: Currency,
     clock_offset_minutes: i32,
+    exogenous: [ExogenousSeries; 2],
 }
 
 const DATASETS: [Dataset; 2] = [
@@ -48,6 +69,18 @@ const DATASETS: [Dataset; 2] = [
         location_type: LocationType::Region,
         currency: Currency::EUR,
         clock_offset_minutes: 60,
+        exogenous: [
+            ExogenousSeries {
+                series: "LOAD_FORECAST",
+                location: "SYSTEM",
+                location_type: LocationType::Region,
+            },
+            ExogenousSeries {
+                series: "WIND_POWER_FORECAST",
+                location: "SYSTEM",
+                location_type: LocationType::Region,
+            },
+        ],
     },
     Dataset {
         header: [
@@ -61,6 +94,18 @@ const DATASETS: [Dataset; 2] = [
         location_type: LocationType::Zone,
         currency: Currency::USD,
         clock_offset_minutes: -300,
+        exogenous: [
+            ExogenousSeries {
+                series: "LOAD_FORECAST",
+                location: "PJM",
+                location_type: LocationType::Region,
+            },
+            ExogenousSeries {
+                series: "LOAD_FORECAST",
+                location: "COMED",
+                location_type: LocationType::Zone,
+            },
+        ],
     },
 ];
 
@@ -97,6 +142,108 @@ fn hour_start(field: &[u8]) -> Option<DateTime> {
     (0..24).contains(&hour).then(|| date.at(hour, 0, 0, 0))
 }
 
+/// Parser for the exogenous columns of the EPF benchmark CSV.
+#[derive(Clone, Debug, Default)]
+pub struct EpfExogenousCsv;
+
+impl EpfExogenousCsv {
+    /// The parser; the forecasts are day-ahead hourly, the only product accepted.
+    pub fn new(product: Option<Product>) -> Result<Self, FormatLookupError> {
+        match product {
+            None | Some(Product::DayAheadHourly) => Ok(EpfExogenousCsv),
+            Some(product) => Err(FormatLookupError::Product {
+                format: EXOGENOUS_NAME,
+                product,
+                reason: "the EPF benchmark's exogenous series are day-ahead hourly forecasts \
+                         (DAY_AHEAD_HOURLY)"
+                    .into(),
+            }),
+        }
+    }
+}
+
+/// The hour a row's observations are for, on the dataset's clock.
+fn hour_interval(time: DateTime, clock: &MarketClock) -> NativeInterval {
+    NativeInterval::Local {
+        time,
+        anchor: Anchor::Start,
+        minutes: 60,
+        clock: clock.clone(),
+        occurrence: Occurrence::Unstated,
+    }
+}
+
+/// Reads the file's rows: checks the header and each row's shape and time, and hands the
+/// rest to `row` (dataset, fields, hour, line), which returns the row's observations or
+/// why it is refused.
+fn read_rows(
+    format: &'static str,
+    bytes: &[u8],
+    file: &Arc<str>,
+    source: &Arc<str>,
+    out: &mut SourceOutput,
+    mut row: impl FnMut(
+        &Context<'_>,
+        &Dataset,
+        &csv::ByteRecord,
+        NativeInterval,
+        u64,
+    ) -> Result<Vec<Observation>, String>,
+) -> Result<(), FileError> {
+    let context = Context::new(format, file, source);
+    let (mut reader, mut record) = context.open_csv(bytes)?;
+    let found: Vec<String> = record
+        .iter()
+        .map(|field| String::from_utf8_lossy(field).trim().to_string())
+        .collect();
+    let Some(dataset) = DATASETS
+        .iter()
+        .find(|dataset| found.iter().map(String::as_str).eq(dataset.header))
+    else {
+        return Err(context.error(FileErrorKind::Header {
+            expected: DATASETS
+                .iter()
+                .map(|dataset| dataset.header.join(", "))
+                .collect::<Vec<_>>()
+                .join(" or "),
+            found: found.join(","),
+            missing: vec!["the header of NP.csv or PJM.csv".to_string()],
+        }));
+    };
+    let clock = MarketClock::FixedOffsetMinutes(dataset.clock_offset_minutes);
+    let text = context.content(bytes)?;
+    while let Some((line, start, stop)) = next_record(&mut reader, &mut record) {
+        let raw = || raw_text(text, start, stop);
+        if record.len() != 4 {
+            let reason = format!(
+                "expected 4 fields, found {} (truncated or malformed row)",
+                record.len()
+            );
+            out.rejects.push(context.reject(line, &raw(), reason));
+            continue;
+        }
+        let Some(time) = record.get(0).and_then(hour_start) else {
+            let reason = format!(
+                "`Date` `{}` is not an hour written YYYY-MM-DD HH:00:00",
+                String::from_utf8_lossy(record.get(0).unwrap_or_default())
+            );
+            out.rejects.push(context.reject(line, &raw(), reason));
+            continue;
+        };
+        match row(
+            &context,
+            dataset,
+            &record,
+            hour_interval(time, &clock),
+            line,
+        ) {
+            Ok(observations) => out.observations.extend(observations),
+            Err(reason) => out.rejects.push(context.reject(line, &raw(), reason)),
+        }
+    }
+    Ok(())
+}
+
 impl Format for EpfCsv {
     fn name(&self) -> &'static str {
         NAME
@@ -109,60 +256,22 @@ impl Format for EpfCsv {
         source: &Arc<str>,
         out: &mut SourceOutput,
     ) -> Result<(), FileError> {
-        let context = Context::new(NAME, file, source);
-        let (mut reader, mut record) = context.open_csv(bytes)?;
-        let found: Vec<String> = record
-            .iter()
-            .map(|field| String::from_utf8_lossy(field).trim().to_string())
-            .collect();
-        let Some(dataset) = DATASETS
-            .iter()
-            .find(|dataset| found.iter().map(String::as_str).eq(dataset.header))
-        else {
-            return Err(context.error(FileErrorKind::Header {
-                expected: DATASETS
-                    .iter()
-                    .map(|dataset| dataset.header.join(", "))
-                    .collect::<Vec<_>>()
-                    .join(" or "),
-                found: found.join(","),
-                missing: vec!["the header of NP.csv or PJM.csv".to_string()],
-            }));
-        };
-        let location: Arc<str> = Arc::from(dataset.location);
-        let clock = MarketClock::FixedOffsetMinutes(dataset.clock_offset_minutes);
-        let text = context.content(bytes)?;
-        while let Some((line, start, stop)) = next_record(&mut reader, &mut record) {
-            let raw = || raw_text(text, start, stop);
-            if record.len() != 4 {
-                let reason = format!(
-                    "expected 4 fields, found {} (truncated or malformed row)",
-                    record.len()
-                );
-                out.rejects.push(context.reject(line, &raw(), reason));
-                continue;
-            }
-            let Some(time) = record.get(0).and_then(hour_start) else {
-                let reason = format!(
-                    "`Date` `{}` is not an hour written YYYY-MM-DD HH:00:00",
-                    String::from_utf8_lossy(record.get(0).unwrap_or_default())
-                );
-                out.rejects.push(context.reject(line, &raw(), reason));
-                continue;
-            };
-            match price_field(record.get(1), dataset.header[1]) {
-                Ok(price) => out.observations.push(Observation::Price(PublishedPrice {
+        let mut location: Option<Arc<str>> = None;
+        read_rows(
+            NAME,
+            bytes,
+            file,
+            source,
+            out,
+            |context, dataset, record, interval, line| {
+                let price = price_field(record.get(1), dataset.header[1])?;
+                let location = location.get_or_insert_with(|| Arc::from(dataset.location));
+                Ok(vec![Observation::Price(PublishedPrice {
                     market: dataset.market,
                     product: Product::DayAheadHourly,
                     location: location.clone(),
                     location_type: dataset.location_type,
-                    interval: NativeInterval::Local {
-                        time,
-                        anchor: Anchor::Start,
-                        minutes: 60,
-                        clock: clock.clone(),
-                        occurrence: Occurrence::Unstated,
-                    },
+                    interval,
                     price,
                     currency: dataset.currency,
                     unit: Unit::MegawattHour,
@@ -170,11 +279,65 @@ impl Format for EpfCsv {
                     published_at: None,
                     revision: None,
                     origin: context.origin(line),
-                })),
-                Err(reason) => out.rejects.push(context.reject(line, &raw(), reason)),
-            }
-        }
-        Ok(())
+                })])
+            },
+        )
+    }
+}
+
+impl Format for EpfExogenousCsv {
+    fn name(&self) -> &'static str {
+        EXOGENOUS_NAME
+    }
+
+    fn parse(
+        &self,
+        bytes: &[u8],
+        file: &Arc<str>,
+        source: &Arc<str>,
+        out: &mut SourceOutput,
+    ) -> Result<(), FileError> {
+        let mut names: Option<[(Arc<str>, Arc<str>); 2]> = None;
+        read_rows(
+            EXOGENOUS_NAME,
+            bytes,
+            file,
+            source,
+            out,
+            |context, dataset, record, interval, line| {
+                let names = names.get_or_insert_with(|| {
+                    dataset
+                        .exogenous
+                        .each_ref()
+                        .map(|e| (Arc::from(e.series), Arc::from(e.location)))
+                });
+                // Both columns or neither: a forecast needs both.
+                let values =
+                    [2, 3].map(|column| price_field(record.get(column), dataset.header[column]));
+                let [first, second] = values;
+                let values = [first?, second?];
+                Ok(values
+                    .into_iter()
+                    .zip(&dataset.exogenous)
+                    .zip(names.iter())
+                    .map(|((value, exogenous), (series, location))| {
+                        Observation::Quantity(PublishedQuantity {
+                            market: dataset.market,
+                            product: Product::DayAheadHourly,
+                            series: series.clone(),
+                            location: location.clone(),
+                            location_type: exogenous.location_type,
+                            interval: interval.clone(),
+                            value,
+                            unit: Unit::Megawatt,
+                            published_at: None,
+                            revision: None,
+                            origin: context.origin(line),
+                        })
+                    })
+                    .collect())
+            },
+        )
     }
 }
 
@@ -227,6 +390,64 @@ mod tests {
             let expected = if market == Market::Pjm { -300 } else { 60 };
             assert_eq!(clock, &MarketClock::FixedOffsetMinutes(expected));
         }
+    }
+
+    #[test]
+    fn exogenous_columns_are_quantities_of_the_same_hours() {
+        for (file, market, names) in [
+            (
+                "epf/NP.csv",
+                Market::NordPool,
+                [
+                    ("LOAD_FORECAST", "SYSTEM"),
+                    ("WIND_POWER_FORECAST", "SYSTEM"),
+                ],
+            ),
+            (
+                "epf/PJM.csv",
+                Market::Pjm,
+                [("LOAD_FORECAST", "PJM"), ("LOAD_FORECAST", "COMED")],
+            ),
+        ] {
+            let bytes = fixture(file);
+            let lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').take(25).collect();
+            let joined = lines.join(&b'\n');
+            let out = parse(&EpfExogenousCsv, file, &joined).unwrap();
+            assert!(out.rejects.is_empty(), "{:?}", out.rejects);
+            assert_eq!(out.observations.len(), 48);
+            let second_row: Vec<&str> = std::str::from_utf8(lines[2]).unwrap().split(',').collect();
+            for (column, observation) in out.observations[2..4].iter().enumerate() {
+                let Observation::Quantity(quantity) = observation else {
+                    panic!("a quantity");
+                };
+                assert_eq!(quantity.market, market);
+                assert_eq!((&*quantity.series, &*quantity.location), names[column]);
+                assert_eq!(quantity.unit, Unit::Megawatt);
+                assert_eq!(quantity.product, Product::DayAheadHourly);
+                assert_eq!(
+                    quantity.value,
+                    Price::from_ascii(second_row[column + 2].trim().as_bytes()).unwrap()
+                );
+                assert_eq!(quantity.origin.line, 3);
+                let NativeInterval::Local { time, .. } = &quantity.interval else {
+                    panic!("a local interval");
+                };
+                assert_eq!(time.to_string(), "2013-01-01T01:00:00");
+            }
+        }
+        // A row with an unreadable forecast is refused whole, with its line.
+        let text = "Date, Price, Grid load forecast, Wind power forecast\n\
+                    2013-01-01 00:00:00,31.05,42497.0,2798.0\n\
+                    2013-01-01 01:00:00,30.47,41463.0,\n";
+        let out = parse(&EpfExogenousCsv, "NP.csv", text.as_bytes()).unwrap();
+        assert_eq!(out.observations.len(), 2);
+        assert_eq!(out.rejects.len(), 1);
+        assert_eq!(out.rejects[0].origin.line, 3);
+        assert!(
+            out.rejects[0].reason.contains("Wind power forecast"),
+            "{}",
+            out.rejects[0].reason
+        );
     }
 
     #[test]

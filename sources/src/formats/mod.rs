@@ -86,6 +86,7 @@ pub const FORMAT_NAMES: &[&str] = &[
     carbon::investing::NAME,
     carbon::eex::NAME,
     epf::NAME,
+    epf::EXOGENOUS_NAME,
 ];
 
 /// Per-pipeline choices a format may honour.
@@ -152,6 +153,7 @@ pub fn format_by_name(
         }
         carbon::eex::NAME => Arc::new(carbon::eex::EexEuaAuction::new(options.product)?),
         epf::NAME => Arc::new(epf::EpfCsv::new(options.product)?),
+        epf::EXOGENOUS_NAME => Arc::new(epf::EpfExogenousCsv::new(options.product)?),
         _ => {
             return Err(FormatLookupError::Unknown {
                 name: name.to_string(),

@@ -63,6 +63,7 @@ const CASES: &[(&str, &str, &str, usize)] = &[
     ),
     ("nyiso_lbmp", "lmp.csv", "nyiso/lmp.csv", 3_000),
     ("epf_csv", "NP.csv", "epf/NP.csv", 3_000),
+    ("epf_exogenous_csv", "PJM.csv", "epf/PJM.csv", 3_000),
     (
         "nyiso_lbmp",
         "20241103damlbmp_zone.csv",
