@@ -5,6 +5,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use gridflow_forecast::features::Window;
+use gridflow_forecast::train::coverage_factor;
+use gridflow_forecast::trained::HourDistribution;
 use gridflow_forecast::{DeviceChoice, TrainedModel};
 use gridflow_operators::{ForecastWindow, Forecaster, ForecasterLoader, HourForecast};
 
@@ -61,7 +63,6 @@ impl Forecaster for BurnForecaster {
                 Window::of_series(window.known_prices, exogenous, window.issue_hour, layout)
             })
             .collect();
-        let norm = &self.model.meta().normalization;
         let hours = self
             .model
             .predict_windows(&windows)
@@ -69,10 +70,40 @@ impl Forecaster for BurnForecaster {
         Ok(hours
             .iter()
             .map(|hour| HourForecast {
-                median: hour.median(norm),
-                lower_90: hour.quantile(norm, 0.05),
-                upper_90: hour.quantile(norm, 0.95),
+                location: hour.loc,
+                scale: hour.scale,
             })
             .collect())
+    }
+
+    fn quantile(&self, hour: HourForecast, tau: f64) -> f64 {
+        let norm = &self.model.meta().normalization;
+        let distribution = distribution(hour);
+        // The median exactly as `gridflow eval` writes it.
+        if tau == 0.5 {
+            distribution.median(norm)
+        } else {
+            distribution.quantile(norm, tau)
+        }
+    }
+
+    fn standardized_error(&self, hour: HourForecast, price: f64) -> f64 {
+        let norm = &self.model.meta().normalization;
+        (norm.price_to_model(price) - hour.location).abs() / hour.scale
+    }
+
+    fn interval_window_days(&self) -> usize {
+        self.model.meta().config.interval_window_days
+    }
+
+    fn interval_factor(&self, errors: Vec<f64>) -> f64 {
+        coverage_factor(errors)
+    }
+}
+
+fn distribution(hour: HourForecast) -> HourDistribution {
+    HourDistribution {
+        loc: hour.location,
+        scale: hour.scale,
     }
 }

@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
+use gridflow_forecast::evaluate::evaluate_days;
 use gridflow_forecast::{DeviceChoice, EpfDataset, TrainedModel};
 
 use crate::common::{gridflow, micros, python_stdout};
@@ -156,14 +157,19 @@ fn the_forecast_operator_writes_the_models_forecasts_to_the_lake() {
         "{text}"
     );
 
-    // The same forecasts from the model directly, on the file as the benchmark reads it.
+    // The same forecasts from the model directly, on the file as the benchmark reads it:
+    // `gridflow eval`'s, their intervals recalibrated day by day from the errors of the
+    // earlier days (the model's `interval_window_days`), as the operator does.
     let data = EpfDataset::from_csv(root.join(SLICE)).unwrap();
     let model = TrainedModel::load(&model, DeviceChoice::Cpu).unwrap();
     let norm = &model.meta().normalization;
-    let expected = model.predict(&data, 7..56).unwrap();
+    let expected = evaluate_days(&model, &data, 7..56).unwrap().forecasts;
+    let fixed_scale = model.predict(&data, 7..56).unwrap();
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(' ').collect()).collect();
     assert_eq!(rows.len(), 1200);
+    assert_eq!(expected.len(), 1176);
     let exact = |value: f64| (value * 1e6).round() as i64;
+    let mut recalibrated = 0;
     for (index, hour) in expected.iter().enumerate() {
         let row = &rows[index];
         let day = 7 + index / 24;
@@ -174,13 +180,18 @@ fn the_forecast_operator_writes_the_models_forecasts_to_the_lake() {
         assert_eq!(row[2], (index % 24 + 1).to_string());
         assert_eq!(
             row[3],
-            exact(hour.median(norm)).to_string(),
+            exact(hour.forecast).to_string(),
             "median, row {index}"
         );
-        assert_eq!(row[4], exact(hour.quantile(norm, 0.05)).to_string());
-        assert_eq!(row[5], exact(hour.quantile(norm, 0.95)).to_string());
+        assert_eq!(row[4], exact(hour.lower_90).to_string(), "row {index}");
+        assert_eq!(row[5], exact(hour.upper_90).to_string(), "row {index}");
+        let fixed = &fixed_scale[index];
+        assert_eq!(exact(fixed.median(norm)), exact(hour.forecast));
+        recalibrated += usize::from(exact(fixed.quantile(norm, 0.95)) != exact(hour.upper_90));
         assert_eq!(row[6], "1", "a backfill retracts nothing");
     }
+    // From the second day on, the recalibration moved the intervals.
+    assert!(recalibrated > 1100, "{recalibrated} intervals recalibrated");
     // The last day: the forecast for the day after the file, issued at its end.
     assert_eq!(
         micros(rows[1199][0]),

@@ -35,6 +35,7 @@ mod versions;
 pub use forecast::{
     EXOGENOUS_WINDOW_HOURS, ExogenousConfig, ExogenousInput, Forecast, ForecastConfig,
     ForecastKind, ForecastSettings, ForecastWindow, Forecaster, ForecasterLoader, HourForecast,
+    interval_factor,
 };
 pub use fundamentals::{Fundamentals, FundamentalsConfig, FundamentalsKind};
 pub use normalize::{Normalize, NormalizeConfig, NormalizeKind, NormalizeSettings};

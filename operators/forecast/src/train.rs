@@ -421,7 +421,7 @@ fn interval_scale_factor(predicted: &Predicted, targets: &[f64]) -> f64 {
 }
 
 /// The factor `k` with which `|z| <= 1.645·k` holds for 90 % of `z` (1 when `z` is empty).
-pub(crate) fn coverage_factor(mut z: Vec<f64>) -> f64 {
+pub fn coverage_factor(mut z: Vec<f64>) -> f64 {
     if z.is_empty() {
         return 1.0;
     }

@@ -25,11 +25,19 @@
 //!   the central 90 % interval (5 % and 95 % quantiles) in the series' currency and unit,
 //!   rounded to exact [`Price`](gridflow_engine::record::Price)s, and `horizon_hours` from
 //!   `issued_at` to the hour's end.
+//! - **Interval recalibration** (the benchmark's rule, [`Forecaster::interval_window_days`]
+//!   W > 0): the scales of every forecast issued on a day (midnight D to D + 24 h on the
+//!   clock) are multiplied by the factor that would have made the 90 % intervals of the
+//!   series' forecasts issued in [D − W days, D − horizon] cover 90 % of their hours with a
+//!   price ([`interval_factor`]): realised errors of forecasts whose prices were all due
+//!   by D, nothing later. A forecast or price that changes therefore also changes the
+//!   intervals of the days whose window holds it.
 //! - A price that changes (new, revised, withdrawn) at hour h changes the inputs of the
 //!   forecasts issued in (h, h + 168] only: those are recomputed and, where a row differs,
 //!   retracted and inserted. An exogenous value of hour h changes those of every series
 //!   issued in (h − 24, h + 168]. A forecast whose inputs are no longer complete is
-//!   retracted.
+//!   retracted. With recalibration, the forecasts of the days whose windows read a
+//!   changed forecast or price are re-emitted with their new intervals (no model call).
 //!
 //! **Batching.** All forecasts a logical time needs, across every series of the worker, go
 //! to the model in one call ([`Forecaster::forecast`]), so a burst of prices for many
@@ -82,15 +90,28 @@ pub struct ForecastWindow<'a> {
     pub issue_hour: i64,
 }
 
-/// The forecast of one hour.
+/// The forecast of one hour as the model gives it: a distribution with a location and a
+/// scale in the model's own space (for the burn model, a Gaussian over a transform of the
+/// price). [`Forecaster::quantile`] turns it into prices; the operator only widens or
+/// narrows its scale.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct HourForecast {
-    /// The median: the point forecast.
-    pub median: f64,
-    /// The 5 % quantile.
-    pub lower_90: f64,
-    /// The 95 % quantile.
-    pub upper_90: f64,
+    /// Location (the median maps to it).
+    pub location: f64,
+    /// Scale (> 0).
+    pub scale: f64,
+}
+
+/// Divides the 90th percentile of standardised absolute errors by the standard normal's
+/// 95 % quantile: the factor that would have made central 90 % intervals cover 90 % of
+/// them (1 when there are none).
+pub fn interval_factor(mut errors: Vec<f64>) -> f64 {
+    if errors.is_empty() {
+        return 1.0;
+    }
+    errors.sort_by(f64::total_cmp);
+    let rank = ((errors.len() as f64 * 0.9).ceil() as usize).clamp(1, errors.len());
+    (errors[rank - 1] / 1.644_853_626_951_472_2).max(1e-3)
 }
 
 /// A trained day-ahead model, as the operator sees it.
@@ -114,6 +135,27 @@ pub trait Forecaster: Send + Sync {
     /// carries every window a logical time needs on a worker. A window's result must not
     /// depend on the other windows of the call.
     fn forecast(&self, windows: &[ForecastWindow<'_>]) -> Result<Vec<HourForecast>, String>;
+
+    /// The price at quantile level `tau` (0 < tau < 1) of `hour`; increasing in `tau`, the
+    /// median at 0.5.
+    fn quantile(&self, hour: HourForecast, tau: f64) -> f64;
+
+    /// How far `price` lies from `hour`'s location in units of its scale, for the 90 %
+    /// interval's recalibration: |model-space price − location| / scale.
+    fn standardized_error(&self, hour: HourForecast, price: f64) -> f64;
+
+    /// Days of realised errors the interval width is recalibrated from (see the module
+    /// documentation); 0 keeps the model's scales. Default 0.
+    fn interval_window_days(&self) -> usize {
+        0
+    }
+
+    /// The scale factor of a day's forecasts from the standardised errors of the window's
+    /// past forecasts. Default [`interval_factor`]; a model overrides it to use its own
+    /// rounding of the same rule (so the operator's intervals equal its evaluation's).
+    fn interval_factor(&self, errors: Vec<f64>) -> f64 {
+        interval_factor(errors)
+    }
 }
 
 /// Loads a [`Forecaster`] named by a pipeline file.

@@ -94,11 +94,20 @@ impl<V: Copy + Ord> Hourly<V> {
     }
 }
 
-/// One series: its hourly prices and the rows emitted per issue time (UTC hour).
+/// One series: its hourly prices, the model's forecasts and the rows emitted, per issue
+/// time (UTC hour).
 #[derive(Default)]
 struct Series {
     inputs: Hourly<HourValue>,
+    raw: BTreeMap<i64, Raw>,
     held: BTreeMap<i64, Vec<ForecastRecord>>,
+}
+
+/// One forecast as the model gave it, before recalibration, with its rows' currency and unit.
+struct Raw {
+    hours: Vec<HourForecast>,
+    currency: Currency,
+    unit: Unit,
 }
 
 impl Series {
@@ -218,6 +227,8 @@ impl Forecasts {
             keys.extend(self.series.keys().cloned());
         }
         let mut requests = Vec::new();
+        // Issues whose model forecast may change, and hours whose price changed, by series.
+        let mut touched: BTreeMap<SeriesKey, (BTreeSet<i64>, BTreeSet<i64>)> = BTreeMap::new();
         for key in keys {
             let series = self.series.entry(key.clone()).or_default();
             let mut changed = BTreeSet::new();
@@ -226,7 +237,7 @@ impl Forecasts {
             }
             let mut issues: BTreeSet<i64> = grid.issues_reading(&changed, 0).into_iter().collect();
             issues.extend(&exogenous_issues);
-            for issue in issues {
+            for &issue in &issues {
                 let window = series.window(issue - KNOWN_HOURS);
                 let exogenous = window
                     .as_ref()
@@ -243,21 +254,21 @@ impl Forecasts {
                         })
                     }
                     _ => {
-                        for row in series.held.remove(&issue).unwrap_or_default() {
-                            out.push((row, -1));
-                        }
+                        series.raw.remove(&issue);
                     }
                 }
             }
-            if series.inputs.is_empty() && series.held.is_empty() {
-                self.series.remove(&key);
-            }
+            touched.insert(key, (issues, changed));
         }
-        self.forecast(requests, out);
+        self.forecast(requests);
+        for (key, (issues, prices)) in touched {
+            self.emit(&key, issues, &prices, out);
+        }
     }
 
-    /// Runs the model once over every request and emits the rows that changed.
-    fn forecast(&mut self, requests: Vec<Request>, out: &mut Vec<(ForecastRecord, Diff)>) {
+    /// Runs the model once over every request and keeps its forecasts; on a failure the
+    /// forecasts stay as they were.
+    fn forecast(&mut self, requests: Vec<Request>) {
         if requests.is_empty() {
             return;
         }
@@ -287,63 +298,183 @@ impl Forecasts {
                 return;
             }
         };
-        for (request, hours) in requests.iter().zip(hours.chunks(horizon)) {
-            let rows = self.rows(request, hours);
-            let series = self.series.entry(request.series.clone()).or_default();
-            let old = series.held.remove(&request.issue).unwrap_or_default();
+        for (request, hours) in requests.into_iter().zip(hours.chunks(horizon)) {
+            let series = self.series.entry(request.series).or_default();
+            series.raw.insert(
+                request.issue,
+                Raw {
+                    hours: hours.to_vec(),
+                    currency: request.currency,
+                    unit: request.unit,
+                },
+            );
+        }
+    }
+
+    /// Emits the row changes of series `key`: of the forecasts of `issues` (recomputed or
+    /// gone), and, with recalibration, of every forecast on a day whose window holds one of
+    /// them or a forecast of an hour in `prices` (changed).
+    fn emit(
+        &mut self,
+        key: &SeriesKey,
+        issues: BTreeSet<i64>,
+        prices: &BTreeSet<i64>,
+        out: &mut Vec<(ForecastRecord, Diff)>,
+    ) {
+        let Some(series) = self.series.get_mut(key) else {
+            return;
+        };
+        let calibration = Calibration::of(&self.settings);
+        let mut emit = issues;
+        if calibration.window_hours > 0 {
+            let horizon = calibration.horizon;
+            let mut sources: BTreeSet<i64> = emit.clone();
+            for &hour in prices {
+                sources.extend(series.raw.range(hour - horizon + 1..=hour).map(|(s, _)| *s));
+            }
+            let mut days = BTreeSet::new();
+            for source in sources {
+                days.extend(calibration.days_reading(source));
+            }
+            for day in days {
+                emit.extend(
+                    series
+                        .raw
+                        .range(day..day + HOURS_PER_DAY as i64)
+                        .map(|(s, _)| *s),
+                );
+            }
+        }
+        let mut factors: HashMap<i64, f64> = HashMap::new();
+        for issue in emit {
+            let rows = match series.raw.get(&issue) {
+                Some(raw) => {
+                    let day = calibration.day_of(issue);
+                    let factor = *factors
+                        .entry(day)
+                        .or_insert_with(|| calibration.factor(series, day, &self.settings));
+                    rows(&self.settings, key, issue, raw, factor)
+                }
+                None => Vec::new(),
+            };
+            let old = series.held.remove(&issue).unwrap_or_default();
             if old != rows {
                 out.extend(old.into_iter().map(|row| (row, -1)));
                 out.extend(rows.iter().cloned().map(|row| (row, 1)));
             }
             if !rows.is_empty() {
-                series.held.insert(request.issue, rows);
+                series.held.insert(issue, rows);
             }
+        }
+        if series.inputs.is_empty() && series.held.is_empty() && series.raw.is_empty() {
+            self.series.remove(key);
+        }
+    }
+}
+
+/// The interval recalibration of one operator (see the module documentation).
+struct Calibration {
+    /// `interval_window_days` in hours; 0 when the model's scales are kept.
+    window_hours: i64,
+    horizon: i64,
+    offset: i64,
+}
+
+impl Calibration {
+    fn of(settings: &ForecastSettings) -> Self {
+        Calibration {
+            window_hours: settings.forecaster.interval_window_days() as i64 * HOURS_PER_DAY as i64,
+            horizon: settings.horizon_hours as i64,
+            offset: i64::from(settings.clock_offset_hours),
         }
     }
 
-    /// The rows of one forecast, one per hour of its horizon; none when the model gave a
-    /// value that is not a number.
-    fn rows(&self, request: &Request, hours: &[HourForecast]) -> Vec<ForecastRecord> {
-        let first_hour = request.issue;
-        let at = |hour: i64| Timestamp::from_second(hour * SECONDS_PER_HOUR).ok();
-        let Some(issued_at) = at(first_hour) else {
+    /// The midnight (UTC hour) on the clock that starts the day of UTC hour `hour`.
+    fn day_of(&self, hour: i64) -> i64 {
+        hour - (hour + self.offset).rem_euclid(HOURS_PER_DAY as i64)
+    }
+
+    /// The days (their midnights) whose window holds the forecast issued at `issue`: those
+    /// from the first midnight its hours are all due by to `window` days after it.
+    fn days_reading(&self, issue: i64) -> impl Iterator<Item = i64> + use<> {
+        let due = issue + self.horizon;
+        let first = self.day_of(due + HOURS_PER_DAY as i64 - 1);
+        let last = issue + self.window_hours;
+        (first..=last).step_by(HOURS_PER_DAY)
+    }
+
+    /// The scale factor of the forecasts issued on the day that starts at `day`.
+    fn factor(&self, series: &Series, day: i64, settings: &ForecastSettings) -> f64 {
+        if self.window_hours == 0 {
+            return 1.0;
+        }
+        let forecaster = &settings.forecaster;
+        let mut errors = Vec::new();
+        for (&issue, raw) in series
+            .raw
+            .range(day - self.window_hours..=day - self.horizon)
+        {
+            for (hour, forecast) in (issue..).zip(&raw.hours) {
+                if let Some(value) = series.inputs.current(hour) {
+                    errors.push(forecaster.standardized_error(*forecast, value.price.to_f64()));
+                }
+            }
+        }
+        forecaster.interval_factor(errors)
+    }
+}
+
+/// The rows of the forecast of series `key` issued at `issue`, its scales multiplied by
+/// `factor`: one per hour of its horizon; none when a quantile is not a finite price.
+fn rows(
+    settings: &ForecastSettings,
+    key: &SeriesKey,
+    issue: i64,
+    raw: &Raw,
+    factor: f64,
+) -> Vec<ForecastRecord> {
+    let at = |hour: i64| Timestamp::from_second(hour * SECONDS_PER_HOUR).ok();
+    let Some(issued_at) = at(issue) else {
+        return Vec::new();
+    };
+    let forecaster = &settings.forecaster;
+    let mut rows = Vec::with_capacity(raw.hours.len());
+    for (offset, forecast) in (0i64..).zip(&raw.hours) {
+        let (Some(start), Some(end)) = (at(issue + offset), at(issue + offset + 1)) else {
             return Vec::new();
         };
-        let mut rows = Vec::with_capacity(hours.len());
-        for (offset, forecast) in (0i64..).zip(hours) {
-            let (Some(start), Some(end)) = (at(first_hour + offset), at(first_hour + offset + 1))
-            else {
-                return Vec::new();
-            };
-            let (Some(median), Some(lower_90), Some(upper_90)) = (
-                exact(forecast.median),
-                exact(forecast.lower_90),
-                exact(forecast.upper_90),
-            ) else {
-                tracing::warn!(operator = %self.settings.name, location = %request.series.location, issue = request.issue, "the model gave a value that is not a finite price; no forecast from this issue time");
-                return Vec::new();
-            };
-            rows.push(ForecastRecord {
-                key: ForecastKey {
-                    interval_start: start,
-                    market: request.series.market,
-                    product: request.series.product,
-                    location: request.series.location.clone(),
-                    issued_at,
-                    operator: self.settings.name.clone(),
-                },
-                interval_end: end,
-                horizon_hours: (offset + 1) as u16,
-                median,
-                lower_90,
-                upper_90,
-                currency: request.currency,
-                unit: request.unit,
-                model: self.settings.model_name.clone(),
-            });
-        }
-        rows
+        let scaled = HourForecast {
+            location: forecast.location,
+            scale: forecast.scale * factor,
+        };
+        let (Some(median), Some(lower_90), Some(upper_90)) = (
+            exact(forecaster.quantile(scaled, 0.5)),
+            exact(forecaster.quantile(scaled, 0.05)),
+            exact(forecaster.quantile(scaled, 0.95)),
+        ) else {
+            tracing::warn!(operator = %settings.name, location = %key.location, issue, "the model gave a value that is not a finite price; no forecast from this issue time");
+            return Vec::new();
+        };
+        rows.push(ForecastRecord {
+            key: ForecastKey {
+                interval_start: start,
+                market: key.market,
+                product: key.product,
+                location: key.location.clone(),
+                issued_at,
+                operator: settings.name.clone(),
+            },
+            interval_end: end,
+            horizon_hours: (offset + 1) as u16,
+            median,
+            lower_90,
+            upper_90,
+            currency: raw.currency,
+            unit: raw.unit,
+            model: settings.model_name.clone(),
+        });
     }
+    rows
 }
 
 /// Hours of known prices a forecast reads.

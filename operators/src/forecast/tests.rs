@@ -28,6 +28,8 @@ struct Naive168 {
     /// Exogenous inputs read: each adds a thousandth of its value at the target hour to
     /// the median, and a ten-thousandth of its first value to the band.
     exogenous: usize,
+    /// `interval_window_days`.
+    window_days: usize,
     calls: AtomicUsize,
     windows: AtomicUsize,
 }
@@ -47,6 +49,7 @@ impl Naive168 {
         Naive168 {
             horizon,
             exogenous,
+            window_days: 0,
             calls: AtomicUsize::new(0),
             windows: AtomicUsize::new(0),
         }
@@ -63,7 +66,8 @@ fn naive_hours(
     let high = known_prices.iter().copied().fold(f64::MIN, f64::max);
     let low = known_prices.iter().copied().fold(f64::MAX, f64::min);
     let calendar = (issue_hour.div_euclid(24) + 3).rem_euclid(7) + issue_hour.rem_euclid(24);
-    let band = 0.1 * (high - low)
+    let band = 1.0
+        + 0.1 * (high - low)
         + calendar as f64
         + exogenous.iter().map(|values| 1e-4 * values[0]).sum::<f64>();
     known_prices[..horizon]
@@ -74,9 +78,8 @@ fn naive_hours(
             let target = (168 + k).min(EXOGENOUS_WINDOW_HOURS - 1);
             let median = naive + exogenous.iter().map(|v| 1e-3 * v[target]).sum::<f64>();
             HourForecast {
-                median,
-                lower_90: median - band,
-                upper_90: median + band,
+                location: median,
+                scale: band,
             }
         })
         .collect()
@@ -93,6 +96,18 @@ impl Forecaster for Naive168 {
 
     fn exogenous(&self) -> Vec<String> {
         (0..self.exogenous).map(|i| format!("x{i}")).collect()
+    }
+
+    fn quantile(&self, hour: HourForecast, tau: f64) -> f64 {
+        naive_quantile(hour, tau)
+    }
+
+    fn standardized_error(&self, hour: HourForecast, price: f64) -> f64 {
+        (price - hour.location).abs() / hour.scale
+    }
+
+    fn interval_window_days(&self) -> usize {
+        self.window_days
     }
 
     fn forecast(&self, windows: &[ForecastWindow<'_>]) -> Result<Vec<HourForecast>, String> {
@@ -112,6 +127,17 @@ impl Forecaster for Naive168 {
             .flat_map(|w| naive_hours(w.known_prices, w.exogenous, w.issue_hour, self.horizon))
             .collect())
     }
+}
+
+/// The naive model's distributions are Gaussian in price space.
+fn naive_quantile(hour: HourForecast, tau: f64) -> f64 {
+    let z = match tau {
+        0.5 => 0.0,
+        0.05 => -1.644_853_626_951_472_2,
+        0.95 => 1.644_853_626_951_472_2,
+        _ => panic!("quantile {tau} not asked for"),
+    };
+    hour.location + hour.scale * z
 }
 
 fn settings(model: Arc<Naive168>, clock_offset_hours: i32) -> ForecastSettings {
@@ -217,7 +243,7 @@ fn run_with(rounds: Rounds, settings: ForecastSettings, workers: usize) -> Net {
 /// The forecasts of the final prices, straight from the rules: `finals` maps (location,
 /// UTC hour index from T0) to micro-units.
 fn batch(finals: &BTreeMap<(usize, i64), i64>, offset: i32, horizon: usize) -> Net {
-    batch_with(finals, &BTreeMap::new(), 0, offset, horizon)
+    batch_with(finals, &BTreeMap::new(), 0, offset, horizon, 0)
 }
 
 /// As [`batch`], for a model reading `inputs` exogenous series whose final values
@@ -228,6 +254,7 @@ fn batch_with(
     inputs: usize,
     offset: i32,
     horizon: usize,
+    window_days: i64,
 ) -> Net {
     let mut net = Net::new();
     let grid = IssueGrid {
@@ -244,6 +271,8 @@ fn batch_with(
         let (Some(first), Some(last)) = (hours.keys().next(), hours.keys().last()) else {
             continue;
         };
+        // The model's forecasts first, then their rows with the day's interval factor.
+        let mut raw: BTreeMap<i64, Vec<HourForecast>> = BTreeMap::new();
         let mut issue = grid.at_or_after(*first);
         while issue <= last + 1 + 168 {
             let known: Option<Vec<f64>> = (issue - 168..issue)
@@ -261,31 +290,52 @@ fn batch_with(
                 .collect();
             if let (Some(known), Some(window)) = (known, window) {
                 let local = issue + i64::from(offset);
-                let hours = naive_hours(&known, &window, local, horizon);
-                for (k, hour) in hours.into_iter().enumerate() {
-                    let start = Timestamp::from_second((issue + k as i64) * 3_600).unwrap();
-                    let record = ForecastRecord {
-                        key: ForecastKey {
-                            interval_start: start,
-                            market: Market::NordPool,
-                            product: Product::DayAheadHourly,
-                            location: Arc::from(format!("L{location}")),
-                            issued_at: Timestamp::from_second(issue * 3_600).unwrap(),
-                            operator: Arc::from("forecast"),
-                        },
-                        interval_end: start + SignedDuration::from_hours(1),
-                        horizon_hours: k as u16 + 1,
-                        median: exact(hour.median).unwrap(),
-                        lower_90: exact(hour.lower_90).unwrap(),
-                        upper_90: exact(hour.upper_90).unwrap(),
-                        currency: Currency::EUR,
-                        unit: Unit::MegawattHour,
-                        model: Arc::from("naive"),
-                    };
-                    net.insert(record, 1);
-                }
+                raw.insert(issue, naive_hours(&known, &window, local, horizon));
             }
             issue += grid.every;
+        }
+        for (&issue, forecasts) in &raw {
+            let day = issue - (issue + i64::from(offset)).rem_euclid(24);
+            let mut errors = Vec::new();
+            if window_days > 0 {
+                for (&past, past_forecasts) in
+                    raw.range(day - window_days * 24..=day - horizon as i64)
+                {
+                    for (k, forecast) in past_forecasts.iter().enumerate() {
+                        if let Some(&price) = hours.get(&(past + k as i64)) {
+                            let price = Price::from_micros(price).to_f64();
+                            errors.push((price - forecast.location).abs() / forecast.scale);
+                        }
+                    }
+                }
+            }
+            let factor = interval_factor(errors);
+            for (k, hour) in forecasts.iter().enumerate() {
+                let scaled = HourForecast {
+                    location: hour.location,
+                    scale: hour.scale * factor,
+                };
+                let start = Timestamp::from_second((issue + k as i64) * 3_600).unwrap();
+                let record = ForecastRecord {
+                    key: ForecastKey {
+                        interval_start: start,
+                        market: Market::NordPool,
+                        product: Product::DayAheadHourly,
+                        location: Arc::from(format!("L{location}")),
+                        issued_at: Timestamp::from_second(issue * 3_600).unwrap(),
+                        operator: Arc::from("forecast"),
+                    },
+                    interval_end: start + SignedDuration::from_hours(1),
+                    horizon_hours: k as u16 + 1,
+                    median: exact(naive_quantile(scaled, 0.5)).unwrap(),
+                    lower_90: exact(naive_quantile(scaled, 0.05)).unwrap(),
+                    upper_90: exact(naive_quantile(scaled, 0.95)).unwrap(),
+                    currency: Currency::EUR,
+                    unit: Unit::MegawattHour,
+                    model: Arc::from("naive"),
+                };
+                net.insert(record, 1);
+            }
         }
     }
     net
@@ -434,12 +484,16 @@ proptest! {
                 *entry = (*entry).max(micros);
             }
         }
-        // The day-ahead grid, and the 6-hour and week-ahead ones.
-        for horizon in [24, 6, 168] {
-            let expected = batch(&finals, offset, horizon);
+        // The day-ahead grid, and the 6-hour and week-ahead ones; the intervals
+        // recalibrated from the errors of the last two days (day-ahead) and one (6 hours).
+        for (horizon, window_days) in [(24, 2), (6, 1), (168, 0)] {
+            let expected = batch_with(&finals, &BTreeMap::new(), 0, offset, horizon, window_days);
             for workers in [1, 2] {
-                let model = Arc::new(Naive168::with_horizon(horizon));
-                let net = run(updates.clone(), settings(model, offset), workers);
+                let model = Naive168 {
+                    window_days: window_days as usize,
+                    ..Naive168::with_horizon(horizon)
+                };
+                let net = run(updates.clone(), settings(Arc::new(model), offset), workers);
                 prop_assert_eq!(&net, &expected, "horizon {} workers {}", horizon, workers);
             }
         }
@@ -495,7 +549,7 @@ fn exogenous_values_gate_forecasts_and_revisions_reach_them() {
         settings(model.clone(), 1),
         1,
     );
-    assert_eq!(first, batch_with(&prices_finals, &exogenous, 2, 1, 24));
+    assert_eq!(first, batch_with(&prices_finals, &exogenous, 2, 1, 24, 0));
     assert_eq!(first.len(), 24, "day 7 only");
     assert!(
         first
@@ -519,7 +573,7 @@ fn exogenous_values_gate_forecasts_and_revisions_reach_them() {
     for workers in [1, 2] {
         let model = Arc::new(Naive168::with_exogenous(24, 2));
         let net = run_with(rounds.clone(), settings(model, 1), workers);
-        assert_eq!(net, batch_with(&prices_finals, &exogenous, 2, 1, 24));
+        assert_eq!(net, batch_with(&prices_finals, &exogenous, 2, 1, 24, 0));
         assert_eq!(net.len(), 2 * 24, "days 7 and 8");
     }
     // The revision (hour 170: day 7's third hour) moved day 7's median there.
@@ -615,13 +669,62 @@ proptest! {
                 *entry = (*entry).max(micros);
             }
         }
-        for horizon in [24, 6] {
-            let expected = batch_with(&finals, &exogenous, 2, offset, horizon);
+        for (horizon, window_days) in [(24, 1), (6, 0)] {
+            let expected = batch_with(&finals, &exogenous, 2, offset, horizon, window_days);
             for workers in [1, 2] {
-                let model = Arc::new(Naive168::with_exogenous(horizon, 2));
-                let net = run_with(updates.clone(), settings(model, offset), workers);
+                let model = Naive168 {
+                    window_days: window_days as usize,
+                    ..Naive168::with_exogenous(horizon, 2)
+                };
+                let net = run_with(updates.clone(), settings(Arc::new(model), offset), workers);
                 prop_assert_eq!(&net, &expected, "horizon {} workers {}", horizon, workers);
             }
         }
+    }
+}
+
+#[test]
+fn a_revised_price_recalibrates_the_intervals_of_every_day_whose_window_holds_it() {
+    // 18 days; a 10-day recalibration window. A revision at hour 7·24 + 5 (a target of
+    // day 7's forecast) changes the inputs of the forecasts up to day 14 and the errors in
+    // the windows of days 8 to 17: days 15 to 17 change through recalibration alone.
+    let days = 18;
+    let revised_hour = 7 * 24 + 5;
+    let prices: Vec<(PriceRecord, isize)> = (0..days * 24)
+        .map(|h| (hourly(0, h, series_price(0, h), 1), 1))
+        .collect();
+    let old = hourly(0, revised_hour, series_price(0, revised_hour), 1);
+    let new_micros = series_price(0, revised_hour) + 400_000_000;
+    let new = hourly(0, revised_hour, new_micros, 2);
+    let mut finals: BTreeMap<(usize, i64), i64> = (0..days * 24)
+        .map(|h| ((0, h), series_price(0, h)))
+        .collect();
+    let model = || {
+        Arc::new(Naive168 {
+            window_days: 10,
+            ..Naive168::default()
+        })
+    };
+    let before = run(vec![prices.clone()], settings(model(), 0), 1);
+    assert_eq!(before, batch_with(&finals, &BTreeMap::new(), 0, 0, 24, 10));
+    finals.insert((0, revised_hour), new_micros);
+    let expected = batch_with(&finals, &BTreeMap::new(), 0, 0, 24, 10);
+    for workers in [1, 2] {
+        let rounds = vec![prices.clone(), vec![(old.clone(), -1), (new.clone(), 1)]];
+        assert_eq!(run(rounds, settings(model(), 0), workers), expected);
+    }
+    // Day 16's intervals (T0 is 23:00 UTC: its forecast is issued at hour 16·24 + 1)
+    // widened, its medians did not move.
+    let day_16 = |net: &Net| -> Vec<(Price, Price)> {
+        net.keys()
+            .filter(|row| row.key.issued_at.as_second() / 3_600 == T0_HOUR + 16 * 24 + 1)
+            .map(|row| (row.median, row.upper_90))
+            .collect()
+    };
+    let (old_rows, new_rows) = (day_16(&before), day_16(&expected));
+    assert_eq!(old_rows.len(), 24);
+    for (old, new) in old_rows.iter().zip(&new_rows) {
+        assert_eq!(old.0, new.0);
+        assert!(new.1 > old.1, "{old:?} {new:?}");
     }
 }
