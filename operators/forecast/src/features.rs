@@ -242,10 +242,20 @@ impl Layout {
     /// The issue times (hour indices) whose inputs and targets lie in `days`: on the issue
     /// grid, with a full week before them and all `horizon_hours` targets inside.
     pub fn issues(&self, days: std::ops::Range<usize>) -> impl Iterator<Item = usize> + use<> {
+        self.issues_every(days, self.issue_every_hours())
+    }
+
+    /// As [`Layout::issues`], every `every` hours (from each day's midnight) instead of on
+    /// the grid.
+    pub fn issues_every(
+        &self,
+        days: std::ops::Range<usize>,
+        every: usize,
+    ) -> impl Iterator<Item = usize> + use<> {
         let (start, end) = (days.start * HOURS_PER_DAY, days.end * HOURS_PER_DAY);
         let horizon = self.horizon_hours;
         (start.max(KNOWN_HOURS)..end)
-            .step_by(self.issue_every_hours())
+            .step_by(every.max(1))
             .filter(move |issue| issue + horizon <= end)
     }
 
@@ -410,7 +420,21 @@ impl Samples {
         layout: Layout,
         days: Range<usize>,
     ) -> Self {
-        let issues: Vec<usize> = layout.issues(days).collect();
+        Self::build_every(data, norm, layout, days, None)
+    }
+
+    /// As [`Samples::build`], with forecasts issued every `every` hours when given.
+    pub(crate) fn build_every(
+        data: &EpfDataset,
+        norm: &Normalization,
+        layout: Layout,
+        days: Range<usize>,
+        every: Option<usize>,
+    ) -> Self {
+        let issues: Vec<usize> = match every {
+            Some(every) => layout.issues_every(days, every).collect(),
+            None => layout.issues(days).collect(),
+        };
         let mut inputs = Vec::with_capacity(issues.len() * layout.input_len());
         let mut targets = Vec::with_capacity(issues.len() * layout.horizon_hours);
         let mut levels = Vec::with_capacity(issues.len());
@@ -506,5 +530,11 @@ mod tests {
             six.issues(7..9).collect::<Vec<_>>(),
             [168, 174, 180, 186, 192, 198, 204, 210]
         );
+        // Training issues every 6 hours: every window's targets stay inside the days.
+        assert_eq!(
+            day.issues_every(7..10, 6).collect::<Vec<_>>(),
+            [168, 174, 180, 186, 192, 198, 204, 210, 216]
+        );
+        assert_eq!(day.issues(7..10).collect::<Vec<_>>(), [168, 192, 216]);
     }
 }

@@ -11,7 +11,7 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use crate::data::{EpfDataset, SplitConfig};
+use crate::data::{EpfDataset, HOURS_PER_DAY, SplitConfig};
 use crate::device::DeviceChoice;
 use crate::error::{ForecastError, Result};
 use crate::features::{KNOWN_HOURS, Layout, Normalization, Samples};
@@ -33,7 +33,9 @@ pub struct TrainConfig {
     pub batch_size: usize,
     /// Upper bound on epochs. Default 200.
     pub max_epochs: usize,
-    /// Stop after this many epochs without a better validation rMAE. Default 25.
+    /// Stop after this many epochs without a better validation rMAE. Default 10 (an epoch
+    /// of a day-ahead model is four passes over the training days, see
+    /// `train_issue_every_hours`).
     pub patience: usize,
     /// Peak learning rate. Default 1e-3.
     pub learning_rate: f64,
@@ -63,6 +65,16 @@ pub struct TrainConfig {
     /// year before the test period. The interval scale factor still comes from the
     /// validation period's forecasts of the early-stopped networks. Default false.
     pub refit_with_validation: bool,
+    /// Training forecasts of models up to a day ahead are issued every this many hours, or
+    /// on the model's issue grid where that is denser (1-hour models: every hour): a
+    /// day-ahead model trains on four overlapping windows a day (00, 06, 12, 18 h; their
+    /// tokens start at those hours) instead of the midnight one alone, four times the
+    /// samples from the same training days. Validation and test forecasts stay on the
+    /// grid, and models of more than a day (the week-ahead one) train on their grid: there
+    /// it made the NP test rMAE worse (0.794 → 0.856). 24 trains day-ahead models on
+    /// midnights only. Default 6 (NP day-ahead test rMAE 0.434 → 0.420 for an ensemble of
+    /// 4, see docs/forecasting.md).
+    pub train_issue_every_hours: usize,
 }
 
 impl Default for TrainConfig {
@@ -73,7 +85,7 @@ impl Default for TrainConfig {
             seed: 42,
             batch_size: 32,
             max_epochs: 200,
-            patience: 25,
+            patience: 10,
             learning_rate: 1e-3,
             warmup_epochs: 3,
             final_lr_fraction: 0.05,
@@ -84,6 +96,7 @@ impl Default for TrainConfig {
             ensemble: 1,
             interval_window_days: 182,
             refit_with_validation: false,
+            train_issue_every_hours: 6,
         }
     }
 }
@@ -104,6 +117,9 @@ impl TrainConfig {
                 "batch_size, max_epochs and ensemble must be positive",
             );
         }
+        if self.train_issue_every_hours == 0 {
+            return refuse("train_issue_every_hours", "must be at least 1");
+        }
         let positive = |v: f64| v.is_finite() && v > 0.0;
         if !positive(self.learning_rate) || !(0.0..=1.0).contains(&self.final_lr_fraction) {
             return refuse(
@@ -120,6 +136,17 @@ impl TrainConfig {
             );
         }
         Ok(())
+    }
+
+    /// Hours between the training forecasts of a model of `layout`
+    /// ([`TrainConfig::train_issue_every_hours`]).
+    pub fn training_issue_every_hours(&self, layout: Layout) -> usize {
+        let grid = layout.issue_every_hours();
+        if layout.horizon_hours > HOURS_PER_DAY {
+            grid
+        } else {
+            self.train_issue_every_hours.min(grid)
+        }
     }
 
     /// The learning rate of optimiser step `step` of `total`.
@@ -219,7 +246,13 @@ pub fn train(
         config,
         norm: &norm,
         layout,
-        train_set: Samples::build(data, &norm, layout, split.train.clone()),
+        train_set: Samples::build_every(
+            data,
+            &norm,
+            layout,
+            split.train.clone(),
+            Some(config.training_issue_every_hours(layout)),
+        ),
         validation_set: Samples::build(data, &norm, layout, split.validation.clone()),
         refit_set: config
             .refit_with_validation
@@ -574,6 +607,34 @@ impl SplitMix64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn training_forecasts_are_denser_up_to_a_day_ahead_only() {
+        let config = TrainConfig::default();
+        let every = |horizon_hours| {
+            config.training_issue_every_hours(
+                ModelConfig {
+                    horizon_hours,
+                    ..ModelConfig::default()
+                }
+                .layout(),
+            )
+        };
+        assert_eq!([every(1), every(6), every(24), every(168)], [1, 6, 6, 24]);
+        let midnights = TrainConfig {
+            train_issue_every_hours: 24,
+            ..TrainConfig::default()
+        };
+        assert_eq!(
+            midnights.training_issue_every_hours(ModelConfig::default().layout()),
+            24
+        );
+        let zero = TrainConfig {
+            train_issue_every_hours: 0,
+            ..TrainConfig::default()
+        };
+        assert!(zero.validate().is_err());
+    }
 
     #[test]
     fn schedule_warms_up_then_decays() {
