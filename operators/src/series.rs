@@ -80,6 +80,21 @@ struct Pending<Q> {
     capability: Capability<Time>,
 }
 
+impl<Q> Pending<Q> {
+    /// The updates held for `time`, made (holding `capability()`) if there are none yet.
+    fn at(
+        pending: &mut BTreeMap<Time, Self>,
+        time: Time,
+        capability: impl FnOnce() -> Capability<Time>,
+    ) -> &mut Self {
+        pending.entry(time).or_insert_with(|| Pending {
+            updates: Vec::new(),
+            shared: Vec::new(),
+            capability: capability(),
+        })
+    }
+}
+
 /// Exchanges `prices` by (market, location), holds each logical time's updates until the
 /// input frontier passes it, then hands them, in time order, to `process`, which appends
 /// the output's changes at that time.
@@ -123,13 +138,7 @@ where
         move |frontiers| {
             input.for_each(|capability, updates| {
                 for (record, time, diff) in updates.drain(..) {
-                    pending
-                        .entry(time)
-                        .or_insert_with(|| Pending {
-                            updates: Vec::new(),
-                            shared: Vec::new(),
-                            capability: capability.delayed(&time, 0),
-                        })
+                    Pending::at(&mut pending, time, || capability.delayed(&time, 0))
                         .updates
                         .push((record, diff));
                 }
@@ -137,13 +146,7 @@ where
             if let Some(shared_input) = &mut shared_input {
                 shared_input.for_each(|capability, updates| {
                     for (record, time, diff) in updates.drain(..) {
-                        pending
-                            .entry(time)
-                            .or_insert_with(|| Pending {
-                                updates: Vec::new(),
-                                shared: Vec::new(),
-                                capability: capability.delayed(&time, 0),
-                            })
+                        Pending::at(&mut pending, time, || capability.delayed(&time, 0))
                             .shared
                             .push((record, diff));
                     }

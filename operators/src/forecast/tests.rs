@@ -419,6 +419,26 @@ fn sub_hourly_prices_are_not_forecast() {
 /// (location, hour, revision, +1 insert or -1 withdrawal).
 type Edit = (usize, i64, i64, isize);
 
+/// Appends one round per drawn list of `(stream, hour, revision, withdraw)` edits, keeping
+/// those `keep` accepts.
+fn push_edit_rounds(
+    all: &mut Vec<Vec<Edit>>,
+    edits: Vec<Vec<(usize, i64, i64, bool)>>,
+    keep: impl Fn(usize, i64) -> bool,
+) {
+    for round in edits {
+        all.push(
+            round
+                .into_iter()
+                .filter(|&(stream, hour, _, _)| keep(stream, hour))
+                .map(|(stream, hour, revision, withdraw)| {
+                    (stream, hour, revision, if withdraw { -1 } else { 1 })
+                })
+                .collect(),
+        );
+    }
+}
+
 /// Random rounds: every hour of two series spread over a few loading rounds, then rounds
 /// of a few edits each (revisions, withdrawals, re-insertions), so that a lone change late
 /// in a run must reach every forecast that reads it.
@@ -438,16 +458,7 @@ fn rounds_strategy() -> impl Strategy<Value = (Vec<Vec<Edit>>, i32)> {
                     all[(mixed % loading as u64) as usize].push((location, hour, 0, 1));
                 }
             }
-            for round in edits {
-                all.push(
-                    round
-                        .into_iter()
-                        .map(|(location, hour, revision, withdraw)| {
-                            (location, hour, revision, if withdraw { -1 } else { 1 })
-                        })
-                        .collect(),
-                );
-            }
+            push_edit_rounds(&mut all, edits, |_, _| true);
             (all, offset)
         })
 }
@@ -608,17 +619,9 @@ fn exogenous_rounds_strategy() -> impl Strategy<Value = (Vec<Vec<Edit>>, i32)> {
                     }
                 }
             }
-            for round in edits {
-                all.push(
-                    round
-                        .into_iter()
-                        .filter(|&(stream, hour, _, _)| stream >= 2 || hour < 10 * 24)
-                        .map(|(stream, hour, revision, withdraw)| {
-                            (stream, hour, revision, if withdraw { -1 } else { 1 })
-                        })
-                        .collect(),
-                );
-            }
+            push_edit_rounds(&mut all, edits, |stream, hour| {
+                stream >= 2 || hour < 10 * 24
+            });
             (all, offset)
         })
 }

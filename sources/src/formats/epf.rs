@@ -116,15 +116,28 @@ pub struct EpfCsv;
 impl EpfCsv {
     /// The parser; the files hold day-ahead hourly prices, the only product accepted.
     pub fn new(product: Option<Product>) -> Result<Self, FormatLookupError> {
-        match product {
-            None | Some(Product::DayAheadHourly) => Ok(EpfCsv),
-            Some(product) => Err(FormatLookupError::Product {
-                format: NAME,
-                product,
-                reason: "the EPF benchmark holds day-ahead hourly prices only (DAY_AHEAD_HOURLY)"
-                    .into(),
-            }),
-        }
+        day_ahead_hourly_only(
+            product,
+            NAME,
+            "the EPF benchmark holds day-ahead hourly prices only (DAY_AHEAD_HOURLY)",
+        )
+        .map(|()| EpfCsv)
+    }
+}
+
+/// Accepts no product or `DAY_AHEAD_HOURLY`, the only one an EPF file holds.
+fn day_ahead_hourly_only(
+    product: Option<Product>,
+    format: &'static str,
+    reason: &str,
+) -> Result<(), FormatLookupError> {
+    match product {
+        None | Some(Product::DayAheadHourly) => Ok(()),
+        Some(product) => Err(FormatLookupError::Product {
+            format,
+            product,
+            reason: reason.into(),
+        }),
     }
 }
 
@@ -149,16 +162,13 @@ pub struct EpfExogenousCsv;
 impl EpfExogenousCsv {
     /// The parser; the forecasts are day-ahead hourly, the only product accepted.
     pub fn new(product: Option<Product>) -> Result<Self, FormatLookupError> {
-        match product {
-            None | Some(Product::DayAheadHourly) => Ok(EpfExogenousCsv),
-            Some(product) => Err(FormatLookupError::Product {
-                format: EXOGENOUS_NAME,
-                product,
-                reason: "the EPF benchmark's exogenous series are day-ahead hourly forecasts \
-                         (DAY_AHEAD_HOURLY)"
-                    .into(),
-            }),
-        }
+        day_ahead_hourly_only(
+            product,
+            EXOGENOUS_NAME,
+            "the EPF benchmark's exogenous series are day-ahead hourly forecasts \
+             (DAY_AHEAD_HOURLY)",
+        )
+        .map(|()| EpfExogenousCsv)
     }
 }
 
