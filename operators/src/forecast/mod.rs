@@ -10,7 +10,7 @@
 //!
 //! The rules, which make the output a function of the series' current prices alone (a
 //! run with revisions and out-of-order arrivals ends with the rows a batch computation
-//! over the final prices gives; `operators/src/forecast/tests.rs` checks this at one and
+//! over the final prices gives; `operators/src/forecast/tests/` checks this at one and
 //! two workers):
 //!
 //! - **Issue times** are every midnight on that clock for a day-ahead model (and for
