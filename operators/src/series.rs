@@ -185,7 +185,44 @@ pub(crate) mod testing {
 
     use differential_dataflow::input::Input;
     use gridflow_engine::Collection;
-    use gridflow_engine::record::PriceRecord;
+    use gridflow_engine::record::{
+        Components, Currency, LocationType, Origin, Price, PriceKey, PriceRecord, Unit, Version,
+    };
+    use jiff::Timestamp;
+
+    /// A test price in `currency` per MWh, its native values the same, published at the
+    /// epoch as `revision`, from line `line` of a file called `test`.
+    pub(crate) fn price_record(
+        key: PriceKey,
+        location_type: LocationType,
+        interval_end: Timestamp,
+        price: Price,
+        currency: Currency,
+        revision: i64,
+        line: u64,
+    ) -> PriceRecord {
+        PriceRecord {
+            key,
+            location_type,
+            interval_end,
+            price,
+            currency,
+            unit: Unit::MegawattHour,
+            components: Components::default(),
+            native_price: price,
+            native_currency: currency,
+            native_unit: Unit::MegawattHour,
+            version: Version {
+                revision: Some(revision),
+                published_at: Timestamp::UNIX_EPOCH,
+            },
+            origin: Origin {
+                source: Arc::from("test"),
+                file: Arc::from("test"),
+                line,
+            },
+        }
+    }
 
     /// Runs `operator` over `rounds` of updates (one logical time each) on `workers`
     /// workers, worker 0 feeding everything (the operator's exchange spreads the series),

@@ -24,32 +24,20 @@ fn start(interval: usize) -> Timestamp {
 fn price(location: usize, interval: usize, micros: i64, revision: i64) -> PriceRecord {
     let start = start(interval);
     let price = Price::from_micros(micros);
-    PriceRecord {
-        key: PriceKey {
+    crate::series::testing::price_record(
+        PriceKey {
             interval_start: start,
             market: Market::Nem,
             product: Product::RealTime5Min,
             location: Arc::from(format!("L{location}")),
         },
-        location_type: LocationType::Region,
-        interval_end: start + SignedDuration::from_mins(5),
+        LocationType::Region,
+        start + SignedDuration::from_mins(5),
         price,
-        currency: Currency::AUD,
-        unit: Unit::MegawattHour,
-        components: Components::default(),
-        native_price: price,
-        native_currency: Currency::AUD,
-        native_unit: Unit::MegawattHour,
-        version: Version {
-            revision: Some(revision),
-            published_at: Timestamp::UNIX_EPOCH,
-        },
-        origin: Origin {
-            source: Arc::from("test"),
-            file: Arc::from("test"),
-            line: interval as u64,
-        },
-    }
+        Currency::AUD,
+        revision,
+        interval as u64,
+    )
 }
 
 fn hmm_settings(warm_up: usize, refit_every: usize, window: usize) -> RegimeSettings {

@@ -197,32 +197,20 @@ fn hourly(location: usize, hour: i64, micros: i64, revision: i64) -> PriceRecord
 fn price(location: usize, minute: i64, minutes: i64, micros: i64, revision: i64) -> PriceRecord {
     let start = Timestamp::from_second((T0_HOUR * 60 + minute) * 60).unwrap();
     let price = Price::from_micros(micros);
-    PriceRecord {
-        key: PriceKey {
+    crate::series::testing::price_record(
+        PriceKey {
             interval_start: start,
             market: Market::NordPool,
             product: Product::DayAheadHourly,
             location: Arc::from(format!("L{location}")),
         },
-        location_type: LocationType::Area,
-        interval_end: start + SignedDuration::from_mins(minutes),
+        LocationType::Area,
+        start + SignedDuration::from_mins(minutes),
         price,
-        currency: Currency::EUR,
-        unit: Unit::MegawattHour,
-        components: Components::default(),
-        native_price: price,
-        native_currency: Currency::EUR,
-        native_unit: Unit::MegawattHour,
-        version: Version {
-            revision: Some(revision),
-            published_at: Timestamp::UNIX_EPOCH,
-        },
-        origin: Origin {
-            source: Arc::from("test"),
-            file: Arc::from("test"),
-            line: minute as u64,
-        },
-    }
+        Currency::EUR,
+        revision,
+        minute as u64,
+    )
 }
 
 /// Runs `forecast` over rounds of updates (one logical time each) on `workers` workers.
