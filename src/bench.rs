@@ -260,7 +260,7 @@ pub(crate) fn forecast_only(device: &str) -> Result<()> {
     }
     let _ = writeln!(
         out,
-        "\n| series | timed passes | ms per pass, median (range) | series/s | GFLOP/s | of matmul's {:.1} GFLOP/s |\n|---|---|---|---|---|---|",
+        "\n| path | series | timed passes | ms per pass, median (range) | series/s | GFLOP/s | of matmul's {:.1} GFLOP/s |\n|---|---|---|---|---|---|---|",
         report.matmul_gflops()
     );
     for batch in &report.batches {
@@ -270,7 +270,8 @@ pub(crate) fn forecast_only(device: &str) -> Result<()> {
         };
         let _ = writeln!(
             out,
-            "| {series} | {} | {:.3} ({:.3}–{:.3}) | {:.0} | {:.2} | {:.1} % |",
+            "| {} | {series} | {} | {:.3} ({:.3}–{:.3}) | {:.0} | {:.2} | {:.1} % |",
+            batch.path,
             batch.timing.passes,
             batch.timing.median * 1e3,
             batch.timing.fastest * 1e3,

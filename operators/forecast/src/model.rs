@@ -138,15 +138,15 @@ impl ModelConfig {
 /// The forecasting network (burn module). Build it with [`ModelConfig::init`].
 #[derive(Module, Debug)]
 pub struct ForecastModel {
-    embed: Linear,
-    position: Param<Tensor<3>>,
+    pub(crate) embed: Linear,
+    pub(crate) position: Param<Tensor<3>>,
     dropout: Dropout,
-    encoder: TransformerEncoder,
-    norm: LayerNorm,
-    head: Linear,
-    skip: Option<Linear>,
-    patch_hours: usize,
-    horizon_hours: usize,
+    pub(crate) encoder: TransformerEncoder,
+    pub(crate) norm: LayerNorm,
+    pub(crate) head: Linear,
+    pub(crate) skip: Option<Linear>,
+    pub(crate) patch_hours: usize,
+    pub(crate) horizon_hours: usize,
 }
 
 /// The predictive distribution of a batch of forecasts, in model space:

@@ -17,6 +17,7 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 
+use crate::cpu_network::CpuNetwork;
 use crate::device::DeviceChoice;
 use crate::error::Result;
 use crate::model::ModelConfig;
@@ -78,9 +79,30 @@ pub struct Timing {
     pub slowest: f64,
 }
 
+/// Which implementation of the forward pass was timed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardPath {
+    /// burn's `ForecastModel::forward` on the device (training's path, and the GPUs').
+    Burn,
+    /// The fused CPU path predictions use on the CPU device (weights copied out of burn,
+    /// chunks of series through every layer, the batch split over the machine's cores).
+    FusedCpu,
+}
+
+impl std::fmt::Display for ForwardPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Burn => "burn",
+            Self::FusedCpu => "fused CPU",
+        })
+    }
+}
+
 /// One batch size's forward passes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BatchTiming {
+    /// The implementation timed.
+    pub path: ForwardPath,
     /// Series per timed pass.
     pub batch: usize,
     /// `Some(n)`: the pass is consecutive forward passes of at most n of those series.
@@ -135,8 +157,9 @@ pub struct InferenceReport {
     pub matmul_before: MatmulBaseline,
     /// …and again after it, since a shared machine drifts.
     pub matmul_after: MatmulBaseline,
-    /// One entry per batch size, in the order asked, each followed by its split timing
-    /// where [`BenchSettings::sub_batch`] applies.
+    /// Per batch size, in the order asked: on the CPU the fused path first; then burn's
+    /// forward pass, followed by its split timing where [`BenchSettings::sub_batch`]
+    /// applies.
     pub batches: Vec<BatchTiming>,
 }
 
@@ -205,11 +228,28 @@ pub fn inference(
         device.seed(settings.seed);
         config.init(&device).valid()
     };
+    let fused = (used == DeviceChoice::Cpu).then(|| CpuNetwork::from_model(&model));
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let layout = config.layout();
     let shape = [layout.tokens(), layout.token_width()];
     let mut batches = Vec::with_capacity(settings.batches.len());
     for &batch in &settings.batches {
-        let inputs = random_inputs(batch, shape, settings.seed, &device);
+        let values = random_inputs(batch * shape[0] * shape[1], settings.seed);
+        if let Some(network) = &fused {
+            let timing = repeat(settings, || {
+                std::hint::black_box(network.forward(&values, threads));
+            });
+            batches.push(BatchTiming {
+                path: ForwardPath::FusedCpu,
+                batch,
+                sub_batch: None,
+                timing,
+            });
+        }
+        let inputs = Tensor::from_data(
+            TensorData::new(values, [batch, shape[0], shape[1]]),
+            &device,
+        );
         let splits = std::iter::once(None).chain(
             settings
                 .sub_batch
@@ -231,6 +271,7 @@ pub fn inference(
                 }
             });
             batches.push(BatchTiming {
+                path: ForwardPath::Burn,
                 batch,
                 sub_batch,
                 timing,
@@ -300,16 +341,11 @@ fn repeat(settings: &BenchSettings, mut pass: impl FnMut()) -> Timing {
     }
 }
 
-/// `[batch, tokens, width]` values uniform in [−1, 1), the same for a given seed on every
-/// device (drawn here, not by the backend).
-fn random_inputs(
-    batch: usize,
-    [tokens, width]: [usize; 2],
-    seed: u64,
-    device: &Device,
-) -> Tensor<3> {
+/// `len` values uniform in [−1, 1), the same for a given seed on every device (drawn here,
+/// not by the backend).
+fn random_inputs(len: usize, seed: u64) -> Vec<f32> {
     let mut state = seed;
-    let values: Vec<f32> = (0..batch * tokens * width)
+    (0..len)
         .map(|_| {
             // SplitMix64; the top 24 bits give an f32 in [0, 1) exactly.
             state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -319,8 +355,7 @@ fn random_inputs(
             z ^= z >> 31;
             2.0 * ((z >> 40) as f32 / (1u64 << 24) as f32) - 1.0
         })
-        .collect();
-    Tensor::from_data(TensorData::new(values, [batch, tokens, width]), device)
+        .collect()
 }
 
 #[cfg(test)]
@@ -378,12 +413,22 @@ mod tests {
         assert_eq!(report.device, DeviceChoice::Cpu);
         assert_eq!(report.flops_per_series, 1_238_016);
         assert_eq!(report.matmul_before.size, 32);
-        let sizes: Vec<(usize, Option<usize>)> = report
+        let sizes: Vec<(ForwardPath, usize, Option<usize>)> = report
             .batches
             .iter()
-            .map(|b| (b.batch, b.sub_batch))
+            .map(|b| (b.path, b.batch, b.sub_batch))
             .collect();
-        assert_eq!(sizes, [(1, None), (3, None), (3, Some(2))]);
+        use ForwardPath::{Burn, FusedCpu};
+        assert_eq!(
+            sizes,
+            [
+                (FusedCpu, 1, None),
+                (Burn, 1, None),
+                (FusedCpu, 3, None),
+                (Burn, 3, None),
+                (Burn, 3, Some(2))
+            ]
+        );
         for batch in &report.batches {
             assert_eq!(batch.timing.passes, 2);
             assert!(batch.timing.fastest <= batch.timing.median);

@@ -11,10 +11,11 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
+use crate::cpu_network::CpuNetwork;
 use crate::data::{EpfDataset, HOURS_PER_DAY, SplitConfig};
 use crate::device::DeviceChoice;
 use crate::error::{ForecastError, Result};
-use crate::features::{KNOWN_HOURS, Layout, Normalization, Samples};
+use crate::features::{KNOWN_HOURS, Layout, Level, Normalization, Samples};
 use crate::model::{ForecastModel, ModelConfig, Prediction, gaussian_nll};
 use crate::trained::{ModelMeta, TrainedModel};
 
@@ -282,7 +283,8 @@ pub fn train(
         models.push(model);
         members.push(report);
     }
-    let predicted = predict_ensemble(&models, &run.validation_set, layout, &device);
+    let cpu_networks = CpuNetwork::for_device(&models, used);
+    let predicted = predict_ensemble(&models, &cpu_networks, &run.validation_set, layout, &device);
     let validation_rmae = run.rmae(&predicted);
     let validation_targets: Vec<f64> = run
         .validation_prices
@@ -311,7 +313,7 @@ pub fn train(
         device: used,
     };
     let meta = ModelMeta::new(data, layout, norm, scale_factor, config.clone(), report);
-    Ok(TrainedModel::from_parts(models, device, meta))
+    Ok(TrainedModel::from_parts(models, device, used, meta))
 }
 
 /// What every member of one training run shares.
@@ -495,6 +497,16 @@ pub(crate) struct Predicted {
     pub(crate) scale: Vec<f64>,
 }
 
+impl Predicted {
+    /// Appends one forecast given in its sample's standardised space, undoing `level`.
+    fn push_standardised(&mut self, level: Level, loc: &[f32], scale: &[f32]) {
+        self.loc
+            .extend(loc.iter().map(|&l| level.mean + level.std * f64::from(l)));
+        self.scale
+            .extend(scale.iter().map(|&s| level.std * f64::from(s)));
+    }
+}
+
 /// Rows per inference batch. Every batch has exactly this many rows (a short one is padded
 /// with zero rows): the CPU kernels pick different code paths, and so round differently, for
 /// different row counts, and a forecast must not depend on which other forecasts it was
@@ -530,43 +542,57 @@ pub(crate) fn predict_samples(
         };
         let loss = gaussian_nll(&prediction, targets).into_scalar::<f32>();
         loss_sum += f64::from(loss) * batch.len() as f64;
-        let to_vec = |t: Tensor<2>| -> Vec<f64> {
-            let values = t
-                .into_data()
+        let to_vec = |t: Tensor<2>| -> Vec<f32> {
+            t.into_data()
                 .try_into_vec::<f32>()
-                .expect("model outputs are f32");
-            values.into_iter().map(f64::from).collect()
+                .expect("model outputs are f32")
         };
         let locs = to_vec(prediction.loc);
         let scales = to_vec(prediction.scale);
         for (i, &row) in batch.iter().enumerate() {
-            let level = samples.levels[row];
             let hours = i * horizon..(i + 1) * horizon;
-            predicted.loc.extend(
-                locs[hours.clone()]
-                    .iter()
-                    .map(|l| level.mean + level.std * l),
-            );
-            predicted
-                .scale
-                .extend(scales[hours].iter().map(|s| level.std * s));
+            predicted.push_standardised(samples.levels[row], &locs[hours.clone()], &scales[hours]);
         }
     }
     (loss_sum / samples.issues.len().max(1) as f64, predicted)
 }
 
+/// [`predict_samples`]' distributions from the fused CPU path (no loss): every sample in
+/// one call, spread over the machine's cores.
+fn predict_samples_cpu(network: &CpuNetwork, samples: &Samples, layout: Layout) -> Predicted {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let (locs, scales) = network.forward(&samples.inputs, threads);
+    let horizon = layout.horizon_hours;
+    let mut predicted = Predicted::default();
+    for (i, &level) in samples.levels.iter().enumerate() {
+        let hours = i * horizon..(i + 1) * horizon;
+        predicted.push_standardised(level, &locs[hours.clone()], &scales[hours]);
+    }
+    predicted
+}
+
 /// The ensemble's distributions: the mean of the members' locations, and the scale of the
 /// equally weighted mixture's variance (mean of the variances plus the locations' spread).
+/// `cpu_networks`, when not empty, are the same networks for the fused CPU path
+/// ([`CpuNetwork::for_device`]) and are used instead of burn's forward pass.
 pub(crate) fn predict_ensemble(
     models: &[ForecastModel],
+    cpu_networks: &[CpuNetwork],
     samples: &Samples,
     layout: Layout,
     device: &Device,
 ) -> Predicted {
-    let each: Vec<Predicted> = models
-        .iter()
-        .map(|model| predict_samples(model, samples, layout, device).1)
-        .collect();
+    let each: Vec<Predicted> = if cpu_networks.is_empty() {
+        models
+            .iter()
+            .map(|model| predict_samples(model, samples, layout, device).1)
+            .collect()
+    } else {
+        cpu_networks
+            .iter()
+            .map(|network| predict_samples_cpu(network, samples, layout))
+            .collect()
+    };
     let k = each.len() as f64;
     let hours = each.first().map_or(0, |p| p.loc.len());
     let mut combined = Predicted::default();

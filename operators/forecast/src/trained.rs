@@ -9,6 +9,7 @@ use burn::module::Module;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
+use crate::cpu_network::CpuNetwork;
 use crate::data::{EpfDataset, HOURS_PER_DAY};
 use crate::device::DeviceChoice;
 use crate::error::{ForecastError, Result};
@@ -100,13 +101,21 @@ impl HourDistribution {
 #[derive(Debug, Clone)]
 pub struct TrainedModel {
     models: Vec<ForecastModel>,
+    /// The same networks for the fused CPU inference path; empty on a GPU.
+    cpu_networks: Vec<CpuNetwork>,
     device: Device,
     meta: ModelMeta,
 }
 
 impl TrainedModel {
-    pub(crate) fn from_parts(models: Vec<ForecastModel>, device: Device, meta: ModelMeta) -> Self {
+    pub(crate) fn from_parts(
+        models: Vec<ForecastModel>,
+        device: Device,
+        used: DeviceChoice,
+        meta: ModelMeta,
+    ) -> Self {
         Self {
+            cpu_networks: CpuNetwork::for_device(&models, used),
             models,
             device,
             meta,
@@ -152,7 +161,13 @@ impl TrainedModel {
         self.check_dataset(data)?;
         let layout = self.meta.config.model.layout();
         let samples = Samples::build(data, &self.meta.normalization, layout, days);
-        let predicted = predict_ensemble(&self.models, &samples, layout, &self.device);
+        let predicted = predict_ensemble(
+            &self.models,
+            &self.cpu_networks,
+            &samples,
+            layout,
+            &self.device,
+        );
         debug_assert_eq!(
             predicted.loc.len(),
             samples.issues.len() * layout.horizon_hours
@@ -176,8 +191,9 @@ impl TrainedModel {
     /// Forecast distributions of each window's target hours: `horizon_hours` per window, in
     /// order.
     ///
-    /// All windows go through each network in batches of 128 rows (one batched pass
-    /// for a live run's changed series, however many). A row's result does not depend on
+    /// All windows go through each network together (one batched pass for a live run's
+    /// changed series, however many: on the CPU the fused path, split over the cores; on a
+    /// GPU burn's forward pass in batches of 128 rows). A row's result does not depend on
     /// the other rows of its batch (`tests/forecast.rs` checks windows alone and together
     /// give bit-identical results).
     pub fn predict_windows(&self, windows: &[Window<'_>]) -> Result<Vec<HourDistribution>> {
@@ -223,7 +239,13 @@ impl TrainedModel {
                 .push(Level::of_known(norm, layout, window.known_prices));
             window_inputs(norm, layout, window, &mut samples.inputs);
         }
-        let predicted = predict_ensemble(&self.models, &samples, layout, &self.device);
+        let predicted = predict_ensemble(
+            &self.models,
+            &self.cpu_networks,
+            &samples,
+            layout,
+            &self.device,
+        );
         Ok(predicted
             .loc
             .iter()
@@ -295,7 +317,7 @@ impl TrainedModel {
         }
         let meta: ModelMeta = serde_json::from_str(&text).map_err(parse_error)?;
         meta.config.model.validate()?;
-        let (device, _) = device.resolve();
+        let (device, used) = device.resolve();
         let _rng = backend_rng();
         let mut models = Vec::with_capacity(meta.config.ensemble);
         for member in 0..meta.config.ensemble {
@@ -311,10 +333,6 @@ impl TrainedModel {
                 })?;
             models.push(model.valid());
         }
-        Ok(Self {
-            models,
-            device,
-            meta,
-        })
+        Ok(Self::from_parts(models, device, used, meta))
     }
 }

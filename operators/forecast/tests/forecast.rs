@@ -173,7 +173,15 @@ fn training_reduces_the_loss_and_beats_nothing_silly() {
     let last = *member.train_loss.last().unwrap();
     assert!(last < first - 0.3, "training loss {first} -> {last}");
     assert!(member.best_validation_rmae.is_finite());
-    assert_eq!(report.validation_rmae, member.best_validation_rmae);
+    // The report's figure comes from the inference path (the fused CPU forward pass), the
+    // member's from burn's forward pass during training: the same network, float rounding
+    // apart.
+    assert!(
+        (report.validation_rmae - member.best_validation_rmae).abs() < 1e-6,
+        "{} against {}",
+        report.validation_rmae,
+        member.best_validation_rmae
+    );
     assert!(trained().meta().scale_factor > 0.0);
     assert_eq!(report.parameters, trained().parameters());
 }

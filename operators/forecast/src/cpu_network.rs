@@ -1,0 +1,512 @@
+//! The CPU inference path: a trained [`ForecastModel`]'s weights copied into plain `f32`
+//! buffers and run through a fused forward pass.
+//!
+//! burn's CPU backend spends most of a forward pass outside the matrix products: a fresh
+//! output buffer per operation (page faults on the large ones), a scalar `erf` in GELU and
+//! one pass over memory per elementwise operation (`docs/performance.md`). Here the network
+//! runs chunk by chunk: each chunk's series go through every layer in buffers that are
+//! allocated once per thread and stay in cache, bias, residual and activation are applied in
+//! one pass, and GELU uses a branch-free rational `erf` the compiler vectorises. The matrix
+//! products go to the same `gemm` crate burn uses.
+//!
+//! Training, and the GPU backends, keep using burn; this path is used for inference on the
+//! CPU device only. Its forecasts equal burn's within float tolerance (tests below), and a
+//! series' forecast does not depend on the other series of its batch (bit for bit: every
+//! product a series takes part in sums the same terms in the same order whatever the
+//! batch, see [`MAX_INNER_BLOCK`]).
+
+use std::fmt;
+
+use burn::module::Param;
+use burn::nn::{LayerNorm, Linear};
+use burn::tensor::Tensor;
+
+use crate::data::HOURS_PER_DAY;
+use crate::device::DeviceChoice;
+use crate::model::ForecastModel;
+use kernels::{
+    Operand, add_bias, add_residual, bias_gelu, exp_nonpositive, matrix_product, softplus,
+};
+
+/// Series per chunk: 32 series × 8 tokens = 256 rows, whose widest intermediate (the
+/// feed-forward block, 256 × 128 f32 = 128 KiB) fits in L2 next to the weights.
+const CHUNK_SERIES: usize = 32;
+
+/// `gemm` sums a product's inner dimension in one block up to 512 terms; beyond that its
+/// blocks depend on the row count (the linear skip reads 672 inputs). Longer inner
+/// dimensions are therefore cut into blocks of at most this many here, the same for every
+/// batch.
+const MAX_INNER_BLOCK: usize = 512;
+
+/// burn's `LayerNormConfig` and `TransformerEncoderConfig` default, which the model keeps.
+const LAYER_NORM_EPSILON: f32 = 1e-5;
+
+/// A dense layer: `y = x · weight + bias`, `weight` row-major `[inputs, outputs]`.
+#[derive(Clone)]
+struct Dense {
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+    inputs: usize,
+    outputs: usize,
+}
+
+impl Dense {
+    fn from_linear(linear: &Linear) -> Self {
+        let [inputs, outputs] = linear.weight.dims();
+        let bias = linear
+            .bias
+            .as_ref()
+            .map_or_else(|| vec![0.0; outputs], values);
+        Self {
+            weight: values(&linear.weight),
+            bias,
+            inputs,
+            outputs,
+        }
+    }
+
+    /// Q, K and V side by side: one product of width `3 · d_model` instead of three.
+    fn concatenate(parts: &[Dense]) -> Self {
+        let inputs = parts[0].inputs;
+        let outputs = parts.iter().map(|p| p.outputs).sum();
+        let mut weight = Vec::with_capacity(inputs * outputs);
+        for row in 0..inputs {
+            for part in parts {
+                weight.extend_from_slice(&part.weight[row * part.outputs..][..part.outputs]);
+            }
+        }
+        Self {
+            weight,
+            bias: parts.iter().flat_map(|p| p.bias.iter().copied()).collect(),
+            inputs,
+            outputs,
+        }
+    }
+
+    /// `output = input · weight` (no bias) for `rows` rows.
+    fn product(&self, input: &[f32], rows: usize, output: &mut [f32]) {
+        let (k, n) = (self.inputs, self.outputs);
+        let output = &mut output[..rows * n];
+        let block = k.div_ceil(k.div_ceil(MAX_INNER_BLOCK).max(1)).max(1);
+        let lhs = |start: usize| Operand {
+            values: &input[start..],
+            rows,
+            columns: block.min(k - start),
+            row_stride: k,
+        };
+        let rhs = |start: usize| &self.weight[start * n..(start + block.min(k - start)) * n];
+        matrix_product(lhs(0), rhs(0), n, output);
+        // Later blocks are summed into a separate buffer and added: gemm's own
+        // accumulation rounds differently for a single row.
+        let mut partial = Vec::new();
+        for start in (block..k).step_by(block) {
+            partial.resize(rows * n, 0.0);
+            matrix_product(lhs(start), rhs(start), n, &mut partial);
+            for (o, p) in output.iter_mut().zip(&partial) {
+                *o += p;
+            }
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Norm {
+    gamma: Vec<f32>,
+    beta: Vec<f32>,
+}
+
+impl Norm {
+    fn from_layer_norm(norm: &LayerNorm) -> Self {
+        let gamma = values(&norm.gamma);
+        let beta = norm
+            .beta
+            .as_ref()
+            .map_or_else(|| vec![0.0; gamma.len()], values);
+        Self { gamma, beta }
+    }
+
+    /// Normalises each row of `input` (width `gamma.len()`) into `output`.
+    #[inline(always)]
+    fn apply(&self, input: &[f32], output: &mut [f32]) {
+        let width = self.gamma.len();
+        for (row, out) in input
+            .chunks_exact(width)
+            .zip(output.chunks_exact_mut(width))
+        {
+            let mean = row.iter().sum::<f32>() / width as f32;
+            let variance = row.iter().map(|x| (x - mean) * (x - mean)).sum::<f32>() / width as f32;
+            let inverse = 1.0 / (variance + LAYER_NORM_EPSILON).sqrt();
+            for (((o, &x), &g), &b) in out.iter_mut().zip(row).zip(&self.gamma).zip(&self.beta) {
+                *o = (x - mean) * inverse * g + b;
+            }
+        }
+    }
+}
+
+/// One pre-norm encoder layer (burn's `TransformerEncoderLayer` with `norm_first`).
+#[derive(Clone)]
+struct EncoderLayer {
+    attention_norm: Norm,
+    query_key_value: Dense,
+    attention_output: Dense,
+    feed_forward_norm: Norm,
+    feed_forward_inner: Dense,
+    feed_forward_outer: Dense,
+}
+
+/// A [`ForecastModel`] ready for CPU inference. Build it with [`CpuNetwork::from_model`].
+#[derive(Clone)]
+pub(crate) struct CpuNetwork {
+    tokens: usize,
+    token_width: usize,
+    d_model: usize,
+    n_heads: usize,
+    patch_hours: usize,
+    horizon_hours: usize,
+    embed: Dense,
+    /// `[tokens, d_model]`.
+    position: Vec<f32>,
+    layers: Vec<EncoderLayer>,
+    norm: Norm,
+    head: Dense,
+    skip: Option<Dense>,
+}
+
+impl fmt::Debug for CpuNetwork {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CpuNetwork")
+            .field("tokens", &self.tokens)
+            .field("token_width", &self.token_width)
+            .field("d_model", &self.d_model)
+            .field("layers", &self.layers.len())
+            .field("horizon_hours", &self.horizon_hours)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Per-thread working memory for one chunk, reused across chunks.
+#[derive(Default)]
+struct Scratch {
+    x: Vec<f32>,
+    normed: Vec<f32>,
+    query_key_value: Vec<f32>,
+    context: Vec<f32>,
+    product: Vec<f32>,
+    feed_forward: Vec<f32>,
+    head: Vec<f32>,
+    skip: Vec<f32>,
+    attention: AttentionScratch,
+}
+
+#[derive(Default)]
+struct AttentionScratch {
+    /// One head's keys, `[head_width, tokens]`.
+    keys_transposed: Vec<f32>,
+    /// One head's scores, then weights, `[tokens, tokens]`.
+    scores: Vec<f32>,
+}
+
+impl CpuNetwork {
+    /// Copies `model`'s weights.
+    pub(crate) fn from_model(model: &ForecastModel) -> Self {
+        let parts = model;
+        let [_, tokens, d_model] = parts.position.dims();
+        let layers = parts
+            .encoder
+            .layers
+            .iter()
+            .map(|layer| EncoderLayer {
+                attention_norm: Norm::from_layer_norm(&layer.norm_2),
+                query_key_value: Dense::concatenate(&[
+                    Dense::from_linear(&layer.mha.query),
+                    Dense::from_linear(&layer.mha.key),
+                    Dense::from_linear(&layer.mha.value),
+                ]),
+                attention_output: Dense::from_linear(&layer.mha.output),
+                feed_forward_norm: Norm::from_layer_norm(&layer.norm_1),
+                feed_forward_inner: Dense::from_linear(&layer.pwff.linear_inner),
+                feed_forward_outer: Dense::from_linear(&layer.pwff.linear_outer),
+            })
+            .collect();
+        let embed = Dense::from_linear(&parts.embed);
+        Self {
+            tokens,
+            token_width: embed.inputs,
+            d_model,
+            n_heads: parts.encoder.n_heads,
+            patch_hours: parts.patch_hours,
+            horizon_hours: parts.horizon_hours,
+            embed,
+            position: values(&parts.position),
+            layers,
+            norm: Norm::from_layer_norm(&parts.norm),
+            head: Dense::from_linear(&parts.head),
+            skip: parts.skip.as_ref().map(Dense::from_linear),
+        }
+    }
+
+    /// One per network when inference runs on the CPU (`used`), none on a GPU.
+    pub(crate) fn for_device(models: &[ForecastModel], used: DeviceChoice) -> Vec<Self> {
+        match used {
+            DeviceChoice::Cpu => models.iter().map(Self::from_model).collect(),
+            DeviceChoice::Cuda | DeviceChoice::Wgpu => Vec::new(),
+        }
+    }
+
+    /// Floats of one forecast's input (`[tokens, token_width]`, row-major).
+    pub(crate) fn input_len(&self) -> usize {
+        self.tokens * self.token_width
+    }
+
+    /// Forecasts `inputs.len() / input_len()` series on up to `threads` threads; returns the
+    /// locations and scales, `[series, horizon_hours]` row-major each, as burn's
+    /// [`ForecastModel::forward`] does.
+    pub(crate) fn forward(&self, inputs: &[f32], threads: usize) -> (Vec<f32>, Vec<f32>) {
+        let per_series = self.input_len();
+        assert_eq!(
+            inputs.len() % per_series,
+            0,
+            "inputs hold whole forecasts of {per_series} floats"
+        );
+        let series = inputs.len() / per_series;
+        let horizon = self.horizon_hours;
+        let mut loc = vec![0.0; series * horizon];
+        let mut scale = vec![0.0; series * horizon];
+        let chunks = series.div_ceil(CHUNK_SERIES);
+        let threads = threads.clamp(1, chunks.max(1));
+        if threads == 1 {
+            self.forward_chunks(inputs, &mut loc, &mut scale);
+        } else {
+            // Contiguous runs of whole chunks, so the chunking (and each result) is the
+            // same as on one thread.
+            let series_per_thread = chunks.div_ceil(threads) * CHUNK_SERIES;
+            std::thread::scope(|scope| {
+                for ((inputs, loc), scale) in inputs
+                    .chunks(series_per_thread * per_series)
+                    .zip(loc.chunks_mut(series_per_thread * horizon))
+                    .zip(scale.chunks_mut(series_per_thread * horizon))
+                {
+                    scope.spawn(move || self.forward_chunks(inputs, loc, scale));
+                }
+            });
+        }
+        (loc, scale)
+    }
+
+    fn forward_chunks(&self, inputs: &[f32], loc: &mut [f32], scale: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            return forward_chunks_avx2_fma(Avx2FmaDetected(()), self, inputs, loc, scale);
+        }
+        self.forward_chunks_inline(inputs, loc, scale);
+    }
+
+    /// Inlined into [`forward_chunks_avx2_fma`] so that the layer norms, GELU, softmax
+    /// and attention loops compile to 8-wide vectors there.
+    #[inline(always)]
+    fn forward_chunks_inline(&self, inputs: &[f32], loc: &mut [f32], scale: &mut [f32]) {
+        let mut scratch = Scratch::default();
+        let horizon = self.horizon_hours;
+        for ((inputs, loc), scale) in inputs
+            .chunks(CHUNK_SERIES * self.input_len())
+            .zip(loc.chunks_mut(CHUNK_SERIES * horizon))
+            .zip(scale.chunks_mut(CHUNK_SERIES * horizon))
+        {
+            self.forward_chunk(inputs, &mut scratch, loc, scale);
+        }
+    }
+
+    #[inline(always)]
+    fn forward_chunk(&self, inputs: &[f32], s: &mut Scratch, loc: &mut [f32], scale: &mut [f32]) {
+        let series = inputs.len() / self.input_len();
+        let rows = series * self.tokens;
+        let d = self.d_model;
+        let widest = self
+            .layers
+            .first()
+            .map_or(0, |l| l.feed_forward_inner.outputs);
+        resize(&mut s.x, rows * d);
+        resize(&mut s.normed, rows * d);
+        resize(&mut s.query_key_value, rows * 3 * d);
+        resize(&mut s.context, rows * d);
+        resize(&mut s.product, rows * d);
+        resize(&mut s.feed_forward, rows * widest);
+
+        // Embedding plus position: (x · W + b) + position, in burn's order.
+        self.embed.product(inputs, rows, &mut s.x);
+        for (token_row, x) in s.x.chunks_exact_mut(d).enumerate() {
+            let position = &self.position[(token_row % self.tokens) * d..][..d];
+            for ((x, &b), &p) in x.iter_mut().zip(&self.embed.bias).zip(position) {
+                *x = (*x + b) + p;
+            }
+        }
+
+        for layer in &self.layers {
+            layer.attention_norm.apply(&s.x, &mut s.normed);
+            layer
+                .query_key_value
+                .product(&s.normed, rows, &mut s.query_key_value);
+            add_bias(&mut s.query_key_value, &layer.query_key_value.bias);
+            self.attention(series, &s.query_key_value, &mut s.attention, &mut s.context);
+            layer
+                .attention_output
+                .product(&s.context, rows, &mut s.product);
+            add_residual(&mut s.x, &s.product, &layer.attention_output.bias);
+
+            layer.feed_forward_norm.apply(&s.x, &mut s.normed);
+            let inner = &layer.feed_forward_inner;
+            inner.product(&s.normed, rows, &mut s.feed_forward);
+            bias_gelu(&mut s.feed_forward[..rows * inner.outputs], &inner.bias);
+            layer
+                .feed_forward_outer
+                .product(&s.feed_forward, rows, &mut s.product);
+            add_residual(&mut s.x, &s.product, &layer.feed_forward_outer.bias);
+        }
+
+        // The head reads the target day's tokens only.
+        let horizon = self.horizon_hours;
+        let target_hours = horizon.div_ceil(HOURS_PER_DAY) * HOURS_PER_DAY;
+        let target_tokens = target_hours / self.patch_hours;
+        let head_rows = series * target_tokens;
+        resize(&mut s.normed, head_rows * d);
+        for (i, normed) in s.normed.chunks_exact_mut(target_tokens * d).enumerate() {
+            let last =
+                &s.x[(i * self.tokens + self.tokens - target_tokens) * d..][..target_tokens * d];
+            self.norm.apply(last, normed);
+        }
+        resize(&mut s.head, head_rows * self.head.outputs);
+        self.head.product(&s.normed, head_rows, &mut s.head);
+        add_bias(&mut s.head, &self.head.bias);
+        if let Some(skip) = &self.skip {
+            resize(&mut s.skip, series * skip.outputs);
+            skip.product(inputs, series, &mut s.skip);
+            add_bias(&mut s.skip, &skip.bias);
+        }
+
+        let patch = self.patch_hours;
+        let head_width = self.head.outputs;
+        for i in 0..series {
+            for hour in 0..horizon {
+                let head_row = (i * target_tokens + hour / patch) * head_width;
+                let output = |part: usize| {
+                    let value = s.head[head_row + part * patch + hour % patch];
+                    match &self.skip {
+                        Some(_) => value + s.skip[i * 2 * horizon + part * horizon + hour],
+                        None => value,
+                    }
+                };
+                loc[i * horizon + hour] = output(0);
+                scale[i * horizon + hour] = softplus(output(1)) + 1e-3;
+            }
+        }
+    }
+
+    /// Multi-head self-attention over each series' tokens: `query_key_value` rows hold
+    /// `[Q | K | V]`, `context` receives the heads side by side. Each head's scores are
+    /// built a whole row of keys at a time (keys transposed first), so the loops run along
+    /// contiguous memory and vectorise.
+    #[inline(always)]
+    fn attention(
+        &self,
+        series: usize,
+        query_key_value: &[f32],
+        scratch: &mut AttentionScratch,
+        context: &mut [f32],
+    ) {
+        let (t, d) = (self.tokens, self.d_model);
+        let head_width = d / self.n_heads;
+        let scale = (head_width as f32).sqrt();
+        let AttentionScratch {
+            keys_transposed,
+            scores,
+        } = scratch;
+        resize(keys_transposed, head_width * t);
+        resize(scores, t * t);
+        for i in 0..series {
+            let rows = &query_key_value[i * t * 3 * d..][..t * 3 * d];
+            let out = &mut context[i * t * d..][..t * d];
+            for head in 0..self.n_heads {
+                let offset = head * head_width;
+                for key_token in 0..t {
+                    let key = &rows[key_token * 3 * d + d + offset..][..head_width];
+                    for (e, &k) in key.iter().enumerate() {
+                        keys_transposed[e * t + key_token] = k;
+                    }
+                }
+                scores.fill(0.0);
+                for (query_token, row) in scores.chunks_exact_mut(t).enumerate() {
+                    let query = &rows[query_token * 3 * d + offset..][..head_width];
+                    for (&q, keys) in query.iter().zip(keys_transposed.chunks_exact(t)) {
+                        for (s, &k) in row.iter_mut().zip(keys) {
+                            *s += q * k;
+                        }
+                    }
+                }
+                for row in scores.chunks_exact_mut(t) {
+                    for s in row.iter_mut() {
+                        *s /= scale;
+                    }
+                    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                    for s in row.iter_mut() {
+                        *s = exp_nonpositive(*s - max);
+                    }
+                }
+                for (query_token, row) in scores.chunks_exact(t).enumerate() {
+                    let sum: f32 = row.iter().sum();
+                    let target = &mut out[query_token * d + offset..][..head_width];
+                    target.fill(0.0);
+                    for (value_token, &score) in row.iter().enumerate() {
+                        let weight = score / sum;
+                        let value = &rows[value_token * 3 * d + 2 * d + offset..][..head_width];
+                        for (o, &v) in target.iter_mut().zip(value) {
+                            *o += weight * v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Proof that the running CPU has AVX2 and FMA: only [`CpuNetwork::forward_chunks`] makes
+/// one, after detecting both.
+#[cfg(target_arch = "x86_64")]
+struct Avx2FmaDetected(());
+
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+fn forward_chunks_avx2_fma(
+    _: Avx2FmaDetected,
+    network: &CpuNetwork,
+    inputs: &[f32],
+    loc: &mut [f32],
+    scale: &mut [f32],
+) {
+    // SAFETY: a function compiled with target features may only run on a CPU that has
+    // them; the `Avx2FmaDetected` argument exists only if `forward_chunks` saw both.
+    unsafe { avx2_fma(network, inputs, loc, scale) }
+}
+
+/// [`CpuNetwork::forward_chunks_inline`] compiled with AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn avx2_fma(network: &CpuNetwork, inputs: &[f32], loc: &mut [f32], scale: &mut [f32]) {
+    network.forward_chunks_inline(inputs, loc, scale);
+}
+
+fn values<const D: usize>(param: &Param<Tensor<D>>) -> Vec<f32> {
+    param
+        .val()
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("converted to f32 above")
+}
+
+fn resize(buffer: &mut Vec<f32>, len: usize) {
+    buffer.resize(len, 0.0);
+}
+
+mod kernels;
+#[cfg(test)]
+mod tests;
