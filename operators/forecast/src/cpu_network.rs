@@ -413,8 +413,31 @@ impl CpuNetwork {
         scratch: &mut AttentionScratch,
         context: &mut [f32],
     ) {
-        let (t, d) = (self.tokens, self.d_model);
-        let head_width = d / self.n_heads;
+        // The default model's shape (8 tokens, heads of 16) with sizes known to the
+        // compiler, which then unrolls the loops over tokens into whole vectors.
+        match (self.tokens, self.d_model / self.n_heads) {
+            (8, 16) => self.attention_sized::<8, 16>(series, query_key_value, scratch, context),
+            _ => self.attention_sized::<0, 0>(series, query_key_value, scratch, context),
+        }
+    }
+
+    /// [`attention`](Self::attention) for `TOKENS` tokens and heads `HEAD_WIDTH` wide; 0:
+    /// read from the network at run time.
+    #[inline(always)]
+    fn attention_sized<const TOKENS: usize, const HEAD_WIDTH: usize>(
+        &self,
+        series: usize,
+        query_key_value: &[f32],
+        scratch: &mut AttentionScratch,
+        context: &mut [f32],
+    ) {
+        let d = self.d_model;
+        let t = if TOKENS == 0 { self.tokens } else { TOKENS };
+        let head_width = if HEAD_WIDTH == 0 {
+            d / self.n_heads
+        } else {
+            HEAD_WIDTH
+        };
         let scale = (head_width as f32).sqrt();
         let AttentionScratch {
             keys_transposed,
@@ -433,37 +456,71 @@ impl CpuNetwork {
                         keys_transposed[e * t + key_token] = k;
                     }
                 }
-                scores.fill(0.0);
-                for (query_token, row) in scores.chunks_exact_mut(t).enumerate() {
+                for query_token in 0..t {
                     let query = &rows[query_token * 3 * d + offset..][..head_width];
-                    for (&q, keys) in query.iter().zip(keys_transposed.chunks_exact(t)) {
-                        for (s, &k) in row.iter_mut().zip(keys) {
-                            *s += q * k;
-                        }
-                    }
-                }
-                for row in scores.chunks_exact_mut(t) {
-                    for s in row.iter_mut() {
-                        *s /= scale;
-                    }
-                    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                    for s in row.iter_mut() {
-                        *s = exp_nonpositive(*s - max);
-                    }
-                }
-                for (query_token, row) in scores.chunks_exact(t).enumerate() {
-                    let sum: f32 = row.iter().sum();
+                    let values = &rows[2 * d + offset..];
                     let target = &mut out[query_token * d + offset..][..head_width];
-                    target.fill(0.0);
-                    for (value_token, &score) in row.iter().enumerate() {
-                        let weight = score / sum;
-                        let value = &rows[value_token * 3 * d + 2 * d + offset..][..head_width];
-                        for (o, &v) in target.iter_mut().zip(value) {
-                            *o += weight * v;
-                        }
+                    if TOKENS > 0 && HEAD_WIDTH > 0 {
+                        // Local arrays of known size stay in vector registers.
+                        let mut row = [0.0; TOKENS];
+                        let mut context = [0.0; HEAD_WIDTH];
+                        attend(
+                            query,
+                            keys_transposed,
+                            values,
+                            3 * d,
+                            scale,
+                            &mut row,
+                            &mut context,
+                        );
+                        target.copy_from_slice(&context);
+                    } else {
+                        let row = &mut scores[..t];
+                        row.fill(0.0);
+                        target.fill(0.0);
+                        attend(query, keys_transposed, values, 3 * d, scale, row, target);
                     }
                 }
             }
+        }
+    }
+}
+
+/// One query's attention in one head: scores against every key (`keys_transposed`,
+/// `[head_width, tokens]`) into `row` (`[tokens]`, zeroed), softmax, and the weighted sum of
+/// the values (token j's at `values[j · value_stride..]`) added into `context`
+/// (`[head_width]`, zeroed).
+#[inline(always)]
+fn attend(
+    query: &[f32],
+    keys_transposed: &[f32],
+    values: &[f32],
+    value_stride: usize,
+    scale: f32,
+    row: &mut [f32],
+    context: &mut [f32],
+) {
+    let t = row.len();
+    for (&q, keys) in query.iter().zip(keys_transposed.chunks_exact(t)) {
+        for (s, &k) in row.iter_mut().zip(keys) {
+            *s += q * k;
+        }
+    }
+    let mut max = f32::NEG_INFINITY;
+    for s in row.iter_mut() {
+        *s /= scale;
+        max = max.max(*s);
+    }
+    let mut sum = 0.0;
+    for s in row.iter_mut() {
+        *s = exp_nonpositive(*s - max);
+        sum += *s;
+    }
+    for (token, &score) in row.iter().enumerate() {
+        let weight = score / sum;
+        let value = &values[token * value_stride..][..context.len()];
+        for (c, &v) in context.iter_mut().zip(value) {
+            *c += weight * v;
         }
     }
 }
