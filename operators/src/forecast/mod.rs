@@ -42,8 +42,10 @@
 //! **Batching.** All forecasts a logical time needs, across every series of the worker, go
 //! to the model in one call ([`Forecaster::forecast`]), so a burst of prices for many
 //! locations becomes one batched forward pass rather than one per series. The model must
-//! give a window the same forecast whatever else is in its batch (the burn model pads every
-//! batch to a fixed shape for this).
+//! give a window the same forecast whatever else is in its batch (the `gridflow-forecast`
+//! model does: on the CPU its fused forward pass sums every product a forecast takes part
+//! in the same way whatever the batch; on a GPU burn's batches are padded to a fixed
+//! shape).
 //!
 //! **Exogenous inputs** are the same for every series, so every worker receives all their
 //! values (a broadcast) while prices go to their series' worker; a logical time is applied
