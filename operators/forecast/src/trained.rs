@@ -161,10 +161,15 @@ impl TrainedModel {
         self.check_dataset(data)?;
         let layout = self.meta.config.model.layout();
         let samples = Samples::build(data, &self.meta.normalization, layout, days);
+        Ok(self.distributions(&samples, layout))
+    }
+
+    /// The ensemble's distributions of every sample, scales times the model's factor.
+    fn distributions(&self, samples: &Samples, layout: Layout) -> Vec<HourDistribution> {
         let predicted = predict_ensemble(
             &self.models,
             &self.cpu_networks,
-            &samples,
+            samples,
             layout,
             &self.device,
         );
@@ -172,7 +177,7 @@ impl TrainedModel {
             predicted.loc.len(),
             samples.issues.len() * layout.horizon_hours
         );
-        Ok(predicted
+        predicted
             .loc
             .iter()
             .zip(&predicted.scale)
@@ -180,7 +185,7 @@ impl TrainedModel {
                 loc,
                 scale: scale * self.meta.scale_factor,
             })
-            .collect())
+            .collect()
     }
 
     /// Whether the model reads the two exogenous series (see [`Window::exogenous`]).
@@ -239,22 +244,7 @@ impl TrainedModel {
                 .push(Level::of_known(norm, layout, window.known_prices));
             window_inputs(norm, layout, window, &mut samples.inputs);
         }
-        let predicted = predict_ensemble(
-            &self.models,
-            &self.cpu_networks,
-            &samples,
-            layout,
-            &self.device,
-        );
-        Ok(predicted
-            .loc
-            .iter()
-            .zip(&predicted.scale)
-            .map(|(&loc, &scale)| HourDistribution {
-                loc,
-                scale: scale * self.meta.scale_factor,
-            })
-            .collect())
+        Ok(self.distributions(&samples, layout))
     }
 
     fn check_dataset(&self, data: &EpfDataset) -> Result<()> {
