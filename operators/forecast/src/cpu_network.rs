@@ -413,10 +413,12 @@ impl CpuNetwork {
         scratch: &mut AttentionScratch,
         context: &mut [f32],
     ) {
-        // The default model's shape (8 tokens, heads of 16) with sizes known to the
-        // compiler, which then unrolls the loops over tokens into whole vectors.
+        // The default models' shapes (8 tokens up to a day ahead, 14 a week ahead; heads
+        // of 16) with sizes known to the compiler, which then unrolls the loops over
+        // tokens into whole vectors.
         match (self.tokens, self.d_model / self.n_heads) {
             (8, 16) => self.attention_sized::<8, 16>(series, query_key_value, scratch, context),
+            (14, 16) => self.attention_sized::<14, 16>(series, query_key_value, scratch, context),
             _ => self.attention_sized::<0, 0>(series, query_key_value, scratch, context),
         }
     }

@@ -102,6 +102,13 @@ fn equals_burn_on_every_shape_of_model() {
             },
         ),
         (
+            "a week ahead",
+            ModelConfig {
+                horizon_hours: 168,
+                ..ModelConfig::default()
+            },
+        ),
+        (
             "a week ahead, 6-hour tokens",
             ModelConfig {
                 horizon_hours: 168,
