@@ -212,15 +212,25 @@ pub(crate) mod testing {
             native_price: price,
             native_currency: currency,
             native_unit: Unit::MegawattHour,
-            version: Version {
-                revision: Some(revision),
-                published_at: Timestamp::UNIX_EPOCH,
-            },
-            origin: Origin {
-                source: Arc::from("test"),
-                file: Arc::from("test"),
-                line,
-            },
+            version: version(revision),
+            origin: origin(line),
+        }
+    }
+
+    /// `revision`, published at the epoch.
+    pub(crate) fn version(revision: i64) -> Version {
+        Version {
+            revision: Some(revision),
+            published_at: Timestamp::UNIX_EPOCH,
+        }
+    }
+
+    /// Line `line` of a file called `test`.
+    pub(crate) fn origin(line: u64) -> Origin {
+        Origin {
+            source: Arc::from("test"),
+            file: Arc::from("test"),
+            line,
         }
     }
 

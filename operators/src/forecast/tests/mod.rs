@@ -178,15 +178,8 @@ fn quantity(input: usize, hour: i64, micros: i64, revision: i64) -> QuantityReco
         interval_end: start + SignedDuration::from_hours(1),
         value: Quantity::from_micros(micros),
         unit: Unit::Megawatt,
-        version: Version {
-            revision: Some(revision),
-            published_at: Timestamp::UNIX_EPOCH,
-        },
-        origin: Origin {
-            source: Arc::from("test"),
-            file: Arc::from("test"),
-            line: hour as u64,
-        },
+        version: crate::series::testing::version(revision),
+        origin: crate::series::testing::origin(hour as u64),
     }
 }
 
