@@ -231,7 +231,7 @@ pub(crate) fn forecast_only(device: &str) -> Result<()> {
         "Device: {} (asked: {choice}). Network: d_model {}, {} heads, {} layers, d_ff {}, \
          {} tokens × {} features (168 h of context and the target day), linear skip {}.\n\
          FLOPs per series (matrix products only, a lower bound): {}. An ensemble of k \
-         members costs k times one network.\n\n",
+         members costs k times one network; its rows count k times the FLOPs.\n\n",
         report.device,
         config.d_model,
         config.n_heads,
@@ -268,10 +268,13 @@ pub(crate) fn forecast_only(device: &str) -> Result<()> {
             Some(sub_batch) => format!("{} (as passes of ≤ {sub_batch})", batch.batch),
             None => batch.batch.to_string(),
         };
+        let path = match batch.networks {
+            1 => batch.path.to_string(),
+            networks => format!("{}, ensemble of {networks}", batch.path),
+        };
         let _ = writeln!(
             out,
-            "| {} | {series} | {} | {:.3} ({:.3}–{:.3}) | {:.0} | {:.2} | {:.1} % |",
-            batch.path,
+            "| {path} | {series} | {} | {:.3} ({:.3}–{:.3}) | {:.0} | {:.2} | {:.1} % |",
             batch.timing.passes,
             batch.timing.median * 1e3,
             batch.timing.fastest * 1e3,

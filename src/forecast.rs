@@ -21,6 +21,11 @@ pub(crate) struct TrainingArgs {
     /// Networks in the ensemble (overrides the configuration).
     #[arg(long)]
     pub(crate) ensemble: Option<usize>,
+    /// Hours per token of the ensemble's members in turn, for example `24,6`: members
+    /// that cut the week differently err differently (overrides the configuration's
+    /// `member_patch_hours`).
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) member_patch_hours: Option<Vec<usize>>,
     /// Stop training after this many seconds (the best epochs so far are kept).
     #[arg(long)]
     pub(crate) budget: Option<f64>,
@@ -77,6 +82,9 @@ fn config_of(request: &TrainingArgs) -> Result<TrainConfig> {
     };
     if let Some(ensemble) = request.ensemble {
         config.ensemble = ensemble;
+    }
+    if let Some(patch_hours) = &request.member_patch_hours {
+        config.member_patch_hours = patch_hours.clone();
     }
     if request.budget.is_some() {
         config.time_budget_secs = request.budget;

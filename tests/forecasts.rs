@@ -127,7 +127,14 @@ fn run(temp: &Path, text: &str, workers: &str) {
 fn the_forecast_operator_writes_the_models_forecasts_to_the_lake() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let temp = tempfile::tempdir().unwrap();
-    let model = train_tiny(temp.path(), "np-tiny", &["--prices-only"], 2);
+    // Two members that cut the week into tokens of different sizes: the operator's
+    // windows go through each member's own layout.
+    let model = train_tiny(
+        temp.path(),
+        "np-tiny",
+        &["--prices-only", "--member-patch-hours", "24,6"],
+        2,
+    );
     let lake = temp.path().join("lake");
     run(
         temp.path(),
@@ -162,6 +169,7 @@ fn the_forecast_operator_writes_the_models_forecasts_to_the_lake() {
     // earlier days (the model's `interval_window_days`), as the operator does.
     let data = EpfDataset::from_csv(root.join(SLICE)).unwrap();
     let model = TrainedModel::load(&model, DeviceChoice::Cpu).unwrap();
+    assert_eq!(model.meta().config.member_patch_hours, [24, 6]);
     let norm = &model.meta().normalization;
     let expected = evaluate_days(&model, &data, 7..56).unwrap().forecasts;
     let fixed_scale = model.predict(&data, 7..56).unwrap();

@@ -41,6 +41,9 @@ const MAX_INNER_BLOCK: usize = 512;
 /// burn's `LayerNormConfig` and `TransformerEncoderConfig` default, which the model keeps.
 const LAYER_NORM_EPSILON: f32 = 1e-5;
 
+/// Locations and scales of a batch, `[series, horizon_hours]` row-major each.
+pub(crate) type Outputs = (Vec<f32>, Vec<f32>);
+
 /// A dense layer: `y = x · weight + bias`, `weight` row-major `[inputs, outputs]`.
 #[derive(Clone)]
 struct Dense {
@@ -291,6 +294,47 @@ impl CpuNetwork {
             });
         }
         (loc, scale)
+    }
+
+    /// [`forward`](Self::forward) of every member of an ensemble, member `k` on
+    /// `inputs[k]` (the same series, cut into that member's tokens), on up to `threads`
+    /// threads. When the batch has fewer chunks than threads (a live update of a few
+    /// series), the members run side by side, one thread each, instead of one after the
+    /// other on a single chunk's thread. Either way each member computes exactly what it
+    /// would alone.
+    pub(crate) fn forward_members(
+        members: &[CpuNetwork],
+        inputs: &[&[f32]],
+        threads: usize,
+    ) -> Vec<Outputs> {
+        assert_eq!(members.len(), inputs.len(), "one input per member");
+        let series = members
+            .first()
+            .map_or(0, |first| inputs[0].len() / first.input_len());
+        let workers = threads.min(members.len());
+        if workers <= 1 || series.div_ceil(CHUNK_SERIES) >= threads {
+            return members
+                .iter()
+                .zip(inputs)
+                .map(|(member, inputs)| member.forward(inputs, threads))
+                .collect();
+        }
+        let mut outputs = vec![(Vec::new(), Vec::new()); members.len()];
+        std::thread::scope(|scope| {
+            let mut slots: Vec<Vec<(usize, &mut Outputs)>> =
+                (0..workers).map(|_| Vec::new()).collect();
+            for (member, output) in outputs.iter_mut().enumerate() {
+                slots[member % workers].push((member, output));
+            }
+            for slot in slots {
+                scope.spawn(move || {
+                    for (member, output) in slot {
+                        *output = members[member].forward(inputs[member], 1);
+                    }
+                });
+            }
+        });
+        outputs
     }
 
     fn forward_chunks(&self, inputs: &[f32], loc: &mut [f32], scale: &mut [f32]) {

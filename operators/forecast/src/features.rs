@@ -453,6 +453,42 @@ impl Samples {
     }
 }
 
+/// Something built once per distinct [`Layout`] of an ensemble whose members may cut their
+/// window into tokens of different sizes
+/// ([`TrainConfig::member_patch_hours`](crate::TrainConfig::member_patch_hours)).
+#[derive(Debug, Clone)]
+pub(crate) struct PerLayout<T> {
+    built: Vec<(Layout, T)>,
+    /// Index into `built` of each member.
+    of_member: Vec<usize>,
+}
+
+impl<T> PerLayout<T> {
+    /// Calls `build` once for each distinct layout of `member_layouts`.
+    pub(crate) fn build(member_layouts: &[Layout], mut build: impl FnMut(Layout) -> T) -> Self {
+        let mut built: Vec<(Layout, T)> = Vec::new();
+        let of_member = member_layouts
+            .iter()
+            .map(|&layout| {
+                built
+                    .iter()
+                    .position(|(seen, _)| *seen == layout)
+                    .unwrap_or_else(|| {
+                        built.push((layout, build(layout)));
+                        built.len() - 1
+                    })
+            })
+            .collect();
+        Self { built, of_member }
+    }
+
+    /// Member `member`'s layout and what was built for it.
+    pub(crate) fn member(&self, member: usize) -> (Layout, &T) {
+        let (layout, value) = &self.built[self.of_member[member]];
+        (*layout, value)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

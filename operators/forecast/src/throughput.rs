@@ -9,8 +9,10 @@
 //! plain square matrix product through burn gives the device's attainable GFLOP/s, so each
 //! batch's rate can be stated as a share of it.
 //!
-//! An ensemble of k members runs k such networks: k times the FLOPs and the time of the
-//! figures here. Numbers come from whatever build calls this: use a release build.
+//! An ensemble of k members runs k such networks: k times the FLOPs. On the CPU it is timed
+//! too ([`BenchSettings::ensemble`]): a small batch there runs its members side by side
+//! on the cores, which one network's few series cannot keep busy. Numbers come from
+//! whatever build calls this: use a release build.
 
 use std::time::Instant;
 
@@ -49,6 +51,10 @@ pub struct BenchSettings {
     pub matmul_size: Option<usize>,
     /// Seed of the network's weights and of the inputs.
     pub seed: u64,
+    /// On the CPU, also time an ensemble of this many networks (seeds `seed, seed+1, …`)
+    /// through the fused path, as a trained model of that many members predicts. 0 or 1:
+    /// one network only.
+    pub ensemble: usize,
 }
 
 impl Default for BenchSettings {
@@ -62,6 +68,7 @@ impl Default for BenchSettings {
             sub_batch: Some(1_024),
             matmul_size: None,
             seed: 7,
+            ensemble: 4,
         }
     }
 }
@@ -107,6 +114,8 @@ pub struct BatchTiming {
     pub batch: usize,
     /// `Some(n)`: the pass is consecutive forward passes of at most n of those series.
     pub sub_batch: Option<usize>,
+    /// Networks each series went through: 1, or an ensemble's members.
+    pub networks: usize,
     /// Seconds per pass, forecasts read back included.
     pub timing: Timing,
 }
@@ -117,9 +126,10 @@ impl BatchTiming {
         self.batch as f64 / self.timing.median
     }
 
-    /// Achieved GFLOP/s at the median, counting `flops_per_series` for each series.
+    /// Achieved GFLOP/s at the median, counting `flops_per_series` for each series and
+    /// network.
     pub fn gflops(&self, flops_per_series: u64) -> f64 {
-        flops_per_series as f64 * self.series_per_second() / 1e9
+        (flops_per_series * self.networks as u64) as f64 * self.series_per_second() / 1e9
     }
 }
 
@@ -157,7 +167,8 @@ pub struct InferenceReport {
     pub matmul_before: MatmulBaseline,
     /// …and again after it, since a shared machine drifts.
     pub matmul_after: MatmulBaseline,
-    /// Per batch size, in the order asked: on the CPU the fused path first; then burn's
+    /// Per batch size, in the order asked: on the CPU the fused path first (one network,
+    /// then the ensemble of [`BenchSettings::ensemble`]); then burn's
     /// forward pass, followed by its split timing where [`BenchSettings::sub_batch`]
     /// applies.
     pub batches: Vec<BatchTiming>,
@@ -229,6 +240,18 @@ pub fn inference(
         config.init(&device).valid()
     };
     let fused = (used == DeviceChoice::Cpu).then(|| CpuNetwork::from_model(&model));
+    let members: Vec<CpuNetwork> = match &fused {
+        Some(first) if settings.ensemble > 1 => {
+            let _rng = backend_rng();
+            let mut members = vec![first.clone()];
+            for member in 1..settings.ensemble {
+                device.seed(settings.seed.wrapping_add(member as u64));
+                members.push(CpuNetwork::from_model(&config.init(&device).valid()));
+            }
+            members
+        }
+        _ => Vec::new(),
+    };
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let layout = config.layout();
     let shape = [layout.tokens(), layout.token_width()];
@@ -243,6 +266,20 @@ pub fn inference(
                 path: ForwardPath::FusedCpu,
                 batch,
                 sub_batch: None,
+                networks: 1,
+                timing,
+            });
+        }
+        if !members.is_empty() {
+            let inputs = vec![values.as_slice(); members.len()];
+            let timing = repeat(settings, || {
+                std::hint::black_box(CpuNetwork::forward_members(&members, &inputs, threads));
+            });
+            batches.push(BatchTiming {
+                path: ForwardPath::FusedCpu,
+                batch,
+                sub_batch: None,
+                networks: members.len(),
                 timing,
             });
         }
@@ -274,6 +311,7 @@ pub fn inference(
                 path: ForwardPath::Burn,
                 batch,
                 sub_batch,
+                networks: 1,
                 timing,
             });
         }
@@ -408,27 +446,34 @@ mod tests {
             sub_batch: Some(2),
             matmul_size: Some(32),
             seed: 1,
+            ensemble: 2,
         };
         let report = inference(DeviceChoice::Cpu, &ModelConfig::default(), &settings).unwrap();
         assert_eq!(report.device, DeviceChoice::Cpu);
         assert_eq!(report.flops_per_series, 1_238_016);
         assert_eq!(report.matmul_before.size, 32);
-        let sizes: Vec<(ForwardPath, usize, Option<usize>)> = report
+        let sizes: Vec<(ForwardPath, usize, Option<usize>, usize)> = report
             .batches
             .iter()
-            .map(|b| (b.path, b.batch, b.sub_batch))
+            .map(|b| (b.path, b.batch, b.sub_batch, b.networks))
             .collect();
         use ForwardPath::{Burn, FusedCpu};
         assert_eq!(
             sizes,
             [
-                (FusedCpu, 1, None),
-                (Burn, 1, None),
-                (FusedCpu, 3, None),
-                (Burn, 3, None),
-                (Burn, 3, Some(2))
+                (FusedCpu, 1, None, 1),
+                (FusedCpu, 1, None, 2),
+                (Burn, 1, None, 1),
+                (FusedCpu, 3, None, 1),
+                (FusedCpu, 3, None, 2),
+                (Burn, 3, None, 1),
+                (Burn, 3, Some(2), 1)
             ]
         );
+        // Two networks count twice the FLOPs of one per series.
+        let (one, two) = (&report.batches[0], &report.batches[1]);
+        let per_series = |b: &BatchTiming| b.gflops(1_000_000) / b.series_per_second();
+        assert!((per_series(two) - 2.0 * per_series(one)).abs() < 1e-12);
         for batch in &report.batches {
             assert_eq!(batch.timing.passes, 2);
             assert!(batch.timing.fastest <= batch.timing.median);

@@ -15,7 +15,7 @@ use crate::cpu_network::CpuNetwork;
 use crate::data::{EpfDataset, HOURS_PER_DAY, SplitConfig};
 use crate::device::DeviceChoice;
 use crate::error::{ForecastError, Result};
-use crate::features::{KNOWN_HOURS, Layout, Level, Normalization, Samples};
+use crate::features::{KNOWN_HOURS, Layout, Level, Normalization, PerLayout, Samples};
 use crate::model::{ForecastModel, ModelConfig, Prediction, gaussian_nll};
 use crate::trained::{ModelMeta, TrainedModel};
 
@@ -76,6 +76,11 @@ pub struct TrainConfig {
     /// midnights only. Default 6 (NP day-ahead test rMAE 0.434 → 0.420 for an ensemble of
     /// 4, see docs/forecasting.md).
     pub train_issue_every_hours: usize,
+    /// Hours per token of the ensemble's members in turn: member `k` cuts its window into
+    /// tokens of `member_patch_hours[k % len]` hours, everything else as `model`. Networks
+    /// that cut the week differently err differently, so their average beats more networks
+    /// of one kind. Empty: every member uses `model.patch_hours`. Default empty.
+    pub member_patch_hours: Vec<usize>,
 }
 
 impl Default for TrainConfig {
@@ -98,6 +103,7 @@ impl Default for TrainConfig {
             interval_window_days: 182,
             refit_with_validation: false,
             train_issue_every_hours: 6,
+            member_patch_hours: Vec::new(),
         }
     }
 }
@@ -118,6 +124,17 @@ impl TrainConfig {
                 "batch_size, max_epochs and ensemble must be positive",
             );
         }
+        for &patch_hours in &self.member_patch_hours {
+            ModelConfig {
+                patch_hours,
+                ..self.model.clone()
+            }
+            .validate()
+            .map_err(|_| ForecastError::Config {
+                field: "member_patch_hours",
+                message: format!("{patch_hours} does not divide 24"),
+            })?;
+        }
         if self.train_issue_every_hours == 0 {
             return refuse("train_issue_every_hours", "must be at least 1");
         }
@@ -137,6 +154,23 @@ impl TrainConfig {
             );
         }
         Ok(())
+    }
+
+    /// The network of ensemble member `member`: `model`, with its token size from
+    /// [`member_patch_hours`](Self::member_patch_hours) when that is set.
+    pub fn member_model(&self, member: usize) -> ModelConfig {
+        let mut model = self.model.clone();
+        if !self.member_patch_hours.is_empty() {
+            model.patch_hours = self.member_patch_hours[member % self.member_patch_hours.len()];
+        }
+        model
+    }
+
+    /// The token layout of every member, in order.
+    pub fn member_layouts(&self) -> Vec<Layout> {
+        (0..self.ensemble)
+            .map(|member| self.member_model(member).layout())
+            .collect()
     }
 
     /// Hours between the training forecasts of a model of `layout`
@@ -246,18 +280,19 @@ pub fn train(
     let run = Run {
         config,
         norm: &norm,
-        layout,
-        train_set: Samples::build_every(
-            data,
-            &norm,
-            layout,
-            split.train.clone(),
-            Some(config.training_issue_every_hours(layout)),
-        ),
-        validation_set: Samples::build(data, &norm, layout, split.validation.clone()),
-        refit_set: config
-            .refit_with_validation
-            .then(|| Samples::build(data, &norm, layout, split.train.start..split.validation.end)),
+        sets: PerLayout::build(&config.member_layouts(), |layout| TrainingSets {
+            train: Samples::build_every(
+                data,
+                &norm,
+                layout,
+                split.train.clone(),
+                Some(config.training_issue_every_hours(layout)),
+            ),
+            validation: Samples::build(data, &norm, layout, split.validation.clone()),
+            refit: config.refit_with_validation.then(|| {
+                Samples::build(data, &norm, layout, split.train.start..split.validation.end)
+            }),
+        }),
         validation_prices: layout
             .issues(split.validation.clone())
             .flat_map(|issue| data.prices()[issue..issue + layout.horizon_hours].to_vec())
@@ -284,7 +319,10 @@ pub fn train(
         members.push(report);
     }
     let cpu_networks = CpuNetwork::for_device(&models, used);
-    let predicted = predict_ensemble(&models, &cpu_networks, &run.validation_set, layout, &device);
+    let predicted = predict_ensemble(&models, &cpu_networks, &device, |member| {
+        let (layout, sets) = run.sets.member(member);
+        (layout, &sets.validation)
+    });
     let validation_rmae = run.rmae(&predicted);
     let validation_targets: Vec<f64> = run
         .validation_prices
@@ -292,12 +330,12 @@ pub fn train(
         .map(|&p| norm.price_to_model(p))
         .collect();
     let scale_factor = interval_scale_factor(&predicted, &validation_targets);
-    if let Some(refit_set) = &run.refit_set {
+    if config.refit_with_validation {
         for (member, report) in members.iter().enumerate() {
             let (model, _) = run.member(
                 member,
                 None,
-                Some((refit_set, report.best_epoch)),
+                Some(report.best_epoch),
                 &device,
                 &started,
                 &mut progress,
@@ -320,13 +358,17 @@ pub fn train(
 struct Run<'a> {
     config: &'a TrainConfig,
     norm: &'a Normalization,
-    layout: Layout,
-    train_set: Samples,
-    validation_set: Samples,
-    /// Training and validation periods together, for [`TrainConfig::refit_with_validation`].
-    refit_set: Option<Samples>,
+    sets: PerLayout<TrainingSets>,
     validation_prices: Vec<f64>,
     validation_naive: Vec<f64>,
+}
+
+/// The forecasts a member of one layout trains and validates on.
+struct TrainingSets {
+    train: Samples,
+    validation: Samples,
+    /// Training and validation periods together, for [`TrainConfig::refit_with_validation`].
+    refit: Option<Samples>,
 }
 
 impl Run<'_> {
@@ -342,13 +384,13 @@ impl Run<'_> {
     }
 
     /// Trains member `member` (seed `config.seed + member`); returns its best epoch's network.
-    /// With `refit = Some((set, epochs))` it trains on `set` for exactly `epochs` epochs
-    /// instead, without validation, and returns the last weights.
+    /// With `refit = Some(epochs)` it trains on the training and validation periods together
+    /// for exactly `epochs` epochs instead, without validation, and returns the last weights.
     fn member(
         &self,
         member: usize,
         budget: Option<f64>,
-        refit: Option<(&Samples, usize)>,
+        refit: Option<usize>,
         device: &Device,
         run_started: &Instant,
         progress: &mut impl FnMut(&EpochReport),
@@ -358,7 +400,7 @@ impl Run<'_> {
         let _one_at_a_time = backend_rng();
         device.seed(seed);
         let autodiff = device.clone().autodiff();
-        let mut model = config.model.init(&autodiff);
+        let mut model = config.member_model(member).init(&autodiff);
         let mut optimizer = AdamConfig::new()
             .with_weight_decay(Some(WeightDecayConfig::new(config.weight_decay as f32)))
             .with_grad_clipping(Some(GradientClippingConfig::Norm(
@@ -366,7 +408,14 @@ impl Run<'_> {
             )))
             .init();
         let mut rng = SplitMix64(seed);
-        let train_set = refit.map_or(&self.train_set, |(set, _)| set);
+        let (layout, sets) = self.sets.member(member);
+        let train_set = match refit {
+            Some(_) => sets
+                .refit
+                .as_ref()
+                .expect("built for refit_with_validation"),
+            None => &sets.train,
+        };
         let n = train_set.issues.len();
         let steps_per_epoch = n.div_ceil(config.batch_size);
         let started = Instant::now();
@@ -387,7 +436,7 @@ impl Run<'_> {
             rng.shuffle(&mut order);
             let mut loss_sum = 0.0;
             for batch in order.chunks(config.batch_size) {
-                let (inputs, targets) = gather(train_set, batch, self.layout, &autodiff);
+                let (inputs, targets) = gather(train_set, batch, layout, &autodiff);
                 let loss = gaussian_nll(&model.forward(inputs), targets);
                 loss_sum += f64::from(loss.clone().into_scalar::<f32>()) * batch.len() as f64;
                 let gradients = GradientsParams::from_grads(loss.backward(), &model);
@@ -395,7 +444,7 @@ impl Run<'_> {
                 model = optimizer.step(lr, model, gradients);
                 step += 1;
             }
-            if let Some((_, epochs)) = refit {
+            if let Some(epochs) = refit {
                 if epoch >= epochs {
                     report.epochs = epoch;
                     report.seconds = started.elapsed().as_secs_f64();
@@ -405,7 +454,7 @@ impl Run<'_> {
             }
             let inference = model.valid();
             let (validation_loss, predicted) =
-                predict_samples(&inference, &self.validation_set, self.layout, device);
+                predict_samples(&inference, &sets.validation, layout, device);
             let rmae = self.rmae(&predicted);
             let train_loss = loss_sum / n as f64;
             report.epochs = epoch;
@@ -557,11 +606,13 @@ pub(crate) fn predict_samples(
     (loss_sum / samples.issues.len().max(1) as f64, predicted)
 }
 
-/// [`predict_samples`]' distributions from the fused CPU path (no loss): every sample in
-/// one call, spread over the machine's cores.
-fn predict_samples_cpu(network: &CpuNetwork, samples: &Samples, layout: Layout) -> Predicted {
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    let (locs, scales) = network.forward(&samples.inputs, threads);
+/// [`predict_samples`]' distributions from locations and scales in each sample's
+/// standardised space (`[samples, horizon_hours]` each).
+fn destandardise(
+    samples: &Samples,
+    layout: Layout,
+    (locs, scales): (Vec<f32>, Vec<f32>),
+) -> Predicted {
     let horizon = layout.horizon_hours;
     let mut predicted = Predicted::default();
     for (i, &level) in samples.levels.iter().enumerate() {
@@ -573,24 +624,37 @@ fn predict_samples_cpu(network: &CpuNetwork, samples: &Samples, layout: Layout) 
 
 /// The ensemble's distributions: the mean of the members' locations, and the scale of the
 /// equally weighted mixture's variance (mean of the variances plus the locations' spread).
-/// `cpu_networks`, when not empty, are the same networks for the fused CPU path
-/// ([`CpuNetwork::for_device`]) and are used instead of burn's forward pass.
-pub(crate) fn predict_ensemble(
+/// `inputs(member)` gives member `member`'s layout and samples (the same forecasts, cut into
+/// that member's tokens). `cpu_networks`, when not empty, are the same networks for the
+/// fused CPU path ([`CpuNetwork::for_device`]) and are used instead of burn's forward pass.
+pub(crate) fn predict_ensemble<'s>(
     models: &[ForecastModel],
     cpu_networks: &[CpuNetwork],
-    samples: &Samples,
-    layout: Layout,
     device: &Device,
+    inputs: impl Fn(usize) -> (Layout, &'s Samples),
 ) -> Predicted {
     let each: Vec<Predicted> = if cpu_networks.is_empty() {
         models
             .iter()
-            .map(|model| predict_samples(model, samples, layout, device).1)
+            .enumerate()
+            .map(|(member, model)| {
+                let (layout, samples) = inputs(member);
+                predict_samples(model, samples, layout, device).1
+            })
             .collect()
     } else {
-        cpu_networks
-            .iter()
-            .map(|network| predict_samples_cpu(network, samples, layout))
+        // Every sample in one call per member, spread over the machine's cores.
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        let member_inputs: Vec<&[f32]> = (0..cpu_networks.len())
+            .map(|member| inputs(member).1.inputs.as_slice())
+            .collect();
+        CpuNetwork::forward_members(cpu_networks, &member_inputs, threads)
+            .into_iter()
+            .enumerate()
+            .map(|(member, outputs)| {
+                let (layout, samples) = inputs(member);
+                destandardise(samples, layout, outputs)
+            })
             .collect()
     };
     let k = each.len() as f64;

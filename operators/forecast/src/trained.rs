@@ -13,7 +13,7 @@ use crate::cpu_network::CpuNetwork;
 use crate::data::{EpfDataset, HOURS_PER_DAY};
 use crate::device::DeviceChoice;
 use crate::error::{ForecastError, Result};
-use crate::features::{Layout, Level, Normalization, Samples, Window, window_inputs};
+use crate::features::{Layout, Level, Normalization, PerLayout, Samples, Window, window_inputs};
 use crate::metrics::normal_quantile;
 use crate::model::ForecastModel;
 use crate::train::{TrainConfig, TrainReport, backend_rng, predict_ensemble};
@@ -159,23 +159,21 @@ impl TrainedModel {
     /// For the day-ahead model, every hour of `days`.
     pub fn predict(&self, data: &EpfDataset, days: Range<usize>) -> Result<Vec<HourDistribution>> {
         self.check_dataset(data)?;
-        let layout = self.meta.config.model.layout();
-        let samples = Samples::build(data, &self.meta.normalization, layout, days);
-        Ok(self.distributions(&samples, layout))
+        let samples = PerLayout::build(&self.meta.config.member_layouts(), |layout| {
+            Samples::build(data, &self.meta.normalization, layout, days.clone())
+        });
+        Ok(self.distributions(&samples))
     }
 
     /// The ensemble's distributions of every sample, scales times the model's factor.
-    fn distributions(&self, samples: &Samples, layout: Layout) -> Vec<HourDistribution> {
-        let predicted = predict_ensemble(
-            &self.models,
-            &self.cpu_networks,
-            samples,
-            layout,
-            &self.device,
-        );
+    fn distributions(&self, samples: &PerLayout<Samples>) -> Vec<HourDistribution> {
+        let predicted =
+            predict_ensemble(&self.models, &self.cpu_networks, &self.device, |member| {
+                samples.member(member)
+            });
         debug_assert_eq!(
             predicted.loc.len(),
-            samples.issues.len() * layout.horizon_hours
+            samples.member(0).1.issues.len() * self.horizon_hours()
         );
         predicted
             .loc
@@ -204,12 +202,6 @@ impl TrainedModel {
     pub fn predict_windows(&self, windows: &[Window<'_>]) -> Result<Vec<HourDistribution>> {
         let layout = self.meta.config.model.layout();
         let norm = &self.meta.normalization;
-        let mut samples = Samples {
-            issues: (0..windows.len()).collect(),
-            levels: Vec::with_capacity(windows.len()),
-            inputs: Vec::with_capacity(windows.len() * layout.input_len()),
-            targets: vec![0.0; windows.len() * layout.horizon_hours],
-        };
         for window in windows {
             let exogenous_fits = window.exogenous.is_some() == layout.exogenous;
             let days = (window.first_hour_of_day + layout.window_hours()).div_ceil(HOURS_PER_DAY);
@@ -239,12 +231,24 @@ impl TrainedModel {
                     ),
                 });
             }
-            samples
-                .levels
-                .push(Level::of_known(norm, layout, window.known_prices));
-            window_inputs(norm, layout, window, &mut samples.inputs);
         }
-        Ok(self.distributions(&samples, layout))
+        // Members of other token sizes read the same windows, cut differently.
+        let samples = PerLayout::build(&self.meta.config.member_layouts(), |layout| {
+            let mut samples = Samples {
+                issues: (0..windows.len()).collect(),
+                levels: Vec::with_capacity(windows.len()),
+                inputs: Vec::with_capacity(windows.len() * layout.input_len()),
+                targets: vec![0.0; windows.len() * layout.horizon_hours],
+            };
+            for window in windows {
+                samples
+                    .levels
+                    .push(Level::of_known(norm, layout, window.known_prices));
+                window_inputs(norm, layout, window, &mut samples.inputs);
+            }
+            samples
+        });
+        Ok(self.distributions(&samples))
     }
 
     fn check_dataset(&self, data: &EpfDataset) -> Result<()> {
@@ -306,7 +310,7 @@ impl TrainedModel {
             });
         }
         let meta: ModelMeta = serde_json::from_str(&text).map_err(parse_error)?;
-        meta.config.model.validate()?;
+        meta.config.validate()?;
         let (device, used) = device.resolve();
         let _rng = backend_rng();
         let mut models = Vec::with_capacity(meta.config.ensemble);
@@ -314,7 +318,7 @@ impl TrainedModel {
             let weights = dir.join(weights_file(member));
             let model = meta
                 .config
-                .model
+                .member_model(member)
                 .init(&device)
                 .try_load_file(&weights)
                 .map_err(|e| ForecastError::Weights {

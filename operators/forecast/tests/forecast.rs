@@ -3,6 +3,8 @@
 
 use std::sync::OnceLock;
 
+use burn::module::Module;
+
 use gridflow_forecast::data::HOURS_PER_DAY;
 use gridflow_forecast::evaluate::{HourForecast, evaluate_days, metrics_of};
 use gridflow_forecast::features::{Normalization, Window, inputs};
@@ -215,6 +217,65 @@ fn an_ensemble_saves_loads_and_mixes_its_members() {
         ensemble.predict(&data, 49..56).unwrap(),
         loaded.predict(&data, 49..56).unwrap()
     );
+}
+
+#[test]
+fn members_of_different_token_sizes_average_like_the_networks_alone() {
+    let data = slice();
+    let config = TrainConfig {
+        ensemble: 3,
+        max_epochs: 3,
+        member_patch_hours: vec![24, 6],
+        ..tiny_config(7)
+    };
+    let mixed = train(&config, &data, |_| {}).unwrap();
+    let patches: Vec<usize> = (0..3).map(|m| config.member_model(m).patch_hours).collect();
+    assert_eq!(patches, [24, 6, 24]);
+    let widths: Vec<usize> = mixed.networks().iter().map(|n| n.num_params()).collect();
+    assert!(
+        widths[0] != widths[1] && widths[0] == widths[2],
+        "{widths:?}"
+    );
+    // Member k is the network that a run of one with seed 7 + k and its token size trains;
+    // the ensemble's location is their mean.
+    let alone: Vec<Vec<f64>> = patches
+        .iter()
+        .enumerate()
+        .map(|(member, &patch_hours)| {
+            let mut single = TrainConfig {
+                ensemble: 1,
+                max_epochs: 3,
+                ..tiny_config(7 + member as u64)
+            };
+            single.model.patch_hours = patch_hours;
+            let network = train(&single, &data, |_| {}).unwrap();
+            let predicted = network.predict(&data, 42..56).unwrap();
+            predicted.iter().map(|h| h.loc).collect()
+        })
+        .collect();
+    let predicted = mixed.predict(&data, 42..56).unwrap();
+    for (hour, forecast) in predicted.iter().enumerate() {
+        let mean = alone.iter().map(|locs| locs[hour]).sum::<f64>() / 3.0;
+        assert!((forecast.loc - mean).abs() < 1e-9, "hour {hour}");
+    }
+    // The streaming path cuts each window for each member the same way, alone or batched.
+    let layout = config.model.layout();
+    let windows: Vec<Window<'_>> = (42..56).map(|d| Window::of_day(&data, layout, d)).collect();
+    assert_eq!(mixed.predict_windows(&windows).unwrap(), predicted);
+    assert_eq!(
+        mixed.predict_windows(&windows[3..4]).unwrap(),
+        predicted[3 * HOURS_PER_DAY..4 * HOURS_PER_DAY]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    mixed.save(dir.path()).unwrap();
+    let loaded = TrainedModel::load(dir.path(), DeviceChoice::Cpu).unwrap();
+    assert_eq!(loaded.predict(&data, 42..56).unwrap(), predicted);
+    let refused = TrainConfig {
+        member_patch_hours: vec![24, 5],
+        ..tiny_config(7)
+    };
+    let error = train(&refused, &data, |_| {}).unwrap_err().to_string();
+    assert!(error.contains("member_patch_hours"), "{error}");
 }
 
 #[test]

@@ -221,3 +221,36 @@ fn exp_is_accurate_over_softmax_inputs() {
     assert_eq!(exp_nonpositive(0.0), 1.0);
     assert!(exp_nonpositive(-1000.0) > 0.0);
 }
+
+#[test]
+fn members_side_by_side_compute_what_each_computes_alone() {
+    let six_hour_tokens = ModelConfig {
+        patch_hours: 6,
+        ..ModelConfig::default()
+    };
+    let configs = [
+        ModelConfig::default(),
+        six_hour_tokens,
+        ModelConfig::default(),
+    ];
+    let members: Vec<CpuNetwork> = configs
+        .iter()
+        .enumerate()
+        .map(|(seed, config)| CpuNetwork::from_model(&random_network(config, seed as u64)))
+        .collect();
+    // 1 and 3 series run members side by side on 2 or 3 threads; 70 series (3 chunks) and
+    // one thread run them one after the other.
+    for (series, threads) in [(1, 2), (3, 3), (1, 1), (70, 2)] {
+        let inputs: Vec<Vec<f32>> = members
+            .iter()
+            .map(|member| random_inputs(member, series, 11))
+            .collect();
+        let slices: Vec<&[f32]> = inputs.iter().map(Vec::as_slice).collect();
+        let together = CpuNetwork::forward_members(&members, &slices, threads);
+        assert_eq!(together.len(), 3);
+        for ((member, inputs), outputs) in members.iter().zip(&inputs).zip(&together) {
+            assert_eq!(outputs, &member.forward(inputs, 1), "{series} series");
+            assert_eq!(outputs.0.len(), series * HOURS_PER_DAY);
+        }
+    }
+}
