@@ -282,16 +282,14 @@ impl CpuNetwork {
         } else {
             // Contiguous runs of whole chunks, so the chunking (and each result) is the
             // same as on one thread.
+            // On rayon's pool, whose threads are already running (see `forward_members`).
+            use rayon::prelude::*;
             let series_per_thread = chunks.div_ceil(threads) * CHUNK_SERIES;
-            std::thread::scope(|scope| {
-                for ((inputs, loc), scale) in inputs
-                    .chunks(series_per_thread * per_series)
-                    .zip(loc.chunks_mut(series_per_thread * horizon))
-                    .zip(scale.chunks_mut(series_per_thread * horizon))
-                {
-                    scope.spawn(move || self.forward_chunks(inputs, loc, scale));
-                }
-            });
+            inputs
+                .par_chunks(series_per_thread * per_series)
+                .zip(loc.par_chunks_mut(series_per_thread * horizon))
+                .zip(scale.par_chunks_mut(series_per_thread * horizon))
+                .for_each(|((inputs, loc), scale)| self.forward_chunks(inputs, loc, scale));
         }
         (loc, scale)
     }
@@ -319,22 +317,15 @@ impl CpuNetwork {
                 .map(|(member, inputs)| member.forward(inputs, threads))
                 .collect();
         }
-        let mut outputs = vec![(Vec::new(), Vec::new()); members.len()];
-        std::thread::scope(|scope| {
-            let mut slots: Vec<Vec<(usize, &mut Outputs)>> =
-                (0..workers).map(|_| Vec::new()).collect();
-            for (member, output) in outputs.iter_mut().enumerate() {
-                slots[member % workers].push((member, output));
-            }
-            for slot in slots {
-                scope.spawn(move || {
-                    for (member, output) in slot {
-                        *output = members[member].forward(inputs[member], 1);
-                    }
-                });
-            }
-        });
-        outputs
+        // rayon's pool: its threads are already running and their buffers warm, where
+        // threads started per call would cost more than a small batch's forward pass.
+        use rayon::prelude::*;
+        members
+            .par_iter()
+            .zip(inputs.par_iter())
+            .with_max_len(1)
+            .map(|(member, inputs)| member.forward(inputs, 1))
+            .collect()
     }
 
     fn forward_chunks(&self, inputs: &[f32], loc: &mut [f32], scale: &mut [f32]) {
