@@ -24,9 +24,11 @@
 //!   early stopping on the validation period's rMAE, calling back after every epoch.
 //! - [`TrainedModel`] predicts (over a dataset's days, or any batch of windows: the
 //!   streaming operator's path; a forecast never depends on its batch), saves and loads
-//!   (`weights-<k>.bpk` per ensemble member + `model.json`). On the CPU device it predicts
-//!   through a fused forward pass of the same weights (`cpu_network`, 2–3× burn's speed,
-//!   equal to it within float rounding); training and the GPUs use burn's.
+//!   (`weights-<k>.bpk` per ensemble member + `model.json`). Members may cut the week
+//!   into tokens of different sizes ([`TrainConfig::member_patch_hours`]); each forecast's
+//!   window is cut once per size. On the CPU device it predicts through a fused forward
+//!   pass of the same weights (`cpu_network`, 2–5× burn's speed, equal to it within float
+//!   rounding); training and the GPUs use burn's.
 //! - [`evaluate()`] forecasts every test hour (median and 90 % interval) and computes MAE,
 //!   RMSE, sMAPE, rMAE against the 168-hour naive, CRPS and interval coverage;
 //!   [`Evaluation::write_csv`] writes `forecasts-<dataset>.csv`.
