@@ -60,6 +60,7 @@ pub mod device;
 mod error;
 pub mod evaluate;
 pub mod features;
+pub mod lasso;
 pub mod metrics;
 pub mod model;
 pub mod throughput;
