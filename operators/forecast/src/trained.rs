@@ -37,9 +37,11 @@ pub struct ModelMeta {
     pub dataset: String,
     /// That dataset's header.
     pub columns: [String; 4],
-    /// Names of a token's features, in input order.
+    /// Names of a token's features, in input order, for tokens of the configuration's
+    /// `model.patch_hours` (members of other sizes, `config.member_patch_hours`, carry the
+    /// same series per hour and the same calendar features).
     pub features: Vec<String>,
-    /// Tokens per forecast.
+    /// Tokens per forecast, for the same token size.
     pub tokens: usize,
     /// Statistics of the training period.
     pub normalization: Normalization,
