@@ -63,6 +63,7 @@ pub mod features;
 pub mod lasso;
 pub mod metrics;
 pub mod model;
+mod predict;
 pub mod throughput;
 pub mod train;
 pub mod trained;

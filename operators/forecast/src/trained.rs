@@ -16,7 +16,8 @@ use crate::error::{ForecastError, Result};
 use crate::features::{Layout, Level, Normalization, PerLayout, Samples, Window, window_inputs};
 use crate::metrics::normal_quantile;
 use crate::model::ForecastModel;
-use crate::train::{TrainConfig, TrainReport, backend_rng, predict_ensemble};
+use crate::predict::predict_ensemble;
+use crate::train::{TrainConfig, TrainReport, backend_rng};
 
 /// Version of the saved-model layout this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
