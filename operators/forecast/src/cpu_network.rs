@@ -295,10 +295,10 @@ impl CpuNetwork {
     }
 
     /// [`forward`](Self::forward) of every member of an ensemble, member `k` on
-    /// `inputs[k]` (the same series, cut into that member's tokens), on up to `threads`
-    /// threads. When the batch has fewer chunks than threads (a live update of a few
-    /// series), the members run side by side, one thread each, instead of one after the
-    /// other on a single chunk's thread. Either way each member computes exactly what it
+    /// `inputs[k]` (the same series, cut into that member's tokens), each split over up
+    /// to `threads` threads. When the batch has fewer chunks than threads (a live update of
+    /// a few series), the members instead run side by side on rayon's pool, one thread
+    /// each, rather than one after the other on a single chunk's thread. Either way each member computes exactly what it
     /// would alone.
     pub(crate) fn forward_members(
         members: &[CpuNetwork],
@@ -309,8 +309,7 @@ impl CpuNetwork {
         let series = members
             .first()
             .map_or(0, |first| inputs[0].len() / first.input_len());
-        let workers = threads.min(members.len());
-        if workers <= 1 || series.div_ceil(CHUNK_SERIES) >= threads {
+        if threads <= 1 || members.len() <= 1 || series.div_ceil(CHUNK_SERIES) >= threads {
             return members
                 .iter()
                 .zip(inputs)
