@@ -4,10 +4,16 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use gridflow_forecast::evaluate::evaluate_with_lear;
+use gridflow_forecast::lear::LearConfig;
 use gridflow_forecast::{
     DeviceChoice, EpfDataset, TrainConfig, TrainedModel, evaluate, evaluate_walk_forward, train,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Networks trained without `--config` or `--ensemble`: the size the benchmark results in
+/// docs/forecasting.md were measured with.
+const DEFAULT_ENSEMBLE: usize = 4;
 
 /// How to train, shared by `gridflow train` and `gridflow eval`.
 #[derive(clap::Args, Debug)]
@@ -18,7 +24,7 @@ pub(crate) struct TrainingArgs {
     /// Training configuration as JSON (`TrainConfig`; missing fields keep defaults).
     #[arg(long)]
     pub(crate) config: Option<PathBuf>,
-    /// Networks in the ensemble (overrides the configuration).
+    /// Networks in the ensemble (overrides the configuration; without `--config`, 4).
     #[arg(long)]
     pub(crate) ensemble: Option<usize>,
     /// Hours per token of the ensemble's members in turn, for example `24,6`: members
@@ -43,6 +49,20 @@ pub(crate) struct TrainingArgs {
     /// Do not draw the progress bar.
     #[arg(long)]
     pub(crate) no_progress: bool,
+}
+
+/// LEAR beside the networks, for `gridflow eval`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct LearArgs {
+    /// Evaluate the networks alone. By default a day-ahead model's forecasts are blended
+    /// with LEAR's (the benchmark's Lasso model, recalibrated every day), LEAR's share
+    /// chosen on the validation period; walk-forward runs (`--retrain-every`) and other
+    /// horizons always evaluate the networks alone.
+    #[arg(long)]
+    pub(crate) no_lear: bool,
+    /// LEAR's calibration windows in days, one model each, averaged.
+    #[arg(long, value_delimiter = ',', default_value = "56,84,1092,1456")]
+    pub(crate) lear_windows: Vec<usize>,
 }
 
 /// Trains on the file's training period and saves the model in `folder`.
@@ -78,7 +98,10 @@ fn config_of(request: &TrainingArgs) -> Result<TrainConfig> {
                 .with_context(|| format!("reading {}", path.display()))?;
             serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?
         }
-        None => TrainConfig::default(),
+        None => TrainConfig {
+            ensemble: DEFAULT_ENSEMBLE,
+            ..TrainConfig::default()
+        },
     };
     if let Some(ensemble) = request.ensemble {
         config.ensemble = ensemble;
@@ -139,6 +162,7 @@ pub(crate) fn eval_command(
     training: &TrainingArgs,
     model: Option<&Path>,
     retrain_every: Option<usize>,
+    lear: &LearArgs,
     out: &Path,
 ) -> Result<()> {
     if let Some(days) = retrain_every {
@@ -163,8 +187,66 @@ pub(crate) fn eval_command(
             (data, model)
         }
     };
+    if !lear.no_lear && model.horizon_hours() == gridflow_forecast::data::HOURS_PER_DAY {
+        return eval_with_lear(&data, &model, lear, out, training.no_progress);
+    }
     let evaluation = evaluate(&model, &data).context("evaluating")?;
     report(&data, &evaluation, out)
+}
+
+/// Forecasts with LEAR, prints what the networks and LEAR do alone, and reports the blend.
+fn eval_with_lear(
+    data: &EpfDataset,
+    model: &TrainedModel,
+    lear: &LearArgs,
+    out: &Path,
+    no_progress: bool,
+) -> Result<()> {
+    let config = LearConfig {
+        windows: lear.lear_windows.clone(),
+    };
+    let bar = ProgressBar::with_draw_target(
+        None,
+        if no_progress {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        },
+    );
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] LEAR {pos}/{len} days {wide_bar}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let started = std::time::Instant::now();
+    let (evaluation, lear_report) = evaluate_with_lear(model, data, &config, |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })
+    .context("evaluating with LEAR")?;
+    bar.finish_and_clear();
+    println!(
+        "{}: networks alone: {}",
+        data.name(),
+        lear_report.networks.metrics
+    );
+    println!(
+        "{}: LEAR (windows {:?} days, recalibrated daily) alone: rMAE {:.3}; {} days in {:.1}s",
+        data.name(),
+        config.windows,
+        lear_report.lear_test_rmae,
+        lear_report.lear_days,
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "{}: LEAR's share {:.2}, chosen on the validation period (rMAE {:.3} networks alone, {:.3} blended)",
+        data.name(),
+        lear_report.weight,
+        lear_report.validation_rmae.0,
+        lear_report.validation_rmae.1
+    );
+    report(data, &evaluation, out)
 }
 
 /// Prints the metrics and writes the forecasts file.

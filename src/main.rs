@@ -99,7 +99,8 @@ enum Command {
         model: PathBuf,
     },
     /// Run the EPF benchmark on a CSV: train on its training period (or load `--model`),
-    /// forecast every test day, print the metrics and write `forecasts-<dataset>.csv`.
+    /// forecast every test day (blended with LEAR, recalibrated daily, unless `--no-lear`),
+    /// print the metrics and write `forecasts-<dataset>.csv`.
     Eval {
         #[command(flatten)]
         training: forecast::TrainingArgs,
@@ -110,6 +111,8 @@ enum Command {
         /// of training once before the test period.
         #[arg(long, conflicts_with = "model")]
         retrain_every: Option<usize>,
+        #[command(flatten)]
+        lear: forecast::LearArgs,
         /// Folder for `forecasts-<dataset>.csv`.
         #[arg(long, default_value = ".")]
         out: PathBuf,
@@ -224,9 +227,10 @@ fn execute(command: Command) -> Result<ExitCode> {
             training,
             model,
             retrain_every,
+            lear,
             out,
         } => {
-            forecast::eval_command(&training, model.as_deref(), retrain_every, &out)?;
+            forecast::eval_command(&training, model.as_deref(), retrain_every, &lear, &out)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Run {

@@ -7,6 +7,9 @@
 //! for 6 h, each midnight for a week, every target hour inside the test period; metrics
 //! are over every (issue, hour) forecast, against the price a week before the hour.
 //!
+//! With LEAR ([`evaluate_with_lear`]), LEAR's half of the blend is recalibrated every day
+//! (on the days before it, see [`crate::lear`]); the networks' half is as follows.
+//!
 //! Recalibration policy: the network is **not retrained**. It is trained once on the days
 //! before the test period (training + validation) and then forecasts each test day from that
 //! day's inputs (prices up to the previous day, exogenous forecasts up to the day itself); it
@@ -23,6 +26,7 @@ use std::path::Path;
 use crate::data::{EpfDataset, HISTORY_DAYS, HOURS_PER_DAY};
 use crate::error::{ForecastError, Result};
 use crate::features::Normalization;
+use crate::lear::{self, LearConfig, LearForecasts};
 use crate::metrics::{Metrics, crps_from_quantiles};
 use crate::train::coverage_factor;
 use crate::trained::HourDistribution;
@@ -70,12 +74,153 @@ pub fn evaluate(model: &TrainedModel, data: &EpfDataset) -> Result<Evaluation> {
     evaluate_days(model, data, split.test)
 }
 
+/// The networks' forecasts blended with LEAR's ([`crate::lear`]): each hour's location in
+/// model space becomes `(1 − weight) · location + weight · price_to_model(LEAR's price)`,
+/// its scale stays the networks' (then recalibrated like theirs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LearBlend {
+    /// LEAR's share, 0 to 1.
+    pub weight: f64,
+    /// LEAR's forecasts; they must cover every day the blend is applied to.
+    pub lear: LearForecasts,
+}
+
+impl LearBlend {
+    /// Blends the distribution of `hour` in place.
+    fn apply(
+        &self,
+        data: &EpfDataset,
+        norm: &Normalization,
+        hour: usize,
+        distribution: &mut HourDistribution,
+    ) -> Result<()> {
+        let lear = self.lear.hour(hour).ok_or_else(|| ForecastError::Shape {
+            dataset: data.name().to_owned(),
+            message: format!(
+                "LEAR forecasts days {:?}, not day {}",
+                self.lear.days,
+                hour / HOURS_PER_DAY
+            ),
+        })?;
+        distribution.loc =
+            (1.0 - self.weight) * distribution.loc + self.weight * norm.price_to_model(lear);
+        Ok(())
+    }
+}
+
+/// What [`evaluate_with_lear`] measured besides the blend's evaluation.
+#[derive(Debug, Clone)]
+pub struct LearReport {
+    /// LEAR's share in the blend, chosen on the validation period.
+    pub weight: f64,
+    /// Validation rMAE of the networks alone and of the blend at `weight`.
+    pub validation_rmae: (f64, f64),
+    /// Test rMAE of LEAR alone.
+    pub lear_test_rmae: f64,
+    /// Days LEAR forecast (validation and test periods, and the interval calibration's
+    /// window before the test period if longer).
+    pub lear_days: usize,
+    /// The networks alone on the test period.
+    pub networks: Evaluation,
+}
+
+/// The benchmark with LEAR beside the networks: LEAR forecasts the validation and test
+/// periods (recalibrated daily on the days before each), LEAR's share is the one of
+/// 0, 0.05, …, 1 with the lowest validation MAE, and the blend is evaluated on the test
+/// period like the networks alone (day-ahead models only). `progress` counts LEAR's days.
+pub fn evaluate_with_lear(
+    model: &TrainedModel,
+    data: &EpfDataset,
+    config: &LearConfig,
+    progress: impl Fn(usize, usize) + Sync,
+) -> Result<(Evaluation, LearReport)> {
+    let shape = |message: String| ForecastError::Shape {
+        dataset: data.name().to_owned(),
+        message,
+    };
+    if model.horizon_hours() != HOURS_PER_DAY {
+        return Err(shape("LEAR forecasts the next day only".to_owned()));
+    }
+    let split = model.meta().config.split.split(data)?;
+    let window = model.meta().config.interval_window_days;
+    // The interval calibration looks back `window` days from the test period's start.
+    let first = split
+        .validation
+        .start
+        .min(split.test.start.saturating_sub(window))
+        .max(lear::MINIMUM_DAY);
+    let lear_days = first..split.test.end;
+    let total = lear_days.len();
+    let lear = lear::forecast_days(data, lear_days, config, |done| progress(done, total))?;
+    let norm = &model.meta().normalization;
+    let validation = model.predict(data, split.validation.clone())?;
+    let hours = split.validation.start * HOURS_PER_DAY..split.validation.end * HOURS_PER_DAY;
+    let naive_error: f64 = hours
+        .clone()
+        .map(|h| (data.prices()[h] - data.prices()[h - HISTORY_DAYS * HOURS_PER_DAY]).abs())
+        .sum();
+    let rmae_at = |weight: f64| -> Result<f64> {
+        let blend = LearBlend {
+            weight,
+            lear: lear.clone(),
+        };
+        let mut error = 0.0;
+        for (hour, distribution) in hours.clone().zip(&validation) {
+            let mut blended = *distribution;
+            blend.apply(data, norm, hour, &mut blended)?;
+            error += (blended.median(norm) - data.prices()[hour]).abs();
+        }
+        Ok(error / naive_error)
+    };
+    let mut best = (0.0, rmae_at(0.0)?);
+    for step in 1..=20 {
+        let weight = f64::from(step) / 20.0;
+        let rmae = rmae_at(weight)?;
+        if rmae < best.1 {
+            best = (weight, rmae);
+        }
+    }
+    let test_hours = split.test.start * HOURS_PER_DAY..split.test.end * HOURS_PER_DAY;
+    let lear_error: f64 = test_hours
+        .clone()
+        .map(|h| (lear.hour(h).unwrap_or(f64::NAN) - data.prices()[h]).abs())
+        .sum();
+    let test_naive: f64 = test_hours
+        .map(|h| (data.prices()[h] - data.prices()[h - HISTORY_DAYS * HOURS_PER_DAY]).abs())
+        .sum();
+    let report = LearReport {
+        weight: best.0,
+        validation_rmae: (rmae_at(0.0)?, best.1),
+        lear_test_rmae: lear_error / test_naive,
+        lear_days: lear.days.len(),
+        networks: evaluate_days(model, data, split.test.clone())?,
+    };
+    let blend = LearBlend {
+        weight: best.0,
+        lear,
+    };
+    let evaluation = evaluate_days_blended(model, data, split.test, Some(&blend))?;
+    Ok((evaluation, report))
+}
+
 /// Evaluates `model` on `days` (each needs 7 days of history before it): every forecast
 /// issued in `days` whose target hours lie in `days`.
 pub fn evaluate_days(
     model: &TrainedModel,
     data: &EpfDataset,
     days: Range<usize>,
+) -> Result<Evaluation> {
+    evaluate_days_blended(model, data, days, None)
+}
+
+/// [`evaluate_days`], with the networks' forecasts blended with LEAR's when `blend` is
+/// given (it must cover `days`, and should cover the interval calibration's window before
+/// them: days it leaves out there keep the networks' forecasts).
+pub fn evaluate_days_blended(
+    model: &TrainedModel,
+    data: &EpfDataset,
+    days: Range<usize>,
+    blend: Option<&LearBlend>,
 ) -> Result<Evaluation> {
     if days.start < HISTORY_DAYS || days.end > data.days() || days.is_empty() {
         return Err(ForecastError::Shape {
@@ -88,7 +233,17 @@ pub fn evaluate_days(
     let horizon = model.horizon_hours();
     let first = days.start.saturating_sub(window).max(HISTORY_DAYS);
     let issues = model.issues(first..days.end);
-    let predicted = model.predict(data, first..days.end)?;
+    let mut predicted = model.predict(data, first..days.end)?;
+    if let Some(blend) = blend {
+        let hours = issues.iter().flat_map(|&issue| issue..issue + horizon);
+        for (hour, distribution) in hours.zip(predicted.iter_mut()) {
+            // Near the data's start LEAR cannot forecast the first days of the interval
+            // calibration's window; those keep the networks' own forecasts.
+            if hour >= days.start * HOURS_PER_DAY || blend.lear.hour(hour).is_some() {
+                blend.apply(data, norm, hour, distribution)?;
+            }
+        }
+    }
     // |z| of every predicted hour, for the trailing interval calibration.
     let z: Vec<f64> = issues
         .iter()

@@ -1,13 +1,12 @@
-//! The Lasso on a Gram matrix, by cyclic coordinate descent: the estimator of the EPF
-//! benchmark's LEAR model (a Lasso per hour of the day, refitted as its calibration window
-//! rolls), the second model family `docs/forecasting.md` measures next to the networks.
+//! The Lasso problem of LEAR (a Lasso per hour of the day, refitted as its calibration
+//! window rolls) by its sufficient statistics, and its solution by cyclic coordinate
+//! descent. LEAR itself solves through the exact path of [`crate::lars`]; coordinate
+//! descent, checked against scikit-learn's `Lasso`, is the independent check of that path.
 //!
 //! A problem is given by its sufficient statistics — `XᵀX`, `Xᵀy`, `yᵀy` and the sample
-//! count — so the 24 hours of a day, which share their features, share one Gram matrix,
-//! and a rolling window updates it by adding one day's outer product and removing
-//! another's instead of recomputing it. The objective is scikit-learn's `Lasso` without
-//! intercept (the features are centred by the caller):
-//! `1/(2n) · ‖y − Xβ‖² + α · ‖β‖₁`.
+//! count — so the 24 hours of a day, which share their features, share one Gram matrix.
+//! The objective is scikit-learn's `Lasso` without intercept (the features are centred by
+//! the caller): `1/(2n) · ‖y − Xβ‖² + α · ‖β‖₁`.
 
 /// The sufficient statistics of a least-squares problem with `features` columns.
 #[derive(Debug, Clone, PartialEq)]
@@ -145,6 +144,24 @@ impl LassoProblem {
     }
 }
 
+/// `Σ a[i] · b[i]`, with four partial sums so that it vectorises.
+pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let mut partial = [0.0; 4];
+    let (a4, b4) = (a.chunks_exact(4), b.chunks_exact(4));
+    let tail: f64 = a4
+        .remainder()
+        .iter()
+        .zip(b4.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in a4.zip(b4) {
+        for k in 0..4 {
+            partial[k] += x[k] * y[k];
+        }
+    }
+    partial.iter().sum::<f64>() + tail
+}
+
 fn soft_threshold(value: f64, threshold: f64) -> f64 {
     if value > threshold {
         value - threshold
@@ -158,6 +175,12 @@ fn soft_threshold(value: f64, threshold: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dot_products_with_a_tail() {
+        let a: Vec<f64> = (0..11).map(f64::from).collect();
+        assert_eq!(dot(&a, &a), (0..11).map(|v| f64::from(v * v)).sum::<f64>());
+    }
 
     /// Orthonormal columns: the Lasso is the soft-thresholded least-squares solution.
     #[test]

@@ -32,6 +32,10 @@
 //! - [`evaluate()`] forecasts every test hour (median and 90 % interval) and computes MAE,
 //!   RMSE, sMAPE, rMAE against the 168-hour naive, CRPS and interval coverage;
 //!   [`Evaluation::write_csv`] writes `forecasts-<dataset>.csv`.
+//! - [`lear`]: the benchmark paper's LEAR (a Lasso per hour on 247 features, recalibrated
+//!   every day over four calibration windows), its penalty and solution through the exact
+//!   Lasso path of [`lars`]; [`evaluate::evaluate_with_lear`] blends it with the networks,
+//!   LEAR's share chosen on the validation period.
 //! - [`DeviceChoice`]: `cpu` (default), `cuda` or `wgpu` (Cargo features), falling back to the
 //!   CPU with a warning.
 //! - [`throughput`] times inference per batch size against a plain matrix product on the
@@ -60,7 +64,9 @@ pub mod device;
 mod error;
 pub mod evaluate;
 pub mod features;
+pub mod lars;
 pub mod lasso;
+pub mod lear;
 pub mod metrics;
 pub mod model;
 mod predict;
