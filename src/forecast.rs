@@ -246,6 +246,14 @@ fn eval_with_lear(
         lear_report.validation_rmae.0,
         lear_report.validation_rmae.1
     );
+    let path = out.join(format!("forecasts-{}-lear.csv", data.name()));
+    let file =
+        std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+    lear_report
+        .lear
+        .write_csv(std::io::BufWriter::new(file), data, evaluation.days.clone())
+        .with_context(|| format!("writing {}", path.display()))?;
+    println!("wrote {} (LEAR alone)", path.display());
     report(data, &evaluation, out)
 }
 

@@ -451,3 +451,67 @@ fn a_six_hour_model_forecasts_four_times_a_day_like_the_model_itself() {
         assert_eq!(row[4], "1");
     }
 }
+
+/// `gridflow eval` on a saved day-ahead model: by default the networks blended with LEAR
+/// (and LEAR's own forecasts in a second file), with `--no-lear` the networks alone, which
+/// `evaluate_days` reproduces.
+#[test]
+fn eval_blends_with_lear_by_default_and_writes_both_forecast_files() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let temp = tempfile::tempdir().unwrap();
+    let model = train_tiny(temp.path(), "np-day", &[], 1);
+    let eval = |out: &Path, options: &[&str]| {
+        std::fs::create_dir_all(out).unwrap();
+        let (model, out) = (model.display().to_string(), out.display().to_string());
+        let mut args = vec!["eval", "--epf", SLICE, "--no-progress", "--model", &model];
+        args.extend_from_slice(&["--out", &out]);
+        args.extend_from_slice(options);
+        let output = gridflow(&args, &[]);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let read = |path: PathBuf| -> Vec<Vec<String>> {
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .lines()
+            .map(|l| l.split(',').map(str::to_owned).collect())
+            .collect()
+    };
+    let blended_dir = temp.path().join("blended");
+    let printed = eval(&blended_dir, &["--lear-windows", "14,28"]);
+    assert!(printed.contains("LEAR's share"), "{printed}");
+    assert!(printed.contains("networks alone:"), "{printed}");
+    let alone_dir = temp.path().join("alone");
+    let printed_alone = eval(&alone_dir, &["--no-lear"]);
+    assert!(!printed_alone.contains("LEAR"), "{printed_alone}");
+
+    let data = EpfDataset::from_csv(root.join(SLICE)).unwrap();
+    let loaded = TrainedModel::load(&model, DeviceChoice::Cpu).unwrap();
+    let networks = evaluate_days(&loaded, &data, 49..56).unwrap();
+    let blended = read(blended_dir.join("forecasts-NP-2013-slice.csv"));
+    let alone = read(alone_dir.join("forecasts-NP-2013-slice.csv"));
+    let lear = read(blended_dir.join("forecasts-NP-2013-slice-lear.csv"));
+    assert_eq!(lear[0], ["timestamp", "forecast"]);
+    assert_eq!((blended.len(), alone.len(), lear.len()), (169, 169, 169));
+    for (hour, expected) in networks.forecasts.iter().enumerate() {
+        let (alone, lear) = (&alone[hour + 1], &lear[hour + 1]);
+        assert_eq!(alone[0], expected.timestamp);
+        assert_eq!(lear[0], expected.timestamp);
+        assert_eq!(alone[1], format!("{:.4}", expected.forecast));
+        let (blend, networks, lear): (f64, f64, f64) = (
+            blended[hour + 1][1].parse().unwrap(),
+            expected.forecast,
+            lear[1].parse().unwrap(),
+        );
+        // The blend lies between its two parts (the transform is monotone).
+        let (low, high) = (networks.min(lear), networks.max(lear));
+        assert!(
+            low - 1e-3 <= blend && blend <= high + 1e-3,
+            "hour {hour}: {blend} outside {networks} .. {lear}"
+        );
+    }
+}

@@ -122,6 +122,8 @@ pub struct LearReport {
     pub lear_days: usize,
     /// The networks alone on the test period.
     pub networks: Evaluation,
+    /// LEAR's forecasts, of the validation and test periods.
+    pub lear: LearForecasts,
 }
 
 /// The benchmark with LEAR beside the networks: LEAR forecasts the validation and test
@@ -188,18 +190,20 @@ pub fn evaluate_with_lear(
     let test_naive: f64 = test_hours
         .map(|h| (data.prices()[h] - data.prices()[h - HISTORY_DAYS * HOURS_PER_DAY]).abs())
         .sum();
-    let report = LearReport {
-        weight: best.0,
-        validation_rmae: (rmae_at(0.0)?, best.1),
-        lear_test_rmae: lear_error / test_naive,
-        lear_days: lear.days.len(),
-        networks: evaluate_days(model, data, split.test.clone())?,
-    };
+    let validation_rmae = (rmae_at(0.0)?, best.1);
     let blend = LearBlend {
         weight: best.0,
         lear,
     };
-    let evaluation = evaluate_days_blended(model, data, split.test, Some(&blend))?;
+    let evaluation = evaluate_days_blended(model, data, split.test.clone(), Some(&blend))?;
+    let report = LearReport {
+        weight: best.0,
+        validation_rmae,
+        lear_test_rmae: lear_error / test_naive,
+        lear_days: blend.lear.days.len(),
+        networks: evaluate_days(model, data, split.test)?,
+        lear: blend.lear,
+    };
     Ok((evaluation, report))
 }
 

@@ -77,6 +77,25 @@ impl LearForecasts {
     }
 }
 
+impl LearForecasts {
+    /// Writes `timestamp,forecast` rows (header first; timestamps as in `data`) for the
+    /// days of `days` that LEAR forecast.
+    pub fn write_csv(
+        &self,
+        mut out: impl std::io::Write,
+        data: &EpfDataset,
+        days: Range<usize>,
+    ) -> std::io::Result<()> {
+        writeln!(out, "timestamp,forecast")?;
+        for hour in days.start * HOURS_PER_DAY..days.end * HOURS_PER_DAY {
+            if let Some(price) = self.hour(hour) {
+                writeln!(out, "{},{price:.4}", data.timestamps()[hour])?;
+            }
+        }
+        out.flush()
+    }
+}
+
 /// Forecasts every day of `days`, each from a model recalibrated on the days before it;
 /// days run in parallel on rayon's pool, and `progress` is called with the count done
 /// after each.
