@@ -156,55 +156,52 @@ pub fn evaluate_with_lear(
     let lear = lear::forecast_days(data, lear_days, config, |done| progress(done, total))?;
     let norm = &model.meta().normalization;
     let validation = model.predict(data, split.validation.clone())?;
-    let hours = split.validation.start * HOURS_PER_DAY..split.validation.end * HOURS_PER_DAY;
-    let naive_error: f64 = hours
-        .clone()
-        .map(|h| (data.prices()[h] - data.prices()[h - HISTORY_DAYS * HOURS_PER_DAY]).abs())
-        .sum();
-    let rmae_at = |weight: f64| -> Result<f64> {
-        let blend = LearBlend {
-            weight,
-            lear: lear.clone(),
-        };
+    let validation_hours =
+        split.validation.start * HOURS_PER_DAY..split.validation.end * HOURS_PER_DAY;
+    let mut blend = LearBlend { weight: 0.0, lear };
+    // LEAR's share of the blend at validation rMAE.
+    let mut shares = Vec::new();
+    for step in 0..=20 {
+        blend.weight = f64::from(step) / 20.0;
         let mut error = 0.0;
-        for (hour, distribution) in hours.clone().zip(&validation) {
+        for (hour, distribution) in validation_hours.clone().zip(&validation) {
             let mut blended = *distribution;
             blend.apply(data, norm, hour, &mut blended)?;
             error += (blended.median(norm) - data.prices()[hour]).abs();
         }
-        Ok(error / naive_error)
-    };
-    let mut best = (0.0, rmae_at(0.0)?);
-    for step in 1..=20 {
-        let weight = f64::from(step) / 20.0;
-        let rmae = rmae_at(weight)?;
-        if rmae < best.1 {
-            best = (weight, rmae);
-        }
+        shares.push((
+            blend.weight,
+            error / naive_error(data, validation_hours.clone()),
+        ));
     }
+    let best = shares
+        .iter()
+        .copied()
+        .reduce(|best, share| if share.1 < best.1 { share } else { best })
+        .expect("21 shares");
+    blend.weight = best.0;
     let test_hours = split.test.start * HOURS_PER_DAY..split.test.end * HOURS_PER_DAY;
     let lear_error: f64 = test_hours
         .clone()
-        .map(|h| (lear.hour(h).unwrap_or(f64::NAN) - data.prices()[h]).abs())
+        .map(|h| (blend.lear.hour(h).unwrap_or(f64::NAN) - data.prices()[h]).abs())
         .sum();
-    let test_naive: f64 = test_hours
-        .map(|h| (data.prices()[h] - data.prices()[h - HISTORY_DAYS * HOURS_PER_DAY]).abs())
-        .sum();
-    let validation_rmae = (rmae_at(0.0)?, best.1);
-    let blend = LearBlend {
-        weight: best.0,
-        lear,
-    };
     let evaluation = evaluate_days_blended(model, data, split.test.clone(), Some(&blend))?;
     let report = LearReport {
         weight: best.0,
-        validation_rmae,
-        lear_test_rmae: lear_error / test_naive,
+        validation_rmae: (shares[0].1, best.1),
+        lear_test_rmae: lear_error / naive_error(data, test_hours),
         lear_days: blend.lear.days.len(),
         networks: evaluate_days(model, data, split.test)?,
         lear: blend.lear,
     };
     Ok((evaluation, report))
+}
+
+/// The 168-hour naive's summed absolute error over `hours`.
+fn naive_error(data: &EpfDataset, hours: Range<usize>) -> f64 {
+    hours
+        .map(|h| (data.prices()[h] - data.prices()[h - HISTORY_DAYS * HOURS_PER_DAY]).abs())
+        .sum()
 }
 
 /// Evaluates `model` on `days` (each needs 7 days of history before it): every forecast
