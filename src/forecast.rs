@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::lake_history::LakeSeries;
 use anyhow::{Context, Result};
 use gridflow_forecast::evaluate::evaluate_with_lear;
 use gridflow_forecast::lear::LearConfig;
@@ -19,8 +20,10 @@ const DEFAULT_ENSEMBLE: usize = 4;
 #[derive(clap::Args, Debug)]
 pub(crate) struct TrainingArgs {
     /// EPF CSV: `Date, Price, exog1, exog2`, hourly, whole days.
-    #[arg(long)]
-    pub(crate) epf: PathBuf,
+    #[arg(long, required_unless_present = "lake")]
+    pub(crate) epf: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) lake: LakeSeries,
     /// Training configuration as JSON (`TrainConfig`; missing fields keep defaults).
     #[arg(long)]
     pub(crate) config: Option<PathBuf>,
@@ -113,7 +116,7 @@ fn config_of(request: &TrainingArgs) -> Result<TrainConfig> {
         config.time_budget_secs = request.budget;
     }
     config.device = device;
-    if request.prices_only {
+    if request.prices_only || (request.lake.lake.is_some() && !request.lake.has_exogenous()) {
         config.model.exogenous = false;
     }
     if let Some(horizon) = request.horizon {
@@ -124,7 +127,7 @@ fn config_of(request: &TrainingArgs) -> Result<TrainConfig> {
 
 /// Reads the file and trains on its training period, with a progress bar.
 fn train_model(request: &TrainingArgs) -> Result<(EpfDataset, TrainedModel)> {
-    let data = read(&request.epf)?;
+    let data = read(request)?;
     let config = config_of(request)?;
     let bar = ProgressBar::with_draw_target(
         Some((config.max_epochs * config.ensemble) as u64),
@@ -166,7 +169,7 @@ pub(crate) fn eval_command(
     out: &Path,
 ) -> Result<()> {
     if let Some(days) = retrain_every {
-        let data = read(&training.epf)?;
+        let data = read(training)?;
         let config = config_of(training)?;
         let evaluation = evaluate_walk_forward(&config, &data, days, |block, model| {
             println!("from day {block}: {}", trained(&data, model));
@@ -176,7 +179,7 @@ pub(crate) fn eval_command(
     }
     let (data, model) = match model {
         Some(folder) => {
-            let data = read(&training.epf)?;
+            let data = read(training)?;
             let model = TrainedModel::load(folder, training.device.parse()?)
                 .with_context(|| format!("loading the model from {}", folder.display()))?;
             (data, model)
@@ -269,6 +272,16 @@ fn report(data: &EpfDataset, evaluation: &gridflow_forecast::Evaluation, out: &P
     Ok(())
 }
 
-fn read(epf: &Path) -> Result<EpfDataset> {
-    EpfDataset::from_csv(epf).with_context(|| format!("reading {}", epf.display()))
+/// The history: the EPF file, or the series of the lake.
+fn read(request: &TrainingArgs) -> Result<EpfDataset> {
+    match (&request.epf, &request.lake.lake) {
+        (Some(epf), _) => {
+            EpfDataset::from_csv(epf).with_context(|| format!("reading {}", epf.display()))
+        }
+        (None, Some(lake)) => request
+            .lake
+            .read(lake)
+            .with_context(|| format!("reading the lake {}", lake.display())),
+        (None, None) => anyhow::bail!("--epf or --lake is needed"),
+    }
 }

@@ -3,6 +3,7 @@
 
 mod bench;
 mod forecast;
+mod lake_history;
 mod summary;
 
 use std::path::PathBuf;

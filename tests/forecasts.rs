@@ -43,8 +43,8 @@ const TINY: &str = r#"{
   "max_epochs": 8, "batch_size": 8, "ensemble": 2
 }"#;
 
-/// Trains a tiny model ([`TINY`], `ensemble` networks) on the slice with `gridflow train`
-/// and extra `options`, into `temp/folder`.
+/// Trains a tiny model ([`TINY`], `ensemble` networks) on the slice (or, when `options`
+/// name a `--lake`, on that) with `gridflow train` and extra `options`, into `temp/folder`.
 fn train_tiny(temp: &Path, folder: &str, options: &[&str], ensemble: usize) -> PathBuf {
     let config = temp.join(format!("{folder}.json"));
     std::fs::write(
@@ -53,7 +53,10 @@ fn train_tiny(temp: &Path, folder: &str, options: &[&str], ensemble: usize) -> P
     )
     .unwrap();
     let model = temp.join(folder);
-    let mut args = vec!["train", "--epf", SLICE, "--no-progress"];
+    let mut args = vec!["train", "--no-progress"];
+    if !options.contains(&"--lake") {
+        args.extend_from_slice(&["--epf", SLICE]);
+    }
     args.extend_from_slice(options);
     let (config, folder) = (config.display().to_string(), model.display().to_string());
     args.extend_from_slice(&["--config", &config, "--model", &folder]);
@@ -513,5 +516,149 @@ fn eval_blends_with_lear_by_default_and_writes_both_forecast_files() {
             low - 1e-3 <= blend && blend <= high + 1e-3,
             "hour {hour}: {blend} outside {networks} .. {lear}"
         );
+    }
+}
+
+/// The slice's prices and exogenous forecasts written to a lake by a pipeline, then
+/// `gridflow train --lake` on it: the same training as from the CSV, with the exogenous
+/// series and prices only, and `gridflow eval --lake` the same forecasts file.
+#[test]
+fn train_reads_its_history_from_a_lake_like_from_the_csv() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let temp = tempfile::tempdir().unwrap();
+    let lake = temp.path().join("history");
+    let pipeline = format!(
+        r#"[sources.np]
+kind = "files"
+format = "epf_csv"
+path = "{slice}"
+
+[sources.np_exogenous]
+kind = "files"
+format = "epf_exogenous_csv"
+path = "{slice}"
+
+[operators.normalize]
+kind = "normalize"
+inputs = ["np"]
+
+[operators.fundamentals]
+kind = "fundamentals"
+inputs = ["np_exogenous"]
+
+[sinks.lake]
+kind = "parquet"
+inputs = ["normalize", "fundamentals"]
+path = "{lake}"
+"#,
+        slice = root.join(SLICE).display(),
+        lake = lake.display()
+    );
+    run(temp.path(), &pipeline, "2");
+    let lake_text = lake.display().to_string();
+    let series = [
+        "--lake",
+        &lake_text,
+        "--market",
+        "NORDPOOL",
+        "--location",
+        "SYSTEM",
+        "--clock-offset-hours",
+        "1",
+    ];
+    let exogenous = "LOAD_FORECAST@SYSTEM,WIND_POWER_FORECAST@SYSTEM";
+    let with_exogenous = [&series[..], &["--exogenous", exogenous]].concat();
+    let pairs = [
+        (
+            train_tiny(temp.path(), "csv", &[], 1),
+            train_tiny(temp.path(), "lake", &with_exogenous, 1),
+        ),
+        (
+            train_tiny(temp.path(), "csv-prices", &["--prices-only"], 1),
+            train_tiny(temp.path(), "lake-prices", &series, 1),
+        ),
+    ];
+    // `gridflow eval --no-lear` of a model on its own history: the forecasts file.
+    let eval = |model: &Path, source: &[&str], name: &str| -> String {
+        let out = temp.path().join(format!("eval-{name}"));
+        std::fs::create_dir_all(&out).unwrap();
+        let (model, out_text) = (model.display().to_string(), out.display().to_string());
+        let mut args = vec!["eval", "--no-progress", "--no-lear", "--model", &model];
+        args.extend_from_slice(source);
+        args.extend_from_slice(&["--out", &out_text]);
+        let output = gridflow(&args, &[]);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let file = std::fs::read_dir(&out)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        std::fs::read_to_string(file).unwrap()
+    };
+    // A series the lake does not hold: an error that says so, not a crash.
+    let config = temp.path().join("csv.json").display().to_string();
+    let missing = gridflow(
+        &[
+            "train",
+            "--no-progress",
+            "--lake",
+            &lake_text,
+            "--market",
+            "NORDPOOL",
+            "--location",
+            "NOWHERE",
+            "--config",
+            &config,
+        ],
+        &[],
+    );
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(!missing.status.success());
+    assert!(
+        stderr.contains("no DAY_AHEAD_HOURLY prices of NORDPOOL at NOWHERE"),
+        "{stderr}"
+    );
+    let csv = std::fs::read_to_string(root.join(SLICE)).unwrap();
+    let test_stamps: Vec<&str> = csv.lines().skip(1).map(|l| &l[..19]).collect();
+    for (index, (from_csv, from_lake)) in pairs.iter().enumerate() {
+        let (csv_model, lake_model) = (
+            TrainedModel::load(from_csv, DeviceChoice::Cpu).unwrap(),
+            TrainedModel::load(from_lake, DeviceChoice::Cpu).unwrap(),
+        );
+        let (csv_norm, lake_norm) = (
+            &csv_model.meta().normalization,
+            &lake_model.meta().normalization,
+        );
+        assert_eq!(csv_model.reads_exogenous(), lake_model.reads_exogenous());
+        assert_eq!(csv_model.reads_exogenous(), index == 0);
+        if index == 0 {
+            assert_eq!(csv_norm, lake_norm);
+        } else {
+            // A prices-only model never reads its exogenous statistics.
+            assert_eq!(
+                (csv_norm.price_median, csv_norm.price_iqr),
+                (lake_norm.price_median, lake_norm.price_iqr)
+            );
+        }
+        // The same training, loss for loss.
+        let losses = |model: &TrainedModel| model.meta().report.members[0].train_loss.clone();
+        assert_eq!(losses(&csv_model), losses(&lake_model));
+        // The same forecasts, with the CSV's timestamps.
+        let from_csv_file = eval(from_csv, &["--epf", SLICE], &format!("csv-{index}"));
+        let lake_source = if index == 0 {
+            &with_exogenous[..]
+        } else {
+            &series[..]
+        };
+        let from_lake_file = eval(from_lake, lake_source, &format!("lake-{index}"));
+        assert_eq!(from_csv_file.lines().count(), 1 + 7 * 24);
+        assert_eq!(from_csv_file, from_lake_file);
+        let stamps: Vec<&str> = from_lake_file.lines().skip(1).map(|l| &l[..19]).collect();
+        assert_eq!(stamps[..], test_stamps[test_stamps.len() - 7 * 24..]);
     }
 }
