@@ -218,14 +218,9 @@ fn exogenous_pipeline(model: &Path, forecast_inputs: &str, exogenous: &str, lake
     exogenous_pipeline_from(&root.join(SLICE), model, forecast_inputs, exogenous, lake)
 }
 
-/// As [`exogenous_pipeline`], reading the exogenous forecasts from `exogenous_file`.
-fn exogenous_pipeline_from(
-    exogenous_file: &Path,
-    model: &Path,
-    forecast_inputs: &str,
-    exogenous: &str,
-    lake: &Path,
-) -> String {
+/// The slice's prices, normalized, and the exogenous forecasts of `exogenous_file` as
+/// quantities: the sources and operators of a pipeline file.
+fn history_components(exogenous_file: &Path) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     format!(
         r#"[sources.np]
@@ -245,7 +240,22 @@ inputs = ["np"]
 [operators.fundamentals]
 kind = "fundamentals"
 inputs = ["np_exogenous"]
+"#,
+        slice = root.join(SLICE).display(),
+        exogenous_file = exogenous_file.display(),
+    )
+}
 
+/// As [`exogenous_pipeline`], reading the exogenous forecasts from `exogenous_file`.
+fn exogenous_pipeline_from(
+    exogenous_file: &Path,
+    model: &Path,
+    forecast_inputs: &str,
+    exogenous: &str,
+    lake: &Path,
+) -> String {
+    format!(
+        r#"{components}
 [operators.forecast]
 kind = "forecast"
 inputs = [{forecast_inputs}]
@@ -258,8 +268,7 @@ kind = "parquet"
 inputs = ["forecast"]
 path = "{lake}"
 "#,
-        slice = root.join(SLICE).display(),
-        exogenous_file = exogenous_file.display(),
+        components = history_components(exogenous_file),
         model = model.display(),
         lake = lake.display()
     )
@@ -528,30 +537,13 @@ fn train_reads_its_history_from_a_lake_like_from_the_csv() {
     let temp = tempfile::tempdir().unwrap();
     let lake = temp.path().join("history");
     let pipeline = format!(
-        r#"[sources.np]
-kind = "files"
-format = "epf_csv"
-path = "{slice}"
-
-[sources.np_exogenous]
-kind = "files"
-format = "epf_exogenous_csv"
-path = "{slice}"
-
-[operators.normalize]
-kind = "normalize"
-inputs = ["np"]
-
-[operators.fundamentals]
-kind = "fundamentals"
-inputs = ["np_exogenous"]
-
+        r#"{components}
 [sinks.lake]
 kind = "parquet"
 inputs = ["normalize", "fundamentals"]
 path = "{lake}"
 "#,
-        slice = root.join(SLICE).display(),
+        components = history_components(&root.join(SLICE)),
         lake = lake.display()
     );
     run(temp.path(), &pipeline, "2");

@@ -1,9 +1,12 @@
 //! End-to-end checks on a 56-day slice of the EPF NP data (tests/data/NP-2013-slice.csv):
 //! protocol (no test-day leakage), metrics, training, save/load, reproducibility, CSV output.
 
+mod common;
+
 use std::sync::OnceLock;
 
 use burn::module::Module;
+use common::with_prices_replaced;
 
 use gridflow_forecast::data::HOURS_PER_DAY;
 use gridflow_forecast::evaluate::{HourForecast, evaluate_days, metrics_of};
@@ -50,22 +53,6 @@ fn tiny_config(seed: u64) -> TrainConfig {
 fn trained() -> &'static TrainedModel {
     static MODEL: OnceLock<TrainedModel> = OnceLock::new();
     MODEL.get_or_init(|| train(&tiny_config(7), &slice(), |_| {}).unwrap())
-}
-
-/// `data` with every price from day `from` on replaced.
-fn with_prices_replaced(data: &EpfDataset, from: usize, value: f64) -> EpfDataset {
-    let mut prices = data.prices().to_vec();
-    for p in &mut prices[from * HOURS_PER_DAY..] {
-        *p = value;
-    }
-    EpfDataset::from_columns(
-        data.name(),
-        data.columns().clone(),
-        data.timestamps().to_vec(),
-        prices,
-        [data.exogenous(0).to_vec(), data.exogenous(1).to_vec()],
-    )
-    .unwrap()
 }
 
 #[test]

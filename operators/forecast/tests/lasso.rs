@@ -5,21 +5,16 @@
 //! the script afresh with the project's `.venv` (made by `scripts/setup-python`, which
 //! `scripts/test` runs first) and compares against that output too.
 
-use std::path::{Path, PathBuf};
+mod common;
 
+use std::path::Path;
+
+use common::floats;
 use gridflow_forecast::lasso::{Convergence, LassoProblem};
 use serde_json::Value;
 
 /// Coefficients agree to this (absolute, or relative above 1).
 const EXACT: f64 = 1e-6;
-
-fn floats(value: &Value) -> Vec<f64> {
-    let values = value.as_array().expect("an array");
-    values
-        .iter()
-        .map(|v| v.as_f64().expect("a number"))
-        .collect()
-}
 
 /// Solves every penalty of a case along its path (each warm-started from the previous
 /// solution, as LEAR will) and compares; returns the coefficients compared.
@@ -92,21 +87,5 @@ fn stored_scikit_learn_solutions_match() {
 
 #[test]
 fn fresh_scikit_learn_solutions_match() {
-    let repository = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let python = std::env::var("GRIDFLOW_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| repository.join(".venv/bin/python"));
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lasso-reference.json");
-    let output = std::process::Command::new(&python)
-        .arg(repository.join("scripts/lasso-reference"))
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap_or_else(|error| panic!("{} (run scripts/setup-python): {error}", python.display()));
-    assert!(
-        output.status.success(),
-        "scripts/lasso-reference failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_eq!(check_file(&out), 400);
+    assert_eq!(check_file(&common::fresh_reference("lasso-reference")), 400);
 }

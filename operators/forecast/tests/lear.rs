@@ -6,7 +6,11 @@
 //! (made by `scripts/setup-python`, which `scripts/test` runs first) and compares against
 //! that output too.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
+
+use common::floats;
 
 use gridflow_forecast::data::HOURS_PER_DAY;
 use gridflow_forecast::evaluate::evaluate_with_lear;
@@ -14,19 +18,6 @@ use gridflow_forecast::lasso::LassoProblem;
 use gridflow_forecast::lear::{LearConfig, forecast_days};
 use gridflow_forecast::{EpfDataset, ModelConfig, SplitConfig, TrainConfig, train};
 use serde_json::Value;
-
-fn floats(value: &Value) -> Vec<f64> {
-    value
-        .as_array()
-        .expect("an array")
-        .iter()
-        .map(|v| v.as_f64().expect("a number"))
-        .collect()
-}
-
-fn repository() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 /// The knots of the path, its end, and the information criterion's penalty.
 fn check_path(case: &Value) {
@@ -54,7 +45,8 @@ fn check_path(case: &Value) {
 
 /// LEAR's forecasts of the fixture's days, to 1e-6 relative.
 fn check_lear(case: &Value) -> usize {
-    let data = EpfDataset::from_csv(repository().join(case["dataset"].as_str().unwrap())).unwrap();
+    let data =
+        EpfDataset::from_csv(common::repository().join(case["dataset"].as_str().unwrap())).unwrap();
     let config = LearConfig {
         windows: case["windows"]
             .as_array()
@@ -99,22 +91,7 @@ fn stored_reference_matches() {
 
 #[test]
 fn fresh_reference_matches() {
-    let python = std::env::var("GRIDFLOW_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| repository().join(".venv/bin/python"));
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lear-reference.json");
-    let output = std::process::Command::new(&python)
-        .arg(repository().join("scripts/lear-reference"))
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap_or_else(|error| panic!("{} (run scripts/setup-python): {error}", python.display()));
-    assert!(
-        output.status.success(),
-        "scripts/lear-reference failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    check_file(&out);
+    check_file(&common::fresh_reference("lear-reference"));
 }
 
 const SLICE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/NP-2013-slice.csv");
@@ -132,18 +109,7 @@ fn lear_never_reads_the_prices_of_the_day_it_forecasts() {
     let before = forecast_days(&data, 40..56, &short_windows(), |_| {}).unwrap();
     assert!(before.prices.iter().all(|p| p.is_finite()));
     // Every price from day 50 on replaced: the forecasts of days 40..=50 stay.
-    let mut prices = data.prices().to_vec();
-    for p in &mut prices[50 * HOURS_PER_DAY..] {
-        *p = 500.0;
-    }
-    let changed = EpfDataset::from_columns(
-        data.name(),
-        data.columns().clone(),
-        data.timestamps().to_vec(),
-        prices,
-        [data.exogenous(0).to_vec(), data.exogenous(1).to_vec()],
-    )
-    .unwrap();
+    let changed = common::with_prices_replaced(&data, 50, 500.0);
     let after = forecast_days(&changed, 40..56, &short_windows(), |_| {}).unwrap();
     let through_day_50 = 11 * HOURS_PER_DAY;
     assert_eq!(
