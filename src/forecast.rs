@@ -129,17 +129,10 @@ fn config_of(request: &TrainingArgs) -> Result<TrainConfig> {
 fn train_model(request: &TrainingArgs) -> Result<(EpfDataset, TrainedModel)> {
     let data = read(request)?;
     let config = config_of(request)?;
-    let bar = ProgressBar::with_draw_target(
+    let bar = progress_bar(
         Some((config.max_epochs * config.ensemble) as u64),
-        if request.no_progress {
-            ProgressDrawTarget::hidden()
-        } else {
-            ProgressDrawTarget::stderr()
-        },
-    );
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        "{spinner} [{elapsed_precise}] {wide_bar} {msg}",
+        request.no_progress,
     );
     let model = train(&config, &data, |e| {
         bar.set_position((e.member * e.max_epochs + e.epoch) as u64);
@@ -208,19 +201,10 @@ fn eval_with_lear(
     let config = LearConfig {
         windows: lear.lear_windows.clone(),
     };
-    let bar = ProgressBar::with_draw_target(
+    let bar = progress_bar(
         None,
-        if no_progress {
-            ProgressDrawTarget::hidden()
-        } else {
-            ProgressDrawTarget::stderr()
-        },
-    );
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] LEAR {pos}/{len} days {wide_bar}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        "{spinner} [{elapsed_precise}] LEAR {pos}/{len} days {wide_bar}",
+        no_progress,
     );
     let started = std::time::Instant::now();
     let (evaluation, lear_report) = evaluate_with_lear(model, data, &config, |done, total| {
@@ -270,6 +254,22 @@ fn report(data: &EpfDataset, evaluation: &gridflow_forecast::Evaluation, out: &P
         evaluation.forecasts.len()
     );
     Ok(())
+}
+
+/// A progress bar on standard error with `template`, or a hidden one.
+fn progress_bar(length: Option<u64>, template: &str, hidden: bool) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(
+        length,
+        if hidden {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        },
+    );
+    bar.set_style(
+        ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
 }
 
 /// The history: the EPF file, or the series of the lake.
