@@ -223,7 +223,7 @@ fn eval_with_lear(
         data.name(),
         config.windows,
         lear_report.lear_test_rmae,
-        lear_report.lear_days,
+        lear_report.lear.days.len(),
         started.elapsed().as_secs_f64()
     );
     println!(

@@ -117,12 +117,10 @@ pub struct LearReport {
     pub validation_rmae: (f64, f64),
     /// Test rMAE of LEAR alone.
     pub lear_test_rmae: f64,
-    /// Days LEAR forecast (validation and test periods, and the interval calibration's
-    /// window before the test period if longer).
-    pub lear_days: usize,
     /// The networks alone on the test period.
     pub networks: Evaluation,
-    /// LEAR's forecasts, of the validation and test periods.
+    /// LEAR's forecasts: of the validation and test periods, and of the interval
+    /// calibration's window before the test period if that is longer.
     pub lear: LearForecasts,
 }
 
@@ -190,7 +188,6 @@ pub fn evaluate_with_lear(
         weight: best.0,
         validation_rmae: (shares[0].1, best.1),
         lear_test_rmae: lear_error / naive_error(data, test_hours),
-        lear_days: blend.lear.days.len(),
         networks: evaluate_days(model, data, split.test)?,
         lear: blend.lear,
     };

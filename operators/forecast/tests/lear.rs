@@ -155,7 +155,7 @@ fn the_blend_mixes_networks_and_lear_in_model_space_with_a_validated_share() {
     .unwrap();
     assert_eq!(blended.forecasts.len(), 7 * HOURS_PER_DAY);
     assert_eq!(report.networks.forecasts.len(), 7 * HOURS_PER_DAY);
-    assert_eq!(counted.into_inner(), report.lear_days);
+    assert_eq!(counted.into_inner(), report.lear.days.len());
     let share = report.weight;
     assert!((0.0..=1.0).contains(&share));
     assert!(
