@@ -184,6 +184,17 @@ fn median_mad(values: &mut [f64]) -> (f64, f64) {
     (center, if mad > 0.0 { mad } else { 1.0 })
 }
 
+/// Replaces `values` by `asinh((x − median) / MAD)` of their own median and MAD, which it
+/// returns; `scratch` is as long as `values`.
+fn scale_in_place(values: &mut [f64], scratch: &mut [f64]) -> (f64, f64) {
+    scratch.copy_from_slice(values);
+    let (median, mad) = median_mad(scratch);
+    for value in values.iter_mut() {
+        *value = ((*value - median) / mad).asinh();
+    }
+    (median, mad)
+}
+
 /// The median (the mean of the middle two for an even count), reordering `values`.
 fn median(values: &mut [f64]) -> f64 {
     let middle = values.len() / 2;
@@ -215,11 +226,7 @@ fn forecast_day(prices: &[f64], rows: &[f64], day: usize, window: usize) -> [f64
             *value = row(d)[j];
         }
         if j < SCALED {
-            scratch.copy_from_slice(column);
-            let (median, mad) = median_mad(&mut scratch);
-            for value in column.iter_mut() {
-                *value = ((*value - median) / mad).asinh();
-            }
+            let (median, mad) = scale_in_place(column, &mut scratch);
             test[j] = ((test[j] - median) / mad).asinh();
         }
         let mean = column.iter().sum::<f64>() / n as f64;
@@ -249,11 +256,7 @@ fn forecast_day(prices: &[f64], rows: &[f64], day: usize, window: usize) -> [f64
         for (value, d) in target.iter_mut().zip(first..day) {
             *value = prices[d * HOURS_PER_DAY + hour];
         }
-        scratch.copy_from_slice(&target);
-        let (median, mad) = median_mad(&mut scratch);
-        for value in target.iter_mut() {
-            *value = ((*value - median) / mad).asinh();
-        }
+        let (median, mad) = scale_in_place(&mut target, &mut scratch);
         let mean = target.iter().sum::<f64>() / n as f64;
         for value in target.iter_mut() {
             *value -= mean;
