@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use crate::lake_history::LakeSeries;
 use anyhow::{Context, Result};
-use gridflow_forecast::evaluate::evaluate_with_lear;
+use gridflow_forecast::blend::{BlendConfig, evaluate_blended};
+use gridflow_forecast::dnn::DnnConfig;
 use gridflow_forecast::lear::LearConfig;
 use gridflow_forecast::{
     DeviceChoice, EpfDataset, TrainConfig, TrainedModel, evaluate, evaluate_walk_forward, train,
@@ -54,18 +55,28 @@ pub(crate) struct TrainingArgs {
     pub(crate) no_progress: bool,
 }
 
-/// LEAR beside the networks, for `gridflow eval`.
+/// LEAR and the DNN beside the networks, for `gridflow eval`.
 #[derive(clap::Args, Debug)]
-pub(crate) struct LearArgs {
-    /// Evaluate the networks alone. By default a day-ahead model's forecasts are blended
-    /// with LEAR's (the benchmark's Lasso model, recalibrated every day), LEAR's share
-    /// chosen on the validation period; walk-forward runs (`--retrain-every`) and other
-    /// horizons always evaluate the networks alone.
+pub(crate) struct BlendArgs {
+    /// Leave LEAR (the benchmark's Lasso model, recalibrated every day) out of the blend.
+    /// By default a day-ahead model's forecasts are blended with LEAR's and the DNN's, the
+    /// shares chosen on the validation period; walk-forward runs (`--retrain-every`) and
+    /// other horizons always evaluate the networks alone.
     #[arg(long)]
     pub(crate) no_lear: bool,
     /// LEAR's calibration windows in days, one model each, averaged.
     #[arg(long, value_delimiter = ',', default_value = "56,84,1092,1456")]
     pub(crate) lear_windows: Vec<usize>,
+    /// Leave the DNN (the benchmark's fully connected network on LEAR's features) out of
+    /// the blend.
+    #[arg(long)]
+    pub(crate) no_dnn: bool,
+    /// Days between the DNN's recalibrations.
+    #[arg(long, default_value_t = 14)]
+    pub(crate) dnn_every: usize,
+    /// Networks the DNN trains per recalibration, averaged.
+    #[arg(long, default_value_t = 4)]
+    pub(crate) dnn_seeds: usize,
 }
 
 /// Trains on the file's training period and saves the model in `folder`.
@@ -158,7 +169,7 @@ pub(crate) fn eval_command(
     training: &TrainingArgs,
     model: Option<&Path>,
     retrain_every: Option<usize>,
-    lear: &LearArgs,
+    blend: &BlendArgs,
     out: &Path,
 ) -> Result<()> {
     if let Some(days) = retrain_every {
@@ -168,7 +179,7 @@ pub(crate) fn eval_command(
             println!("from day {block}: {}", trained(&data, model));
         })
         .context("evaluating with retraining")?;
-        return report(&data, &evaluation, out);
+        return report_metrics(&data, &evaluation, out);
     }
     let (data, model) = match model {
         Some(folder) => {
@@ -183,69 +194,98 @@ pub(crate) fn eval_command(
             (data, model)
         }
     };
-    if !lear.no_lear && model.horizon_hours() == gridflow_forecast::data::HOURS_PER_DAY {
-        return eval_with_lear(&data, &model, lear, out, training.no_progress);
+    let day_ahead = model.horizon_hours() == gridflow_forecast::data::HOURS_PER_DAY;
+    if day_ahead && !(blend.no_lear && blend.no_dnn) {
+        return eval_blended(&data, &model, blend, out, training.no_progress);
     }
     let evaluation = evaluate(&model, &data).context("evaluating")?;
-    report(&data, &evaluation, out)
+    report_metrics(&data, &evaluation, out)
 }
 
-/// Forecasts with LEAR, prints what the networks and LEAR do alone, and reports the blend.
-fn eval_with_lear(
+/// Forecasts with LEAR and the DNN, prints what each family does alone, writes their
+/// forecasts, and reports the blend.
+fn eval_blended(
     data: &EpfDataset,
     model: &TrainedModel,
-    lear: &LearArgs,
+    args: &BlendArgs,
     out: &Path,
     no_progress: bool,
 ) -> Result<()> {
-    let config = LearConfig {
-        windows: lear.lear_windows.clone(),
+    let config = BlendConfig {
+        lear: (!args.no_lear).then(|| LearConfig {
+            windows: args.lear_windows.clone(),
+        }),
+        dnn: (!args.no_dnn).then(|| DnnConfig {
+            recalibrate_every_days: args.dnn_every,
+            seeds: args.dnn_seeds,
+            ..DnnConfig::default()
+        }),
     };
     let bar = progress_bar(
         None,
-        "{spinner} [{elapsed_precise}] LEAR {pos}/{len} days {wide_bar}",
+        "{spinner} [{elapsed_precise}] {msg} {pos}/{len} days {wide_bar}",
         no_progress,
     );
-    let started = std::time::Instant::now();
-    let (evaluation, lear_report) = evaluate_with_lear(model, data, &config, |done, total| {
+    let (evaluation, report) = evaluate_blended(model, data, &config, |name, done, total| {
+        bar.set_message(name.to_owned());
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     })
-    .context("evaluating with LEAR")?;
+    .context("evaluating the blend")?;
     bar.finish_and_clear();
+    let name = data.name();
+    println!("{name}: networks alone: {}", report.networks.metrics);
+    for ((member, rmae), seconds) in report
+        .blend
+        .members
+        .iter()
+        .zip(&report.member_test_rmae)
+        .zip(&report.member_seconds)
+    {
+        let how = match member.name.as_str() {
+            "lear" => format!(
+                "LEAR (windows {:?} days, recalibrated daily)",
+                args.lear_windows
+            ),
+            _ => format!(
+                "DNN ({} networks, recalibrated every {} days)",
+                args.dnn_seeds, args.dnn_every
+            ),
+        };
+        println!(
+            "{name}: {how} alone: rMAE {rmae:.3}; {} days in {seconds:.1}s",
+            member.forecasts.days.len()
+        );
+        let path = out.join(format!("forecasts-{name}-{}.csv", member.name));
+        let file =
+            std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        member
+            .forecasts
+            .write_csv(std::io::BufWriter::new(file), data, evaluation.days.clone())
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("wrote {} ({} alone)", path.display(), member.name);
+    }
+    let shares: Vec<String> = report
+        .blend
+        .members
+        .iter()
+        .map(|m| format!("{} {:.2}", m.name, m.weight))
+        .collect();
     println!(
-        "{}: networks alone: {}",
-        data.name(),
-        lear_report.networks.metrics
+        "{name}: shares {}, chosen on the validation period (rMAE {:.3} networks alone, {:.3} blended)",
+        shares.join(", "),
+        report.validation_rmae.0,
+        report.validation_rmae.1
     );
-    println!(
-        "{}: LEAR (windows {:?} days, recalibrated daily) alone: rMAE {:.3}; {} days in {:.1}s",
-        data.name(),
-        config.windows,
-        lear_report.lear_test_rmae,
-        lear_report.lear.days.len(),
-        started.elapsed().as_secs_f64()
-    );
-    println!(
-        "{}: LEAR's share {:.2}, chosen on the validation period (rMAE {:.3} networks alone, {:.3} blended)",
-        data.name(),
-        lear_report.weight,
-        lear_report.validation_rmae.0,
-        lear_report.validation_rmae.1
-    );
-    let path = out.join(format!("forecasts-{}-lear.csv", data.name()));
-    let file =
-        std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-    lear_report
-        .lear
-        .write_csv(std::io::BufWriter::new(file), data, evaluation.days.clone())
-        .with_context(|| format!("writing {}", path.display()))?;
-    println!("wrote {} (LEAR alone)", path.display());
-    report(data, &evaluation, out)
+    report_metrics(data, &evaluation, out)
 }
 
 /// Prints the metrics and writes the forecasts file.
-fn report(data: &EpfDataset, evaluation: &gridflow_forecast::Evaluation, out: &Path) -> Result<()> {
+fn report_metrics(
+    data: &EpfDataset,
+    evaluation: &gridflow_forecast::Evaluation,
+    out: &Path,
+) -> Result<()> {
     println!("{}: {}", data.name(), evaluation.metrics);
     let path = evaluation.write_csv(out)?;
     println!(

@@ -100,8 +100,9 @@ enum Command {
         model: PathBuf,
     },
     /// Run the EPF benchmark on a CSV: train on its training period (or load `--model`),
-    /// forecast every test day (blended with LEAR, recalibrated daily, unless `--no-lear`),
-    /// print the metrics and write `forecasts-<dataset>.csv`.
+    /// forecast every test day (blended with LEAR and the DNN, recalibrated as they go,
+    /// unless `--no-lear` and `--no-dnn`), print the metrics and write
+    /// `forecasts-<dataset>.csv`.
     Eval {
         #[command(flatten)]
         training: forecast::TrainingArgs,
@@ -113,7 +114,7 @@ enum Command {
         #[arg(long, conflicts_with = "model")]
         retrain_every: Option<usize>,
         #[command(flatten)]
-        lear: forecast::LearArgs,
+        blend: forecast::BlendArgs,
         /// Folder for `forecasts-<dataset>.csv`.
         #[arg(long, default_value = ".")]
         out: PathBuf,
@@ -228,10 +229,10 @@ fn execute(command: Command) -> Result<ExitCode> {
             training,
             model,
             retrain_every,
-            lear,
+            blend,
             out,
         } => {
-            forecast::eval_command(&training, model.as_deref(), retrain_every, &lear, &out)?;
+            forecast::eval_command(&training, model.as_deref(), retrain_every, &blend, &out)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Run {

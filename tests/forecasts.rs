@@ -465,10 +465,10 @@ fn a_six_hour_model_forecasts_four_times_a_day_like_the_model_itself() {
 }
 
 /// `gridflow eval` on a saved day-ahead model: by default the networks blended with LEAR
-/// (and LEAR's own forecasts in a second file), with `--no-lear` the networks alone, which
-/// `evaluate_days` reproduces.
+/// and the DNN (and each family's own forecasts in a file of its own), with `--no-lear
+/// --no-dnn` the networks alone, which `evaluate_days` reproduces.
 #[test]
-fn eval_blends_with_lear_by_default_and_writes_both_forecast_files() {
+fn eval_blends_with_lear_and_the_dnn_by_default_and_writes_every_forecast_file() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let temp = tempfile::tempdir().unwrap();
     let model = train_tiny(temp.path(), "np-day", &[], 1);
@@ -494,12 +494,32 @@ fn eval_blends_with_lear_by_default_and_writes_both_forecast_files() {
             .collect()
     };
     let blended_dir = temp.path().join("blended");
-    let printed = eval(&blended_dir, &["--lear-windows", "14,28"]);
-    assert!(printed.contains("LEAR's share"), "{printed}");
+    let printed = eval(
+        &blended_dir,
+        &[
+            "--lear-windows",
+            "14,28",
+            "--dnn-every",
+            "7",
+            "--dnn-seeds",
+            "2",
+        ],
+    );
+    assert!(printed.contains("shares lear "), "{printed}");
+    assert!(printed.contains(", dnn "), "{printed}");
     assert!(printed.contains("networks alone:"), "{printed}");
+    assert!(
+        printed.contains("DNN (2 networks, recalibrated every 7 days) alone"),
+        "{printed}"
+    );
     let alone_dir = temp.path().join("alone");
-    let printed_alone = eval(&alone_dir, &["--no-lear"]);
+    let printed_alone = eval(&alone_dir, &["--no-lear", "--no-dnn"]);
     assert!(!printed_alone.contains("LEAR"), "{printed_alone}");
+    assert!(!printed_alone.contains("DNN"), "{printed_alone}");
+    let lear_only_dir = temp.path().join("lear-only");
+    let printed_lear = eval(&lear_only_dir, &["--lear-windows", "14,28", "--no-dnn"]);
+    assert!(printed_lear.contains("shares lear "), "{printed_lear}");
+    assert!(!printed_lear.contains("dnn"), "{printed_lear}");
 
     let data = EpfDataset::from_csv(root.join(SLICE)).unwrap();
     let loaded = TrainedModel::load(&model, DeviceChoice::Cpu).unwrap();
@@ -507,23 +527,31 @@ fn eval_blends_with_lear_by_default_and_writes_both_forecast_files() {
     let blended = read(blended_dir.join("forecasts-NP-2013-slice.csv"));
     let alone = read(alone_dir.join("forecasts-NP-2013-slice.csv"));
     let lear = read(blended_dir.join("forecasts-NP-2013-slice-lear.csv"));
+    let dnn = read(blended_dir.join("forecasts-NP-2013-slice-dnn.csv"));
     assert_eq!(lear[0], ["timestamp", "forecast"]);
-    assert_eq!((blended.len(), alone.len(), lear.len()), (169, 169, 169));
+    assert_eq!(dnn[0], ["timestamp", "forecast"]);
+    assert_eq!(
+        (blended.len(), alone.len(), lear.len(), dnn.len()),
+        (169, 169, 169, 169)
+    );
     for (hour, expected) in networks.forecasts.iter().enumerate() {
-        let (alone, lear) = (&alone[hour + 1], &lear[hour + 1]);
+        let (alone, lear, dnn) = (&alone[hour + 1], &lear[hour + 1], &dnn[hour + 1]);
         assert_eq!(alone[0], expected.timestamp);
         assert_eq!(lear[0], expected.timestamp);
+        assert_eq!(dnn[0], expected.timestamp);
         assert_eq!(alone[1], format!("{:.4}", expected.forecast));
-        let (blend, networks, lear): (f64, f64, f64) = (
-            blended[hour + 1][1].parse().unwrap(),
+        let parts: [f64; 3] = [
             expected.forecast,
             lear[1].parse().unwrap(),
-        );
-        // The blend lies between its two parts (the transform is monotone).
-        let (low, high) = (networks.min(lear), networks.max(lear));
+            dnn[1].parse().unwrap(),
+        ];
+        let blend: f64 = blended[hour + 1][1].parse().unwrap();
+        // A weighted mean in model space lies between its parts (the transform is monotone).
+        let low = parts.iter().copied().fold(f64::INFINITY, f64::min);
+        let high = parts.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         assert!(
             low - 1e-3 <= blend && blend <= high + 1e-3,
-            "hour {hour}: {blend} outside {networks} .. {lear}"
+            "hour {hour}: {blend} outside {parts:?}"
         );
     }
 }
@@ -570,12 +598,19 @@ path = "{lake}"
             train_tiny(temp.path(), "lake-prices", &series, 1),
         ),
     ];
-    // `gridflow eval --no-lear` of a model on its own history: the forecasts file.
+    // `gridflow eval --no-lear --no-dnn` of a model on its own history: the forecasts file.
     let eval = |model: &Path, source: &[&str], name: &str| -> String {
         let out = temp.path().join(format!("eval-{name}"));
         std::fs::create_dir_all(&out).unwrap();
         let (model, out_text) = (model.display().to_string(), out.display().to_string());
-        let mut args = vec!["eval", "--no-progress", "--no-lear", "--model", &model];
+        let mut args = vec![
+            "eval",
+            "--no-progress",
+            "--no-lear",
+            "--no-dnn",
+            "--model",
+            &model,
+        ];
         args.extend_from_slice(source);
         args.extend_from_slice(&["--out", &out_text]);
         let output = gridflow(&args, &[]);

@@ -7,8 +7,8 @@
 //! for 6 h, each midnight for a week, every target hour inside the test period; metrics
 //! are over every (issue, hour) forecast, against the price a week before the hour.
 //!
-//! With LEAR ([`evaluate_with_lear`]), LEAR's half of the blend is recalibrated every day
-//! (on the days before it, see [`crate::lear`]); the networks' half is as follows.
+//! In a blend ([`crate::blend`]) the other families are recalibrated as they go (LEAR every
+//! day, the DNN every two weeks, each on the days before); the networks' part is as follows.
 //!
 //! Recalibration policy: the network is **not retrained**. It is trained once on the days
 //! before the test period (training + validation) and then forecasts each test day from that
@@ -23,10 +23,10 @@ use std::io::Write;
 use std::ops::Range;
 use std::path::Path;
 
+use crate::blend::Blend;
 use crate::data::{EpfDataset, HISTORY_DAYS, HOURS_PER_DAY};
 use crate::error::{ForecastError, Result};
 use crate::features::Normalization;
-use crate::lear::{self, LearConfig, LearForecasts};
 use crate::metrics::{Metrics, crps_from_quantiles};
 use crate::train::coverage_factor;
 use crate::trained::HourDistribution;
@@ -74,133 +74,6 @@ pub fn evaluate(model: &TrainedModel, data: &EpfDataset) -> Result<Evaluation> {
     evaluate_days(model, data, split.test)
 }
 
-/// The networks' forecasts blended with LEAR's ([`crate::lear`]): each hour's location in
-/// model space becomes `(1 − weight) · location + weight · price_to_model(LEAR's price)`,
-/// its scale stays the networks' (then recalibrated like theirs).
-#[derive(Debug, Clone, PartialEq)]
-pub struct LearBlend {
-    /// LEAR's share, 0 to 1.
-    pub weight: f64,
-    /// LEAR's forecasts; they must cover every day the blend is applied to.
-    pub lear: LearForecasts,
-}
-
-impl LearBlend {
-    /// Blends the distribution of `hour` in place.
-    fn apply(
-        &self,
-        data: &EpfDataset,
-        norm: &Normalization,
-        hour: usize,
-        distribution: &mut HourDistribution,
-    ) -> Result<()> {
-        let lear = self.lear.hour(hour).ok_or_else(|| ForecastError::Shape {
-            dataset: data.name().to_owned(),
-            message: format!(
-                "LEAR forecasts days {:?}, not day {}",
-                self.lear.days,
-                hour / HOURS_PER_DAY
-            ),
-        })?;
-        distribution.loc =
-            (1.0 - self.weight) * distribution.loc + self.weight * norm.price_to_model(lear);
-        Ok(())
-    }
-}
-
-/// What [`evaluate_with_lear`] measured besides the blend's evaluation.
-#[derive(Debug, Clone)]
-pub struct LearReport {
-    /// LEAR's share in the blend, chosen on the validation period.
-    pub weight: f64,
-    /// Validation rMAE of the networks alone and of the blend at `weight`.
-    pub validation_rmae: (f64, f64),
-    /// Test rMAE of LEAR alone.
-    pub lear_test_rmae: f64,
-    /// The networks alone on the test period.
-    pub networks: Evaluation,
-    /// LEAR's forecasts: of the validation and test periods, and of the interval
-    /// calibration's window before the test period if that is longer.
-    pub lear: LearForecasts,
-}
-
-/// The benchmark with LEAR beside the networks: LEAR forecasts the validation and test
-/// periods (recalibrated daily on the days before each), LEAR's share is the one of
-/// 0, 0.05, …, 1 with the lowest validation MAE, and the blend is evaluated on the test
-/// period like the networks alone (day-ahead models only). `progress` counts LEAR's days.
-pub fn evaluate_with_lear(
-    model: &TrainedModel,
-    data: &EpfDataset,
-    config: &LearConfig,
-    progress: impl Fn(usize, usize) + Sync,
-) -> Result<(Evaluation, LearReport)> {
-    let shape = |message: String| ForecastError::Shape {
-        dataset: data.name().to_owned(),
-        message,
-    };
-    if model.horizon_hours() != HOURS_PER_DAY {
-        return Err(shape("LEAR forecasts the next day only".to_owned()));
-    }
-    let split = model.meta().config.split.split(data)?;
-    let window = model.meta().config.interval_window_days;
-    // The interval calibration looks back `window` days from the test period's start.
-    let first = split
-        .validation
-        .start
-        .min(split.test.start.saturating_sub(window))
-        .max(lear::MINIMUM_DAY);
-    let lear_days = first..split.test.end;
-    let total = lear_days.len();
-    let lear = lear::forecast_days(data, lear_days, config, |done| progress(done, total))?;
-    let norm = &model.meta().normalization;
-    let validation = model.predict(data, split.validation.clone())?;
-    let validation_hours =
-        split.validation.start * HOURS_PER_DAY..split.validation.end * HOURS_PER_DAY;
-    let mut blend = LearBlend { weight: 0.0, lear };
-    // LEAR's share of the blend at validation rMAE.
-    let mut shares = Vec::new();
-    for step in 0..=20 {
-        blend.weight = f64::from(step) / 20.0;
-        let mut error = 0.0;
-        for (hour, distribution) in validation_hours.clone().zip(&validation) {
-            let mut blended = *distribution;
-            blend.apply(data, norm, hour, &mut blended)?;
-            error += (blended.median(norm) - data.prices()[hour]).abs();
-        }
-        shares.push((
-            blend.weight,
-            error / naive_error(data, validation_hours.clone()),
-        ));
-    }
-    let best = shares
-        .iter()
-        .copied()
-        .reduce(|best, share| if share.1 < best.1 { share } else { best })
-        .expect("21 shares");
-    blend.weight = best.0;
-    let test_hours = split.test.start * HOURS_PER_DAY..split.test.end * HOURS_PER_DAY;
-    let lear_error: f64 = test_hours
-        .clone()
-        .map(|h| (blend.lear.hour(h).unwrap_or(f64::NAN) - data.prices()[h]).abs())
-        .sum();
-    let evaluation = evaluate_days_blended(model, data, split.test.clone(), Some(&blend))?;
-    let report = LearReport {
-        weight: best.0,
-        validation_rmae: (shares[0].1, best.1),
-        lear_test_rmae: lear_error / naive_error(data, test_hours),
-        networks: evaluate_days(model, data, split.test)?,
-        lear: blend.lear,
-    };
-    Ok((evaluation, report))
-}
-
-/// The 168-hour naive's summed absolute error over `hours`.
-fn naive_error(data: &EpfDataset, hours: Range<usize>) -> f64 {
-    hours
-        .map(|h| (data.prices()[h] - data.prices()[h - HISTORY_DAYS * HOURS_PER_DAY]).abs())
-        .sum()
-}
-
 /// Evaluates `model` on `days` (each needs 7 days of history before it): every forecast
 /// issued in `days` whose target hours lie in `days`.
 pub fn evaluate_days(
@@ -211,14 +84,14 @@ pub fn evaluate_days(
     evaluate_days_blended(model, data, days, None)
 }
 
-/// [`evaluate_days`], with the networks' forecasts blended with LEAR's when `blend` is
-/// given (it must cover `days`, and should cover the interval calibration's window before
-/// them: days it leaves out there keep the networks' forecasts).
+/// [`evaluate_days`], with the networks' forecasts blended with other families' when
+/// `blend` is given ([`crate::blend`]; it must cover `days`, and should cover the interval
+/// calibration's window before them: days it leaves out there keep the networks' own).
 pub fn evaluate_days_blended(
     model: &TrainedModel,
     data: &EpfDataset,
     days: Range<usize>,
-    blend: Option<&LearBlend>,
+    blend: Option<&Blend>,
 ) -> Result<Evaluation> {
     if days.start < HISTORY_DAYS || days.end > data.days() || days.is_empty() {
         return Err(ForecastError::Shape {
@@ -235,9 +108,9 @@ pub fn evaluate_days_blended(
     if let Some(blend) = blend {
         let hours = issues.iter().flat_map(|&issue| issue..issue + horizon);
         for (hour, distribution) in hours.zip(predicted.iter_mut()) {
-            // Near the data's start LEAR cannot forecast the first days of the interval
-            // calibration's window; those keep the networks' own forecasts.
-            if hour >= days.start * HOURS_PER_DAY || blend.lear.hour(hour).is_some() {
+            // Near the data's start the members cannot forecast the first days of the
+            // interval calibration's window; those keep the networks' own forecasts.
+            if hour >= days.start * HOURS_PER_DAY || blend.covers(hour) {
                 blend.apply(data, norm, hour, distribution)?;
             }
         }

@@ -1,8 +1,8 @@
 //! LEAR, the EPF benchmark's linear model (Lago, Marcjasz, De Schutter and Weron, Applied
 //! Energy 293 (2021) 116983; their `epftoolbox`): per hour of the day a Lasso on 247
 //! features, recalibrated every day over several calibration windows whose forecasts are
-//! averaged. A second model family next to the networks: [`crate::evaluate`] blends the
-//! two, which errs less than either.
+//! averaged. A second model family next to the networks: [`crate::blend`] mixes it with
+//! them (and with [`crate::dnn`]), which errs less than any alone.
 //!
 //! For day `d` and a window of `w` days the training rows are the days `d − w + 7 .. d`
 //! (the reference drops the window's first week, whose lags fall outside it); nothing of
@@ -31,7 +31,7 @@ const PRICE_LAGS: [usize; 4] = [1, 2, 3, 7];
 const EXOGENOUS_LAGS: [usize; 3] = [0, 1, 7];
 const WEEKDAYS: usize = 7;
 /// Columns that are scaled: everything but the weekday indicators.
-const SCALED: usize = HOURS_PER_DAY * (PRICE_LAGS.len() + 2 * EXOGENOUS_LAGS.len());
+pub(crate) const SCALED: usize = HOURS_PER_DAY * (PRICE_LAGS.len() + 2 * EXOGENOUS_LAGS.len());
 /// Columns of a row.
 pub const FEATURES: usize = SCALED + WEEKDAYS;
 /// The first day LEAR can forecast: its training rows need a week of lags, and two rows.
@@ -58,16 +58,16 @@ impl Default for LearConfig {
     }
 }
 
-/// LEAR's point forecasts of consecutive days.
+/// Point forecasts of consecutive days, one model family's (LEAR's, [`crate::dnn`]'s).
 #[derive(Debug, Clone, PartialEq)]
-pub struct LearForecasts {
+pub struct DayForecasts {
     /// The days forecast (indices into the dataset).
     pub days: Range<usize>,
     /// 24 prices per day, in day order.
     pub prices: Vec<f64>,
 }
 
-impl LearForecasts {
+impl DayForecasts {
     /// The forecast of an hour of the dataset, if its day is among [`Self::days`].
     pub fn hour(&self, hour: usize) -> Option<f64> {
         let day = hour / HOURS_PER_DAY;
@@ -77,9 +77,9 @@ impl LearForecasts {
     }
 }
 
-impl LearForecasts {
+impl DayForecasts {
     /// Writes `timestamp,forecast` rows (header first; timestamps as in `data`) for the
-    /// days of `days` that LEAR forecast.
+    /// days of `days` that were forecast.
     pub fn write_csv(
         &self,
         mut out: impl std::io::Write,
@@ -104,7 +104,7 @@ pub fn forecast_days(
     days: Range<usize>,
     config: &LearConfig,
     progress: impl Fn(usize) + Sync,
-) -> Result<LearForecasts> {
+) -> Result<DayForecasts> {
     let shape = |message: String| ForecastError::Shape {
         dataset: data.name().to_owned(),
         message,
@@ -139,7 +139,7 @@ pub fn forecast_days(
             mean
         })
         .collect();
-    Ok(LearForecasts {
+    Ok(DayForecasts {
         days,
         prices: per_day.into_iter().flatten().collect(),
     })
@@ -147,7 +147,7 @@ pub fn forecast_days(
 
 /// The unscaled feature row of every day from the eighth on (earlier rows are zeros, and
 /// never read): row-major `[days, FEATURES]`.
-fn feature_rows(data: &EpfDataset) -> Vec<f64> {
+pub(crate) fn feature_rows(data: &EpfDataset) -> Vec<f64> {
     let mut rows = vec![0.0; data.days() * FEATURES];
     let prices = data.prices();
     for day in HISTORY_DAYS..data.days() {
@@ -175,7 +175,7 @@ fn feature_rows(data: &EpfDataset) -> Vec<f64> {
 
 /// The median and the normal-consistent MAD (1 where the MAD is zero) of `values`, which
 /// it reorders.
-fn median_mad(values: &mut [f64]) -> (f64, f64) {
+pub(crate) fn median_mad(values: &mut [f64]) -> (f64, f64) {
     let center = median(values);
     for v in values.iter_mut() {
         *v = (*v - center).abs();

@@ -34,8 +34,9 @@
 //!   [`Evaluation::write_csv`] writes `forecasts-<dataset>.csv`.
 //! - [`lear`]: the benchmark paper's LEAR (a Lasso per hour on 247 features, recalibrated
 //!   every day over four calibration windows), its penalty and solution through the exact
-//!   Lasso path of [`lars`]; [`evaluate::evaluate_with_lear`] blends it with the networks,
-//!   LEAR's share chosen on the validation period.
+//!   Lasso path of [`lars`]; [`dnn`]: the paper's other family, a fully connected network
+//!   on the same features, recalibrated every two weeks; [`blend::evaluate_blended`]
+//!   blends either or both with the networks, the shares chosen on the validation period.
 //! - [`DeviceChoice`]: `cpu` (default), `cuda` or `wgpu` (Cargo features), falling back to the
 //!   CPU with a warning.
 //! - [`throughput`] times inference per batch size against a plain matrix product on the
@@ -58,9 +59,11 @@
 //! # Ok::<(), gridflow_forecast::ForecastError>(())
 //! ```
 
+pub mod blend;
 mod cpu_network;
 pub mod data;
 pub mod device;
+pub mod dnn;
 mod error;
 pub mod evaluate;
 pub mod features;

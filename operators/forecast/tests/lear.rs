@@ -1,5 +1,6 @@
 //! LEAR (`gridflow_forecast::lear`) and its LARS (`gridflow_forecast::lars`) against
-//! scikit-learn and the EPF benchmark's reference LEAR.
+//! scikit-learn and the EPF benchmark's reference LEAR; the DNN (`gridflow_forecast::dnn`),
+//! the other family on LEAR's features; the blend of both with the networks.
 //!
 //! `tests/fixtures/lear.json` is the output of `scripts/lear-reference`; the first test reads
 //! it and needs no Python. The second runs the script afresh with the project's `.venv`
@@ -12,10 +13,11 @@ use std::path::Path;
 
 use common::floats;
 
+use gridflow_forecast::blend::{BlendConfig, evaluate_blended};
 use gridflow_forecast::data::HOURS_PER_DAY;
-use gridflow_forecast::evaluate::evaluate_with_lear;
+use gridflow_forecast::dnn::{self, DnnConfig};
 use gridflow_forecast::lasso::LassoProblem;
-use gridflow_forecast::lear::{LearConfig, forecast_days};
+use gridflow_forecast::lear::{DayForecasts, LearConfig, forecast_days};
 use gridflow_forecast::{EpfDataset, ModelConfig, SplitConfig, TrainConfig, train};
 use serde_json::Value;
 
@@ -148,15 +150,23 @@ fn the_blend_mixes_networks_and_lear_in_model_space_with_a_validated_share() {
     };
     let model = train(&config, &data, |_| {}).unwrap();
     let counted = std::sync::atomic::AtomicUsize::new(0);
-    let (blended, report) = evaluate_with_lear(&model, &data, &short_windows(), |done, total| {
+    let blend = BlendConfig {
+        lear: Some(short_windows()),
+        dnn: None,
+    };
+    let (blended, report) = evaluate_blended(&model, &data, &blend, |name, done, total| {
+        assert_eq!(name, "LEAR");
         counted.fetch_max(done, std::sync::atomic::Ordering::Relaxed);
         assert!(done <= total);
     })
     .unwrap();
     assert_eq!(blended.forecasts.len(), 7 * HOURS_PER_DAY);
     assert_eq!(report.networks.forecasts.len(), 7 * HOURS_PER_DAY);
-    assert_eq!(counted.into_inner(), report.lear.days.len());
-    let share = report.weight;
+    assert_eq!(report.blend.members.len(), 1);
+    let member = &report.blend.members[0];
+    assert_eq!(member.name, "lear");
+    assert_eq!(counted.into_inner(), member.forecasts.days.len());
+    let share = member.weight;
     assert!((0.0..=1.0).contains(&share));
     assert!(
         (share * 20.0 - (share * 20.0).round()).abs() < 1e-12,
@@ -180,10 +190,171 @@ fn the_blend_mixes_networks_and_lear_in_model_space_with_a_validated_share() {
         lear_error += (lear_price - forecast.actual).abs();
         naive_error += (data.prices()[forecast.hour - 7 * HOURS_PER_DAY] - forecast.actual).abs();
     }
-    assert!((report.lear_test_rmae - lear_error / naive_error).abs() < 1e-12);
+    assert!((report.member_test_rmae[0] - lear_error / naive_error).abs() < 1e-12);
     if share == 0.0 {
         assert_eq!(blended.metrics.mae, report.networks.metrics.mae);
     } else {
         assert_ne!(blended.metrics.mae, report.networks.metrics.mae);
+    }
+}
+
+/// A DNN small enough for the slice: one hidden layer, weekly recalibration, two networks.
+fn small_dnn() -> DnnConfig {
+    DnnConfig {
+        hidden: vec![32],
+        window_days: 28,
+        recalibrate_every_days: 7,
+        seeds: 2,
+        max_epochs: 40,
+        ..DnnConfig::default()
+    }
+}
+
+#[test]
+fn the_dnn_is_reproducible_and_never_reads_the_prices_of_the_day_it_forecasts() {
+    let data = EpfDataset::from_csv(SLICE).unwrap();
+    let config = small_dnn();
+    let progress = std::sync::Mutex::new(Vec::new());
+    let before = dnn::forecast_days(&data, 42..56, &config, |done, total| {
+        progress.lock().unwrap().push((done, total));
+    })
+    .unwrap();
+    assert_eq!(before.days, 42..56);
+    assert_eq!(before.prices.len(), 14 * HOURS_PER_DAY);
+    assert!(before.prices.iter().all(|p| p.is_finite() && *p > 0.0));
+    let mut progress = progress.into_inner().unwrap();
+    progress.sort_unstable();
+    assert_eq!(progress, [(7, 14), (14, 14)]);
+    // Trained again: the same bits (seeded, and the recalibrations run side by side).
+    let again = dnn::forecast_days(&data, 42..56, &config, |_, _| {}).unwrap();
+    assert_eq!(before, again);
+    // Every price from day 49 on replaced: the recalibration at day 49 trains on days
+    // before it only, and day 49's forecast reads its own row (day 48's prices and
+    // before), so days 42..=49 stay; later days read changed prices.
+    let changed = common::with_prices_replaced(&data, 49, 500.0);
+    let after = dnn::forecast_days(&changed, 42..56, &config, |_, _| {}).unwrap();
+    let through_day_49 = 8 * HOURS_PER_DAY;
+    assert_eq!(
+        before.prices[..through_day_49],
+        after.prices[..through_day_49]
+    );
+    assert_ne!(
+        before.prices[through_day_49..],
+        after.prices[through_day_49..]
+    );
+    // The forecast reacts to the history it reads: prices of 500 the day before lift day 50.
+    let day_50 = |f: &DayForecasts| {
+        f.prices[8 * HOURS_PER_DAY..9 * HOURS_PER_DAY]
+            .iter()
+            .sum::<f64>()
+    };
+    assert!(day_50(&after) > day_50(&before));
+}
+
+#[test]
+fn the_dnn_averages_its_networks_in_the_scaled_space() {
+    let data = EpfDataset::from_csv(SLICE).unwrap();
+    let one = |seed: u64| {
+        let config = DnnConfig {
+            seeds: 1,
+            seed,
+            ..small_dnn()
+        };
+        dnn::forecast_days(&data, 49..56, &config, |_, _| {}).unwrap()
+    };
+    let (first, second) = (one(0), one(1));
+    let both = dnn::forecast_days(&data, 49..56, &small_dnn(), |_, _| {}).unwrap();
+    assert_ne!(
+        first.prices, second.prices,
+        "different seeds, different networks"
+    );
+    // sinh of the mean of two scaled values lies between the two prices.
+    for ((a, b), mean) in first.prices.iter().zip(&second.prices).zip(&both.prices) {
+        assert!(
+            a.min(*b) - 1e-9 <= *mean && *mean <= a.max(*b) + 1e-9,
+            "{mean} vs {a}, {b}"
+        );
+    }
+}
+
+#[test]
+fn the_dnn_rejects_settings_it_cannot_train_with() {
+    let data = EpfDataset::from_csv(SLICE).unwrap();
+    for config in [
+        DnnConfig {
+            hidden: vec![],
+            ..small_dnn()
+        },
+        DnnConfig {
+            window_days: 8,
+            ..small_dnn()
+        },
+        DnnConfig {
+            seeds: 0,
+            ..small_dnn()
+        },
+        DnnConfig {
+            holdout_fraction: 1.0,
+            ..small_dnn()
+        },
+    ] {
+        let error = dnn::forecast_days(&data, 42..56, &config, |_, _| {}).unwrap_err();
+        assert!(error.to_string().contains("DNN"), "{error}");
+    }
+    let error = dnn::forecast_days(&data, 3..10, &small_dnn(), |_, _| {}).unwrap_err();
+    assert!(error.to_string().contains("cannot forecast"), "{error}");
+}
+
+#[test]
+fn the_blend_of_three_families_chooses_shares_that_sum_to_at_most_one() {
+    let data = EpfDataset::from_csv(SLICE).unwrap();
+    let config = TrainConfig {
+        model: ModelConfig {
+            d_model: 16,
+            n_heads: 2,
+            n_layers: 1,
+            d_ff: 32,
+            ..ModelConfig::default()
+        },
+        split: SplitConfig {
+            test_days: 7,
+            validation_days: 7,
+        },
+        batch_size: 8,
+        max_epochs: 5,
+        ..TrainConfig::default()
+    };
+    let model = train(&config, &data, |_| {}).unwrap();
+    let blend = BlendConfig {
+        lear: Some(short_windows()),
+        dnn: Some(small_dnn()),
+    };
+    let names = std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let (blended, report) = evaluate_blended(&model, &data, &blend, |name, _, _| {
+        names.lock().unwrap().insert(name.to_owned());
+    })
+    .unwrap();
+    assert_eq!(
+        names.into_inner().unwrap().into_iter().collect::<Vec<_>>(),
+        ["DNN", "LEAR"]
+    );
+    let weights: Vec<f64> = report.blend.members.iter().map(|m| m.weight).collect();
+    assert_eq!(report.blend.members[1].name, "dnn");
+    assert!(weights.iter().all(|w| (0.0..=1.0).contains(w)));
+    assert!(weights.iter().sum::<f64>() <= 1.0 + 1e-12);
+    assert!(report.validation_rmae.1 <= report.validation_rmae.0);
+    assert_eq!(report.member_test_rmae.len(), 2);
+    // Each test hour: the shares' mix of the three locations in model space.
+    let test = config.split.split(&data).unwrap().test;
+    let networks = model.predict(&data, test.clone()).unwrap();
+    let norm = &model.meta().normalization;
+    for (forecast, distribution) in blended.forecasts.iter().zip(&networks) {
+        let mut location = (1.0 - weights.iter().sum::<f64>()) * distribution.loc;
+        for member in &report.blend.members {
+            location +=
+                member.weight * norm.price_to_model(member.forecasts.hour(forecast.hour).unwrap());
+        }
+        let expected = norm.price_from_model(location);
+        assert!((forecast.forecast - expected).abs() < 1e-9 * expected.abs().max(1.0));
     }
 }

@@ -1,0 +1,380 @@
+//! The EPF benchmark's other model family (Lago et al. 2021, "DNN"): a fully connected
+//! network on LEAR's 247 features ([`crate::lear`]) forecasting a day's 24 prices at once,
+//! recalibrated every [`DnnConfig::recalibrate_every_days`] days on the
+//! [`DnnConfig::window_days`] days before, several seeds averaged. A third member of the
+//! blend next to the transformer networks and LEAR ([`crate::evaluate::evaluate_blended`]):
+//! on its own it errs about as much as LEAR, but its errors differ from both.
+//!
+//! Columns and targets are scaled like LEAR's (`asinh((x − median) / MAD)` of the
+//! calibration rows; the target per hour). Each network (ReLU hidden layers, a linear
+//! output of 24) is trained by Adam on the squared error with L2 weight decay, stopping
+//! when the error on a seeded random hold-out of the calibration rows has not improved
+//! for [`DnnConfig::patience`] epochs, and keeping its best epoch's weights. The networks
+//! of a recalibration are averaged in the scaled space. A recalibration at day `d` reads
+//! rows up to day `d − 1` (whose features end with day `d − 2`'s prices and targets are
+//! `d − 1`'s) and forecasts days `d ..` from their own rows: the prices of the days before
+//! each and its exogenous forecasts.
+//!
+//! Weights are drawn from the crate's own seeded generator, not burn's process-wide one,
+//! so recalibrations train side by side on rayon's pool and a run is reproducible.
+
+use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use burn::module::{Module, Param};
+use burn::nn::Linear;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor, TensorData};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::data::{EpfDataset, HISTORY_DAYS, HOURS_PER_DAY};
+use crate::error::{ForecastError, Result};
+use crate::lear::{DayForecasts, FEATURES, SCALED, feature_rows, median_mad};
+use crate::train::SplitMix64;
+
+/// How the DNN forecasts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DnnConfig {
+    /// Widths of the hidden layers. Default 256 and 128.
+    pub hidden: Vec<usize>,
+    /// Calibration window in days (cut at the data's eighth day). Default 1456, four
+    /// years, the paper's longest.
+    pub window_days: usize,
+    /// Days between recalibrations; each forecasts the days up to the next. Default 14.
+    pub recalibrate_every_days: usize,
+    /// Networks trained per recalibration (seeds), averaged. Default 4.
+    pub seeds: usize,
+    /// First seed. Default 0.
+    pub seed: u64,
+    /// Adam's step size. Default 0.001.
+    pub learning_rate: f64,
+    /// L2 penalty in Adam. Default 1e-5.
+    pub weight_decay: f64,
+    /// Rows per optimiser step. Default 64.
+    pub batch_size: usize,
+    /// Upper bound on epochs. Default 300.
+    pub max_epochs: usize,
+    /// Epochs without a better hold-out error before stopping. Default 20.
+    pub patience: usize,
+    /// Share of the calibration rows held out for early stopping. Default 0.15.
+    pub holdout_fraction: f64,
+}
+
+impl Default for DnnConfig {
+    fn default() -> Self {
+        Self {
+            hidden: vec![256, 128],
+            window_days: 1456,
+            recalibrate_every_days: 14,
+            seeds: 4,
+            seed: 0,
+            learning_rate: 1e-3,
+            weight_decay: 1e-5,
+            batch_size: 64,
+            max_epochs: 300,
+            patience: 20,
+            holdout_fraction: 0.15,
+        }
+    }
+}
+
+impl DnnConfig {
+    fn validate(&self, data: &EpfDataset) -> Result<()> {
+        let fail = |message: String| {
+            Err(ForecastError::Shape {
+                dataset: data.name().to_owned(),
+                message,
+            })
+        };
+        if self.hidden.is_empty() || self.hidden.contains(&0) {
+            return fail(format!(
+                "DNN hidden layers must be wider than 0: {:?}",
+                self.hidden
+            ));
+        }
+        if self.window_days < HISTORY_DAYS + 2
+            || self.recalibrate_every_days == 0
+            || self.seeds == 0
+            || self.batch_size == 0
+            || self.max_epochs == 0
+            || !(self.holdout_fraction > 0.0 && self.holdout_fraction < 1.0)
+        {
+            return fail(format!("DNN settings out of range: {self:?}"));
+        }
+        Ok(())
+    }
+}
+
+/// Forecasts every day of `days` (each needs a week of lags and two calibration rows
+/// before it); recalibrations run in parallel on rayon's pool, and `progress` is called
+/// with the number of days forecast after each.
+pub fn forecast_days(
+    data: &EpfDataset,
+    days: Range<usize>,
+    config: &DnnConfig,
+    progress: impl Fn(usize, usize) + Sync,
+) -> Result<DayForecasts> {
+    config.validate(data)?;
+    if days.start < crate::lear::MINIMUM_DAY || days.end > data.days() || days.is_empty() {
+        return Err(ForecastError::Shape {
+            dataset: data.name().to_owned(),
+            message: format!("the DNN cannot forecast days {days:?} of {}", data.days()),
+        });
+    }
+    let rows = feature_rows(data);
+    let starts: Vec<usize> = days
+        .clone()
+        .step_by(config.recalibrate_every_days)
+        .collect();
+    let done = AtomicUsize::new(0);
+    let total = days.len();
+    let tasks: Vec<(usize, usize)> = starts
+        .iter()
+        .flat_map(|&start| (0..config.seeds).map(move |seed| (start, seed)))
+        .collect();
+    // One task per (recalibration, seed): the seeds of one recalibration would leave a
+    // core idle at the end of a short run.
+    let scaled: Vec<ScaledForecast> = tasks
+        .par_iter()
+        .with_max_len(1)
+        .map(|&(start, seed)| {
+            let end = (start + config.recalibrate_every_days).min(days.end);
+            let calibration = Calibration::new(data.prices(), &rows, start, end, config);
+            let forecast = calibration.train_and_forecast(config, seed);
+            if seed + 1 == config.seeds {
+                progress(
+                    done.fetch_add(end - start, Ordering::Relaxed) + end - start,
+                    total,
+                );
+            }
+            (forecast, calibration.target_scale)
+        })
+        .collect();
+    let mut prices = Vec::with_capacity(total * HOURS_PER_DAY);
+    for members in scaled.chunks(config.seeds) {
+        let target_scale = &members[0].1;
+        for position in 0..members[0].0.len() {
+            let mean = members.iter().map(|m| m.0[position]).sum::<f64>() / config.seeds as f64;
+            let (median, mad) = target_scale[position % HOURS_PER_DAY];
+            prices.push(median + mad * mean.sinh());
+        }
+    }
+    Ok(DayForecasts { days, prices })
+}
+
+/// One network's forecasts in the scaled space, `[days · 24]`, and its calibration's
+/// median and MAD of each hour's target.
+type ScaledForecast = (Vec<f64>, Vec<(f64, f64)>);
+
+/// One recalibration's scaled training rows and the rows of the days it forecasts.
+struct Calibration {
+    /// Row-major `[n, FEATURES]`.
+    inputs: Vec<f32>,
+    /// Row-major `[n, 24]`.
+    targets: Vec<f32>,
+    /// Row-major `[forecast days, FEATURES]`.
+    queries: Vec<f32>,
+    /// Each hour's target median and MAD.
+    target_scale: Vec<(f64, f64)>,
+}
+
+impl Calibration {
+    /// Calibrates at day `start` for the days `start..end`.
+    fn new(prices: &[f64], rows: &[f64], start: usize, end: usize, config: &DnnConfig) -> Self {
+        let first = start.saturating_sub(config.window_days).max(HISTORY_DAYS);
+        let n = start - first;
+        let row = |d: usize| &rows[d * FEATURES..(d + 1) * FEATURES];
+        let mut inputs = vec![0.0f32; n * FEATURES];
+        let mut queries = vec![0.0f32; (end - start) * FEATURES];
+        let mut column = vec![0.0; n];
+        for j in 0..FEATURES {
+            for (value, d) in column.iter_mut().zip(first..start) {
+                *value = row(d)[j];
+            }
+            let (median, mad) = if j < SCALED {
+                median_mad(&mut column.clone())
+            } else {
+                (0.0, 1.0)
+            };
+            let scale = |x: f64| {
+                if j < SCALED {
+                    ((x - median) / mad).asinh()
+                } else {
+                    x
+                }
+            };
+            for (i, &value) in column.iter().enumerate() {
+                inputs[i * FEATURES + j] = scale(value) as f32;
+            }
+            for (i, d) in (start..end).enumerate() {
+                queries[i * FEATURES + j] = scale(row(d)[j]) as f32;
+            }
+        }
+        let mut targets = vec![0.0f32; n * HOURS_PER_DAY];
+        let mut target_scale = Vec::with_capacity(HOURS_PER_DAY);
+        for hour in 0..HOURS_PER_DAY {
+            for (value, d) in column.iter_mut().zip(first..start) {
+                *value = prices[d * HOURS_PER_DAY + hour];
+            }
+            let (median, mad) = median_mad(&mut column.clone());
+            for (i, &value) in column.iter().enumerate() {
+                targets[i * HOURS_PER_DAY + hour] = ((value - median) / mad).asinh() as f32;
+            }
+            target_scale.push((median, mad));
+        }
+        Self {
+            inputs,
+            targets,
+            queries,
+            target_scale,
+        }
+    }
+
+    fn rows(&self) -> usize {
+        self.targets.len() / HOURS_PER_DAY
+    }
+
+    /// Trains network `seed` of this recalibration and returns its scaled forecasts,
+    /// `[forecast days · 24]`.
+    fn train_and_forecast(&self, config: &DnnConfig, seed: usize) -> Vec<f64> {
+        let device = Device::flex();
+        let autodiff = device.clone().autodiff();
+        let mut rng = SplitMix64(
+            config
+                .seed
+                .wrapping_add(seed as u64)
+                .wrapping_mul(0x2545_F491),
+        );
+        let mut network = Network::init(config, &mut rng, &autodiff);
+        let mut order: Vec<usize> = (0..self.rows()).collect();
+        rng.shuffle(&mut order);
+        let holdout_rows = ((self.rows() as f64 * config.holdout_fraction).round() as usize)
+            .clamp(1, self.rows().saturating_sub(1).max(1));
+        let (holdout, training) = order.split_at(holdout_rows);
+        let mut training = training.to_vec();
+        if training.is_empty() {
+            training = holdout.to_vec();
+        }
+        let (holdout_inputs, holdout_targets) = self.batch(holdout, &device);
+        let mut optimizer = AdamConfig::new()
+            .with_weight_decay(Some(WeightDecayConfig::new(config.weight_decay as f32)))
+            .init();
+        let mut best = (f64::INFINITY, network.valid());
+        let mut since_best = 0;
+        for _ in 0..config.max_epochs {
+            rng.shuffle(&mut training);
+            for batch in training.chunks(config.batch_size) {
+                let (inputs, targets) = self.batch(batch, &autodiff);
+                let loss = (network.forward(inputs) - targets).square().mean();
+                let gradients = GradientsParams::from_grads(loss.backward(), &network);
+                network = optimizer.step(config.learning_rate, network, gradients);
+            }
+            let candidate = network.valid();
+            let error = f64::from(
+                (candidate.forward(holdout_inputs.clone()) - holdout_targets.clone())
+                    .square()
+                    .mean()
+                    .into_scalar::<f32>(),
+            );
+            if error < best.0 {
+                best = (error, candidate);
+                since_best = 0;
+            } else {
+                since_best += 1;
+                if since_best >= config.patience {
+                    break;
+                }
+            }
+        }
+        let days = self.queries.len() / FEATURES;
+        let queries = Tensor::from_data(
+            TensorData::new(self.queries.clone(), [days, FEATURES]),
+            &device,
+        );
+        best.1
+            .forward(queries)
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .expect("converted to f32 above")
+            .into_iter()
+            .map(f64::from)
+            .collect()
+    }
+
+    /// The inputs and targets of `rows` as tensors on `device`.
+    fn batch(&self, rows: &[usize], device: &Device) -> (Tensor<2>, Tensor<2>) {
+        let mut inputs = Vec::with_capacity(rows.len() * FEATURES);
+        let mut targets = Vec::with_capacity(rows.len() * HOURS_PER_DAY);
+        for &row in rows {
+            inputs.extend_from_slice(&self.inputs[row * FEATURES..(row + 1) * FEATURES]);
+            targets
+                .extend_from_slice(&self.targets[row * HOURS_PER_DAY..(row + 1) * HOURS_PER_DAY]);
+        }
+        (
+            Tensor::from_data(TensorData::new(inputs, [rows.len(), FEATURES]), device),
+            Tensor::from_data(
+                TensorData::new(targets, [rows.len(), HOURS_PER_DAY]),
+                device,
+            ),
+        )
+    }
+}
+
+/// ReLU hidden layers and a linear output of 24.
+#[derive(Module, Debug)]
+struct Network {
+    layers: Vec<Linear>,
+}
+
+impl Network {
+    /// Glorot-uniform weights and biases (the bound `√(6 / (in + out))`, as scikit-learn's
+    /// `MLPRegressor` draws them), from `rng`.
+    fn init(config: &DnnConfig, rng: &mut SplitMix64, device: &Device) -> Self {
+        let widths: Vec<usize> = std::iter::once(FEATURES)
+            .chain(config.hidden.iter().copied())
+            .chain(std::iter::once(HOURS_PER_DAY))
+            .collect();
+        let layers = widths
+            .windows(2)
+            .map(|pair| {
+                let (input, output) = (pair[0], pair[1]);
+                let bound = (6.0 / (input + output) as f64).sqrt();
+                let mut draw = |count: usize| -> Vec<f32> {
+                    (0..count)
+                        .map(|_| ((2.0 * rng.uniform() - 1.0) * bound) as f32)
+                        .collect()
+                };
+                let weight = draw(input * output);
+                let bias = draw(output);
+                Linear {
+                    weight: Param::from_tensor(Tensor::from_data(
+                        TensorData::new(weight, [input, output]),
+                        device,
+                    )),
+                    bias: Some(Param::from_tensor(Tensor::from_data(
+                        TensorData::new(bias, [output]),
+                        device,
+                    ))),
+                }
+            })
+            .collect();
+        Self { layers }
+    }
+
+    fn forward(&self, inputs: Tensor<2>) -> Tensor<2> {
+        let last = self.layers.len() - 1;
+        let mut x = inputs;
+        for (index, layer) in self.layers.iter().enumerate() {
+            x = layer.forward(x);
+            if index < last {
+                x = relu(x);
+            }
+        }
+        x
+    }
+}
