@@ -2,7 +2,7 @@
 //! network on LEAR's 247 features ([`crate::lear`]) forecasting a day's 24 prices at once,
 //! recalibrated every [`DnnConfig::recalibrate_every_days`] days on the
 //! [`DnnConfig::window_days`] days before, several seeds averaged. A third member of the
-//! blend next to the transformer networks and LEAR ([`crate::evaluate::evaluate_blended`]):
+//! blend next to the transformer networks and LEAR ([`crate::blend::evaluate_blended`]):
 //! on its own it errs about as much as LEAR, but its errors differ from both.
 //!
 //! Columns and targets are scaled like LEAR's (`asinh((x − median) / MAD)` of the
