@@ -18,7 +18,7 @@ use gridflow_forecast::data::HOURS_PER_DAY;
 use gridflow_forecast::dnn::{self, DnnConfig};
 use gridflow_forecast::lasso::LassoProblem;
 use gridflow_forecast::lear::{DayForecasts, LearConfig, forecast_days};
-use gridflow_forecast::{EpfDataset, ModelConfig, SplitConfig, TrainConfig, train};
+use gridflow_forecast::{EpfDataset, ModelConfig, SplitConfig, TrainConfig, TrainedModel, train};
 use serde_json::Value;
 
 /// The knots of the path, its end, and the information criterion's penalty.
@@ -129,9 +129,8 @@ fn lear_never_reads_the_prices_of_the_day_it_forecasts() {
     assert_eq!(after.hour(39 * HOURS_PER_DAY), None);
 }
 
-#[test]
-fn the_blend_mixes_networks_and_lear_in_model_space_with_a_validated_share() {
-    let data = EpfDataset::from_csv(SLICE).unwrap();
+/// A tiny transformer ensemble trained on the slice, validated and tested on a week each.
+fn tiny_model(data: &EpfDataset, max_epochs: usize) -> (TrainConfig, TrainedModel) {
     let config = TrainConfig {
         model: ModelConfig {
             d_model: 16,
@@ -145,10 +144,17 @@ fn the_blend_mixes_networks_and_lear_in_model_space_with_a_validated_share() {
             validation_days: 7,
         },
         batch_size: 8,
-        max_epochs: 10,
+        max_epochs,
         ..TrainConfig::default()
     };
-    let model = train(&config, &data, |_| {}).unwrap();
+    let model = train(&config, data, |_| {}).unwrap();
+    (config, model)
+}
+
+#[test]
+fn the_blend_mixes_networks_and_lear_in_model_space_with_a_validated_share() {
+    let data = EpfDataset::from_csv(SLICE).unwrap();
+    let (config, model) = tiny_model(&data, 10);
     let counted = std::sync::atomic::AtomicUsize::new(0);
     let blend = BlendConfig {
         lear: Some(short_windows()),
@@ -308,23 +314,7 @@ fn the_dnn_rejects_settings_it_cannot_train_with() {
 #[test]
 fn the_blend_of_three_families_chooses_shares_that_sum_to_at_most_one() {
     let data = EpfDataset::from_csv(SLICE).unwrap();
-    let config = TrainConfig {
-        model: ModelConfig {
-            d_model: 16,
-            n_heads: 2,
-            n_layers: 1,
-            d_ff: 32,
-            ..ModelConfig::default()
-        },
-        split: SplitConfig {
-            test_days: 7,
-            validation_days: 7,
-        },
-        batch_size: 8,
-        max_epochs: 5,
-        ..TrainConfig::default()
-    };
-    let model = train(&config, &data, |_| {}).unwrap();
+    let (config, model) = tiny_model(&data, 5);
     let blend = BlendConfig {
         lear: Some(short_windows()),
         dnn: Some(small_dnn()),
