@@ -516,6 +516,27 @@ fn eval_blends_with_lear_and_the_dnn_by_default_and_writes_every_forecast_file()
     let printed_alone = eval(&alone_dir, &["--no-lear", "--no-dnn"]);
     assert!(!printed_alone.contains("LEAR"), "{printed_alone}");
     assert!(!printed_alone.contains("DNN"), "{printed_alone}");
+    // A setting the DNN cannot train with: an error naming it, before any family runs.
+    let model_text = model.display().to_string();
+    let refused = gridflow(
+        &[
+            "eval",
+            "--epf",
+            SLICE,
+            "--no-progress",
+            "--model",
+            &model_text,
+            "--dnn-every",
+            "0",
+        ],
+        &[],
+    );
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("DNN: recalibrate every 1 day or more"),
+        "{stderr}"
+    );
     let lear_only_dir = temp.path().join("lear-only");
     let printed_lear = eval(&lear_only_dir, &["--lear-windows", "14,28", "--no-dnn"]);
     assert!(printed_lear.contains("shares lear "), "{printed_lear}");

@@ -120,6 +120,10 @@ pub fn evaluate_blended(
     if model.horizon_hours() != HOURS_PER_DAY {
         return Err(shape("the blend forecasts the next day only".to_owned()));
     }
+    // A bad setting is reported before LEAR's minutes of work, not after.
+    if let Some(dnn_config) = &config.dnn {
+        dnn_config.validate(data)?;
+    }
     let split = model.meta().config.split.split(data)?;
     let window = model.meta().config.interval_window_days;
     // The interval calibration looks back `window` days from the test period's start.

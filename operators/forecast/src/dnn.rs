@@ -83,29 +83,42 @@ impl Default for DnnConfig {
 }
 
 impl DnnConfig {
-    fn validate(&self, data: &EpfDataset) -> Result<()> {
-        let fail = |message: String| {
-            Err(ForecastError::Shape {
-                dataset: data.name().to_owned(),
-                message,
-            })
-        };
-        if self.hidden.is_empty() || self.hidden.contains(&0) {
-            return fail(format!(
-                "DNN hidden layers must be wider than 0: {:?}",
+    pub(crate) fn validate(&self, data: &EpfDataset) -> Result<()> {
+        let problem = if self.hidden.is_empty() || self.hidden.contains(&0) {
+            Some(format!(
+                "hidden layers must be one or more of width 1 or more, not {:?}",
                 self.hidden
-            ));
+            ))
+        } else if self.window_days < HISTORY_DAYS + 2 {
+            Some(format!(
+                "the window must be {} days or more, not {}",
+                HISTORY_DAYS + 2,
+                self.window_days
+            ))
+        } else if self.recalibrate_every_days == 0 {
+            Some("recalibrate every 1 day or more, not 0".to_owned())
+        } else if self.seeds == 0 {
+            Some("train 1 network or more per recalibration, not 0".to_owned())
+        } else if self.batch_size == 0 || self.max_epochs == 0 {
+            Some(format!(
+                "batch size and epochs must be 1 or more, not {} and {}",
+                self.batch_size, self.max_epochs
+            ))
+        } else if !(self.holdout_fraction > 0.0 && self.holdout_fraction < 1.0) {
+            Some(format!(
+                "the hold-out fraction must lie in (0, 1), not {}",
+                self.holdout_fraction
+            ))
+        } else {
+            None
+        };
+        match problem {
+            Some(problem) => Err(ForecastError::Shape {
+                dataset: data.name().to_owned(),
+                message: format!("DNN: {problem}"),
+            }),
+            None => Ok(()),
         }
-        if self.window_days < HISTORY_DAYS + 2
-            || self.recalibrate_every_days == 0
-            || self.seeds == 0
-            || self.batch_size == 0
-            || self.max_epochs == 0
-            || !(self.holdout_fraction > 0.0 && self.holdout_fraction < 1.0)
-        {
-            return fail(format!("DNN settings out of range: {self:?}"));
-        }
-        Ok(())
     }
 }
 
