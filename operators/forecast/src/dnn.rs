@@ -16,7 +16,8 @@
 //! each and its exogenous forecasts.
 //!
 //! Weights are drawn from the crate's own seeded generator, not burn's process-wide one,
-//! so recalibrations train side by side on rayon's pool and a run is reproducible.
+//! so recalibrations train side by side on rayon's pool and a run is reproducible. It
+//! always trains on burn's CPU device, whichever device the transformer networks use.
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
