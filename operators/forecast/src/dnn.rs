@@ -7,9 +7,10 @@
 //!
 //! Columns and targets are scaled like LEAR's (`asinh((x − median) / MAD)` of the
 //! calibration rows; the target per hour). Each network (ReLU hidden layers, a linear
-//! output of 24) is trained by Adam on the squared error with L2 weight decay, stopping
-//! when the error on a seeded random hold-out of the calibration rows has not improved
-//! for [`DnnConfig::patience`] epochs, and keeping its best epoch's weights. The networks
+//! output of 24) is trained by Adam on [`DnnConfig::loss`] (the absolute error by default,
+//! as the paper's) with L2 weight decay, stopping when the squared error on a seeded random
+//! hold-out of the calibration rows has not improved for [`DnnConfig::patience`] epochs,
+//! and keeping its best epoch's weights. The networks
 //! of a recalibration are averaged in the scaled space. A recalibration at day `d` reads
 //! rows up to day `d − 1` (whose features end with day `d − 2`'s prices and targets are
 //! `d − 1`'s) and forecasts days `d ..` from their own rows: the prices of the days before
@@ -51,6 +52,8 @@ pub struct DnnConfig {
     pub seeds: usize,
     /// First seed. Default 0.
     pub seed: u64,
+    /// What training minimises. Default the absolute error, the paper's.
+    pub loss: DnnLoss,
     /// Adam's step size. Default 0.001.
     pub learning_rate: f64,
     /// L2 penalty in Adam. Default 1e-5.
@@ -65,6 +68,16 @@ pub struct DnnConfig {
     pub holdout_fraction: f64,
 }
 
+/// The training loss of [`DnnConfig::loss`], in the scaled space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DnnLoss {
+    /// Mean absolute error: a median forecast, which the benchmark's MAE rewards.
+    AbsoluteError,
+    /// Mean squared error: a mean forecast.
+    SquaredError,
+}
+
 impl Default for DnnConfig {
     fn default() -> Self {
         Self {
@@ -73,6 +86,7 @@ impl Default for DnnConfig {
             recalibrate_every_days: 14,
             seeds: 4,
             seed: 0,
+            loss: DnnLoss::AbsoluteError,
             learning_rate: 1e-3,
             weight_decay: 1e-5,
             batch_size: 64,
@@ -283,7 +297,11 @@ impl Calibration {
             rng.shuffle(&mut training);
             for batch in training.chunks(config.batch_size) {
                 let (inputs, targets) = self.batch(batch, &autodiff);
-                let loss = (network.forward(inputs) - targets).square().mean();
+                let error = network.forward(inputs) - targets;
+                let loss = match config.loss {
+                    DnnLoss::AbsoluteError => error.abs().mean(),
+                    DnnLoss::SquaredError => error.square().mean(),
+                };
                 let gradients = GradientsParams::from_grads(loss.backward(), &network);
                 network = optimizer.step(config.learning_rate, network, gradients);
             }

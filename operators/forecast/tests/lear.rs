@@ -15,7 +15,7 @@ use common::floats;
 
 use gridflow_forecast::blend::{BlendConfig, evaluate_blended};
 use gridflow_forecast::data::HOURS_PER_DAY;
-use gridflow_forecast::dnn::{self, DnnConfig};
+use gridflow_forecast::dnn::{self, DnnConfig, DnnLoss};
 use gridflow_forecast::lasso::LassoProblem;
 use gridflow_forecast::lear::{DayForecasts, LearConfig, forecast_days};
 use gridflow_forecast::{EpfDataset, ModelConfig, SplitConfig, TrainConfig, TrainedModel, train};
@@ -281,6 +281,20 @@ fn the_dnn_averages_its_networks_in_the_scaled_space() {
             "{mean} vs {a}, {b}"
         );
     }
+}
+
+#[test]
+fn the_dnn_trains_on_the_absolute_error_unless_told_the_squared_error() {
+    let data = EpfDataset::from_csv(SLICE).unwrap();
+    assert_eq!(small_dnn().loss, DnnLoss::AbsoluteError);
+    let absolute = dnn::forecast_days(&data, 49..56, &small_dnn(), |_, _| {}).unwrap();
+    let config = DnnConfig {
+        loss: DnnLoss::SquaredError,
+        ..small_dnn()
+    };
+    let squared = dnn::forecast_days(&data, 49..56, &config, |_, _| {}).unwrap();
+    assert!(squared.prices.iter().all(|p| p.is_finite()));
+    assert_ne!(absolute.prices, squared.prices);
 }
 
 #[test]
