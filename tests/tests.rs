@@ -8,6 +8,7 @@ mod codemap;
 mod docs;
 mod dst;
 mod end_to_end;
+mod forecast_commands;
 mod forecasts;
 mod global;
 mod http;
