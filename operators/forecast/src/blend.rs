@@ -135,30 +135,31 @@ pub fn evaluate_blended(
     let days = first..split.test.end;
     let mut blend = Blend::default();
     let mut member_seconds = Vec::new();
-    if let Some(lear_config) = &config.lear {
+    let mut add = |name: &str, forecast: &dyn Fn() -> Result<DayForecasts>| -> Result<()> {
         let started = std::time::Instant::now();
-        let total = days.len();
-        let forecasts = lear::forecast_days(data, days.clone(), lear_config, |done| {
-            progress("LEAR", done, total)
-        })?;
+        let forecasts = forecast()?;
         member_seconds.push(started.elapsed().as_secs_f64());
         blend.members.push(BlendMember {
-            name: "lear".to_owned(),
+            name: name.to_owned(),
             weight: 0.0,
             forecasts,
         });
+        Ok(())
+    };
+    if let Some(lear_config) = &config.lear {
+        let total = days.len();
+        add("lear", &|| {
+            lear::forecast_days(data, days.clone(), lear_config, |done| {
+                progress("LEAR", done, total)
+            })
+        })?;
     }
     if let Some(dnn_config) = &config.dnn {
-        let started = std::time::Instant::now();
-        let forecasts = dnn::forecast_days(data, days.clone(), dnn_config, |done, total| {
-            progress("DNN", done, total)
+        add("dnn", &|| {
+            dnn::forecast_days(data, days.clone(), dnn_config, |done, total| {
+                progress("DNN", done, total)
+            })
         })?;
-        member_seconds.push(started.elapsed().as_secs_f64());
-        blend.members.push(BlendMember {
-            name: "dnn".to_owned(),
-            weight: 0.0,
-            forecasts,
-        });
     }
     let norm = &model.meta().normalization;
     let validation_hours =
