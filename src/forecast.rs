@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::lake_history::LakeSeries;
 use anyhow::{Context, Result};
-use gridflow_forecast::blend::{BlendConfig, evaluate_blended};
+use gridflow_forecast::blend::{Blend, BlendConfig, evaluate_blended};
 use gridflow_forecast::dnn::DnnConfig;
 use gridflow_forecast::lear::LearConfig;
 use gridflow_forecast::{
@@ -74,7 +74,9 @@ pub(crate) struct BlendArgs {
     /// Days between the DNN's recalibrations.
     #[arg(long, default_value_t = 14)]
     pub(crate) dnn_every: usize,
-    /// Networks the DNN trains per recalibration, averaged.
+    /// Networks the DNN trains per architecture and recalibration (three architectures:
+    /// hidden layers of 256 and 128 without and with dropout, and of 512 and 256), all
+    /// averaged.
     #[arg(long, default_value_t = 4)]
     pub(crate) dnn_seeds: usize,
 }
@@ -249,7 +251,8 @@ fn eval_blended(
             ),
             _ => format!(
                 "DNN ({} networks, recalibrated every {} days)",
-                args.dnn_seeds, args.dnn_every
+                args.dnn_seeds * DnnConfig::default().architectures.len(),
+                args.dnn_every
             ),
         };
         println!(
@@ -265,19 +268,47 @@ fn eval_blended(
             .with_context(|| format!("writing {}", path.display()))?;
         println!("wrote {} ({} alone)", path.display(), member.name);
     }
-    let shares: Vec<String> = report
-        .blend
-        .members
-        .iter()
-        .map(|m| format!("{} {:.2}", m.name, m.weight))
-        .collect();
+    if !report.blocks_tried.is_empty() {
+        let tried: Vec<String> = report
+            .blocks_tried
+            .iter()
+            .map(|(blocks, rmae)| format!("{blocks}: {rmae:.4}"))
+            .collect();
+        println!(
+            "{name}: blocks of hours with their own shares, cross-validated rMAE on the \
+             validation period: {}",
+            tried.join(", ")
+        );
+    }
     println!(
         "{name}: shares {}, chosen on the validation period (rMAE {:.3} networks alone, {:.3} blended)",
-        shares.join(", "),
+        describe_shares(&report.blend),
         report.validation_rmae.0,
         report.validation_rmae.1
     );
     report_metrics(data, &evaluation, out)
+}
+
+/// Each member's share, per block of hours when there is more than one:
+/// `lear 0.30, dnn 0.25` or `hours 0-7: lear 0.30, dnn 0.25; hours 8-15: …`.
+fn describe_shares(blend: &Blend) -> String {
+    let blocks = blend.members.first().map_or(1, |m| m.weights.len());
+    let block = |b: usize| -> String {
+        let shares: Vec<String> = blend
+            .members
+            .iter()
+            .map(|m| format!("{} {:.2}", m.name, m.weights[b]))
+            .collect();
+        shares.join(", ")
+    };
+    if blocks == 1 {
+        return block(0);
+    }
+    let hours = 24 / blocks;
+    let described: Vec<String> = (0..blocks)
+        .map(|b| format!("hours {}-{}: {}", b * hours, (b + 1) * hours - 1, block(b)))
+        .collect();
+    described.join("; ")
 }
 
 /// Prints the metrics and writes the forecasts file.

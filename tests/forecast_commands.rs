@@ -55,7 +55,7 @@ fn eval_blends_with_lear_and_the_dnn_by_default_and_writes_every_forecast_file()
     assert!(printed.contains(", dnn "), "{printed}");
     assert!(printed.contains("networks alone:"), "{printed}");
     assert!(
-        printed.contains("DNN (2 networks, recalibrated every 7 days) alone"),
+        printed.contains("DNN (6 networks, recalibrated every 7 days) alone"),
         "{printed}"
     );
     let alone_dir = temp.path().join("alone");

@@ -1,9 +1,10 @@
 //! The EPF benchmark's other model family (Lago et al. 2021, "DNN"): a fully connected
 //! network on LEAR's 247 features ([`crate::lear`]) forecasting a day's 24 prices at once,
 //! recalibrated every [`DnnConfig::recalibrate_every_days`] days on the
-//! [`DnnConfig::window_days`] days before, several seeds averaged. A third member of the
-//! blend next to the transformer networks and LEAR ([`crate::blend::evaluate_blended`]):
-//! on its own it errs about as much as LEAR, but its errors differ from both.
+//! [`DnnConfig::window_days`] days before, several seeds of several architectures averaged.
+//! A third member of the blend next to the transformer networks and LEAR
+//! ([`crate::blend::evaluate_blended`]): on its own it errs about as much as LEAR, but its
+//! errors differ from both.
 //!
 //! Columns and targets are scaled like LEAR's (`asinh((x − median) / MAD)` of the
 //! calibration rows; the target per hour). Each network (ReLU hidden layers, a linear
@@ -41,14 +42,17 @@ use crate::train::SplitMix64;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DnnConfig {
-    /// Widths of the hidden layers. Default 256 and 128.
-    pub hidden: Vec<usize>,
+    /// The networks of a recalibration: [`DnnConfig::seeds`] of each, all averaged. By
+    /// default three: ReLU layers of 256 and 128, the same with dropout 0.1, and layers of
+    /// 512 and 256 (mixing them lowered the validation period's blended error more than
+    /// more seeds of one; `docs/forecasting.md`).
+    pub architectures: Vec<DnnArchitecture>,
     /// Calibration window in days (cut at the data's eighth day). Default 1456, four
     /// years, the paper's longest.
     pub window_days: usize,
     /// Days between recalibrations; each forecasts the days up to the next. Default 14.
     pub recalibrate_every_days: usize,
-    /// Networks trained per recalibration (seeds), averaged. Default 4.
+    /// Networks (seeds) trained per architecture and recalibration. Default 4.
     pub seeds: usize,
     /// First seed. Default 0.
     pub seed: u64,
@@ -68,6 +72,27 @@ pub struct DnnConfig {
     pub holdout_fraction: f64,
 }
 
+/// One network shape of [`DnnConfig::architectures`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnnArchitecture {
+    /// Widths of the hidden layers.
+    pub hidden: Vec<usize>,
+    /// Probability of zeroing a hidden unit in a training step (inverted dropout); 0 for none.
+    #[serde(default)]
+    pub dropout: f64,
+}
+
+impl DnnArchitecture {
+    /// Hidden layers of `hidden` widths without dropout.
+    pub fn plain(hidden: &[usize]) -> Self {
+        Self {
+            hidden: hidden.to_vec(),
+            dropout: 0.0,
+        }
+    }
+}
+
 /// The training loss of [`DnnConfig::loss`], in the scaled space.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -81,7 +106,14 @@ pub enum DnnLoss {
 impl Default for DnnConfig {
     fn default() -> Self {
         Self {
-            hidden: vec![256, 128],
+            architectures: vec![
+                DnnArchitecture::plain(&[256, 128]),
+                DnnArchitecture {
+                    hidden: vec![256, 128],
+                    dropout: 0.1,
+                },
+                DnnArchitecture::plain(&[512, 256]),
+            ],
             window_days: 1456,
             recalibrate_every_days: 14,
             seeds: 4,
@@ -99,10 +131,25 @@ impl Default for DnnConfig {
 
 impl DnnConfig {
     pub(crate) fn validate(&self, data: &EpfDataset) -> Result<()> {
-        let problem = if self.hidden.is_empty() || self.hidden.contains(&0) {
+        let bad_shape = self
+            .architectures
+            .iter()
+            .find(|a| a.hidden.is_empty() || a.hidden.contains(&0));
+        let bad_dropout = self
+            .architectures
+            .iter()
+            .find(|a| !(0.0..1.0).contains(&a.dropout));
+        let problem = if self.architectures.is_empty() {
+            Some("train one architecture or more, not none".to_owned())
+        } else if let Some(architecture) = bad_shape {
             Some(format!(
                 "hidden layers must be one or more of width 1 or more, not {:?}",
-                self.hidden
+                architecture.hidden
+            ))
+        } else if let Some(architecture) = bad_dropout {
+            Some(format!(
+                "dropout must lie in [0, 1), not {}",
+                architecture.dropout
             ))
         } else if self.window_days < HISTORY_DAYS + 2 {
             Some(format!(
@@ -160,20 +207,22 @@ pub fn forecast_days(
         .collect();
     let done = AtomicUsize::new(0);
     let total = days.len();
+    let networks = config.architectures.len() * config.seeds;
     let tasks: Vec<(usize, usize)> = starts
         .iter()
-        .flat_map(|&start| (0..config.seeds).map(move |seed| (start, seed)))
+        .flat_map(|&start| (0..networks).map(move |network| (start, network)))
         .collect();
-    // One task per (recalibration, seed): the seeds of one recalibration would leave a
-    // core idle at the end of a short run.
+    // One task per (recalibration, network): the networks of one recalibration would leave
+    // a core idle at the end of a short run.
     let scaled: Vec<ScaledForecast> = tasks
         .par_iter()
         .with_max_len(1)
-        .map(|&(start, seed)| {
+        .map(|&(start, network)| {
             let end = (start + config.recalibrate_every_days).min(days.end);
             let calibration = Calibration::new(data.prices(), &rows, start, end, config);
-            let forecast = calibration.train_and_forecast(config, seed);
-            if seed + 1 == config.seeds {
+            let architecture = &config.architectures[network / config.seeds];
+            let forecast = calibration.train_and_forecast(config, architecture, network);
+            if network + 1 == networks {
                 progress(
                     done.fetch_add(end - start, Ordering::Relaxed) + end - start,
                     total,
@@ -183,10 +232,10 @@ pub fn forecast_days(
         })
         .collect();
     let mut prices = Vec::with_capacity(total * HOURS_PER_DAY);
-    for members in scaled.chunks(config.seeds) {
+    for members in scaled.chunks(networks) {
         let target_scale = &members[0].1;
         for position in 0..members[0].0.len() {
-            let mean = members.iter().map(|m| m.0[position]).sum::<f64>() / config.seeds as f64;
+            let mean = members.iter().map(|m| m.0[position]).sum::<f64>() / networks as f64;
             let (median, mad) = target_scale[position % HOURS_PER_DAY];
             prices.push(median + mad * mean.sinh());
         }
@@ -266,9 +315,14 @@ impl Calibration {
         self.targets.len() / HOURS_PER_DAY
     }
 
-    /// Trains network `seed` of this recalibration and returns its scaled forecasts,
-    /// `[forecast days · 24]`.
-    fn train_and_forecast(&self, config: &DnnConfig, seed: usize) -> Vec<f64> {
+    /// Trains network `seed` of this recalibration, of `architecture`, and returns its
+    /// scaled forecasts, `[forecast days · 24]`.
+    fn train_and_forecast(
+        &self,
+        config: &DnnConfig,
+        architecture: &DnnArchitecture,
+        seed: usize,
+    ) -> Vec<f64> {
         let device = Device::flex();
         let autodiff = device.clone().autodiff();
         let mut rng = SplitMix64(
@@ -277,7 +331,7 @@ impl Calibration {
                 .wrapping_add(seed as u64)
                 .wrapping_mul(0x2545_F491),
         );
-        let mut network = Network::init(config, &mut rng, &autodiff);
+        let mut network = Network::init(&architecture.hidden, &mut rng, &autodiff);
         let mut order: Vec<usize> = (0..self.rows()).collect();
         rng.shuffle(&mut order);
         let holdout_rows = ((self.rows() as f64 * config.holdout_fraction).round() as usize)
@@ -297,7 +351,8 @@ impl Calibration {
             rng.shuffle(&mut training);
             for batch in training.chunks(config.batch_size) {
                 let (inputs, targets) = self.batch(batch, &autodiff);
-                let error = network.forward(inputs) - targets;
+                let error =
+                    network.forward_dropping(inputs, architecture.dropout, &mut rng) - targets;
                 let loss = match config.loss {
                     DnnLoss::AbsoluteError => error.abs().mean(),
                     DnnLoss::SquaredError => error.square().mean(),
@@ -366,9 +421,9 @@ struct Network {
 impl Network {
     /// Glorot-uniform weights and biases (the bound `√(6 / (in + out))`, as scikit-learn's
     /// `MLPRegressor` draws them), from `rng`.
-    fn init(config: &DnnConfig, rng: &mut SplitMix64, device: &Device) -> Self {
+    fn init(hidden: &[usize], rng: &mut SplitMix64, device: &Device) -> Self {
         let widths: Vec<usize> = std::iter::once(FEATURES)
-            .chain(config.hidden.iter().copied())
+            .chain(hidden.iter().copied())
             .chain(std::iter::once(HOURS_PER_DAY))
             .collect();
         let layers = widths
@@ -396,6 +451,35 @@ impl Network {
             })
             .collect();
         Self { layers }
+    }
+
+    /// The forward pass of a training step: each hidden unit is zeroed with probability
+    /// `dropout` (masks drawn from `rng`) and the others scaled by `1 / (1 − dropout)`.
+    fn forward_dropping(&self, inputs: Tensor<2>, dropout: f64, rng: &mut SplitMix64) -> Tensor<2> {
+        if dropout <= 0.0 {
+            return self.forward(inputs);
+        }
+        let last = self.layers.len() - 1;
+        let keep = 1.0 / (1.0 - dropout);
+        let mut x = inputs;
+        for (index, layer) in self.layers.iter().enumerate() {
+            x = layer.forward(x);
+            if index < last {
+                let [rows, width] = x.dims();
+                let mask: Vec<f32> = (0..rows * width)
+                    .map(|_| {
+                        if rng.uniform() < dropout {
+                            0.0
+                        } else {
+                            keep as f32
+                        }
+                    })
+                    .collect();
+                let mask = Tensor::from_data(TensorData::new(mask, [rows, width]), &x.device());
+                x = relu(x) * mask;
+            }
+        }
+        x
     }
 
     fn forward(&self, inputs: Tensor<2>) -> Tensor<2> {

@@ -15,7 +15,7 @@ use common::floats;
 
 use gridflow_forecast::blend::{BlendConfig, evaluate_blended};
 use gridflow_forecast::data::HOURS_PER_DAY;
-use gridflow_forecast::dnn::{self, DnnConfig, DnnLoss};
+use gridflow_forecast::dnn::{self, DnnArchitecture, DnnConfig, DnnLoss};
 use gridflow_forecast::lasso::LassoProblem;
 use gridflow_forecast::lear::{DayForecasts, LearConfig, forecast_days};
 use gridflow_forecast::{EpfDataset, ModelConfig, SplitConfig, TrainConfig, TrainedModel, train};
@@ -172,7 +172,10 @@ fn the_blend_mixes_networks_and_lear_in_model_space_with_a_validated_share() {
     let member = &report.blend.members[0];
     assert_eq!(member.name, "lear");
     assert_eq!(counted.into_inner(), member.forecasts.days.len());
-    let share = member.weight;
+    // The slice's validation week is too short to cross-validate blocks of hours.
+    assert_eq!(member.weights.len(), 1);
+    assert!(report.blocks_tried.is_empty());
+    let share = member.weights[0];
     assert!((0.0..=1.0).contains(&share));
     assert!(
         (share * 20.0 - (share * 20.0).round()).abs() < 1e-12,
@@ -207,7 +210,7 @@ fn the_blend_mixes_networks_and_lear_in_model_space_with_a_validated_share() {
 /// A DNN small enough for the slice: one hidden layer, weekly recalibration, two networks.
 fn small_dnn() -> DnnConfig {
     DnnConfig {
-        hidden: vec![32],
+        architectures: vec![DnnArchitecture::plain(&[32])],
         window_days: 28,
         recalibrate_every_days: 7,
         seeds: 2,
@@ -284,6 +287,43 @@ fn the_dnn_averages_its_networks_in_the_scaled_space() {
 }
 
 #[test]
+fn the_dnn_averages_the_networks_of_every_architecture() {
+    let data = EpfDataset::from_csv(SLICE).unwrap();
+    let dropping = DnnArchitecture {
+        hidden: vec![32],
+        dropout: 0.3,
+    };
+    let config = |architectures: Vec<DnnArchitecture>, seed: u64| DnnConfig {
+        architectures,
+        seeds: 1,
+        seed,
+        ..small_dnn()
+    };
+    let run = |config: DnnConfig| dnn::forecast_days(&data, 49..56, &config, |_, _| {}).unwrap();
+    // Network k of a recalibration draws from seed + k: the second architecture's network
+    // is the one a lone run of it with seed 1 trains.
+    let plain = run(config(vec![DnnArchitecture::plain(&[32])], 0));
+    let alone = run(config(vec![dropping.clone()], 1));
+    let both = run(config(
+        vec![DnnArchitecture::plain(&[32]), dropping.clone()],
+        0,
+    ));
+    let without_dropout = run(config(vec![DnnArchitecture::plain(&[32])], 1));
+    assert_ne!(
+        alone.prices, without_dropout.prices,
+        "dropout changes training"
+    );
+    assert_ne!(both.prices, plain.prices);
+    assert_ne!(both.prices, alone.prices);
+    for ((a, b), mean) in plain.prices.iter().zip(&alone.prices).zip(&both.prices) {
+        assert!(
+            a.min(*b) - 1e-9 <= *mean && *mean <= a.max(*b) + 1e-9,
+            "{mean} vs {a}, {b}"
+        );
+    }
+}
+
+#[test]
 fn the_dnn_trains_on_the_absolute_error_unless_told_the_squared_error() {
     let data = EpfDataset::from_csv(SLICE).unwrap();
     assert_eq!(small_dnn().loss, DnnLoss::AbsoluteError);
@@ -302,7 +342,18 @@ fn the_dnn_rejects_settings_it_cannot_train_with() {
     let data = EpfDataset::from_csv(SLICE).unwrap();
     for config in [
         DnnConfig {
-            hidden: vec![],
+            architectures: vec![DnnArchitecture::plain(&[])],
+            ..small_dnn()
+        },
+        DnnConfig {
+            architectures: vec![],
+            ..small_dnn()
+        },
+        DnnConfig {
+            architectures: vec![DnnArchitecture {
+                hidden: vec![32],
+                dropout: 1.0,
+            }],
             ..small_dnn()
         },
         DnnConfig {
@@ -342,7 +393,8 @@ fn the_blend_of_three_families_chooses_shares_that_sum_to_at_most_one() {
         names.into_inner().unwrap().into_iter().collect::<Vec<_>>(),
         ["DNN", "LEAR"]
     );
-    let weights: Vec<f64> = report.blend.members.iter().map(|m| m.weight).collect();
+    let weights: Vec<f64> = report.blend.members.iter().map(|m| m.weights[0]).collect();
+    assert!(report.blend.members.iter().all(|m| m.weights.len() == 1));
     assert_eq!(report.blend.members[1].name, "dnn");
     assert!(weights.iter().all(|w| (0.0..=1.0).contains(w)));
     assert!(weights.iter().sum::<f64>() <= 1.0 + 1e-12);
@@ -355,8 +407,8 @@ fn the_blend_of_three_families_chooses_shares_that_sum_to_at_most_one() {
     for (forecast, distribution) in blended.forecasts.iter().zip(&networks) {
         let mut location = (1.0 - weights.iter().sum::<f64>()) * distribution.loc;
         for member in &report.blend.members {
-            location +=
-                member.weight * norm.price_to_model(member.forecasts.hour(forecast.hour).unwrap());
+            location += member.weight(forecast.hour)
+                * norm.price_to_model(member.forecasts.hour(forecast.hour).unwrap());
         }
         let expected = norm.price_from_model(location);
         assert!((forecast.forecast - expected).abs() < 1e-9 * expected.abs().max(1.0));
