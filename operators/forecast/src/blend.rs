@@ -50,8 +50,13 @@ pub struct BlendMember {
 impl BlendMember {
     /// Its share at `hour` (an hour index of the dataset).
     pub fn weight(&self, hour: usize) -> f64 {
-        self.weights[hour % HOURS_PER_DAY * self.weights.len() / HOURS_PER_DAY]
+        self.weights[block_of(hour % HOURS_PER_DAY, self.weights.len())]
     }
+}
+
+/// The block of an hour of the day when the day is cut into `blocks` equal blocks.
+fn block_of(hour_of_day: usize, blocks: usize) -> usize {
+    hour_of_day * blocks / HOURS_PER_DAY
 }
 
 /// The networks' forecasts blended with other families' point forecasts, in model space.
@@ -334,7 +339,7 @@ impl Shares<'_> {
         self.points
             .iter()
             .filter(|p| keep(p))
-            .map(|p| self.point_error(p, &shares[p.hour_of_day * shares.len() / HOURS_PER_DAY]))
+            .map(|p| self.point_error(p, &shares[block_of(p.hour_of_day, shares.len())]))
             .sum()
     }
 
@@ -346,7 +351,7 @@ impl Shares<'_> {
                 let in_block: Vec<&ValidationPoint> = self
                     .points
                     .iter()
-                    .filter(|p| p.hour_of_day * blocks / HOURS_PER_DAY == block && keep(p))
+                    .filter(|p| block_of(p.hour_of_day, blocks) == block && keep(p))
                     .collect();
                 let mut best = (f64::INFINITY, &self.grid[0]);
                 for weights in &self.grid {

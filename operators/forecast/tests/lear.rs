@@ -277,8 +277,12 @@ fn the_dnn_averages_its_networks_in_the_scaled_space() {
         first.prices, second.prices,
         "different seeds, different networks"
     );
-    // sinh of the mean of two scaled values lies between the two prices.
-    for ((a, b), mean) in first.prices.iter().zip(&second.prices).zip(&both.prices) {
+    assert_between(&first, &second, &both);
+}
+
+/// sinh of the mean of two scaled values lies between the two prices, hour by hour.
+fn assert_between(first: &DayForecasts, second: &DayForecasts, mean: &DayForecasts) {
+    for ((a, b), mean) in first.prices.iter().zip(&second.prices).zip(&mean.prices) {
         assert!(
             a.min(*b) - 1e-9 <= *mean && *mean <= a.max(*b) + 1e-9,
             "{mean} vs {a}, {b}"
@@ -315,12 +319,7 @@ fn the_dnn_averages_the_networks_of_every_architecture() {
     );
     assert_ne!(both.prices, plain.prices);
     assert_ne!(both.prices, alone.prices);
-    for ((a, b), mean) in plain.prices.iter().zip(&alone.prices).zip(&both.prices) {
-        assert!(
-            a.min(*b) - 1e-9 <= *mean && *mean <= a.max(*b) + 1e-9,
-            "{mean} vs {a}, {b}"
-        );
-    }
+    assert_between(&plain, &alone, &both);
 }
 
 #[test]
