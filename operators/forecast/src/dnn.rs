@@ -208,44 +208,51 @@ pub fn forecast_days(
     let done = AtomicUsize::new(0);
     let total = days.len();
     let networks = config.architectures.len() * config.seeds;
-    let tasks: Vec<(usize, usize)> = starts
-        .iter()
-        .flat_map(|&start| (0..networks).map(move |network| (start, network)))
-        .collect();
-    // One task per (recalibration, network): the networks of one recalibration would leave
-    // a core idle at the end of a short run.
-    let scaled: Vec<ScaledForecast> = tasks
+    // A recalibration's rows are scaled once and shared by its networks, which train as
+    // tasks of their own: a recalibration's networks alone would leave a core idle at the
+    // end of a short run.
+    let recalibrations: Vec<Recalibrated> = starts
         .par_iter()
         .with_max_len(1)
-        .map(|&(start, network)| {
+        .map(|&start| {
             let end = (start + config.recalibrate_every_days).min(days.end);
             let calibration = Calibration::new(data.prices(), &rows, start, end, config);
-            let architecture = &config.architectures[network / config.seeds];
-            let forecast = calibration.train_and_forecast(config, architecture, network);
-            if network + 1 == networks {
-                progress(
-                    done.fetch_add(end - start, Ordering::Relaxed) + end - start,
-                    total,
-                );
+            let forecasts = (0..networks)
+                .into_par_iter()
+                .with_max_len(1)
+                .map(|network| {
+                    let architecture = &config.architectures[network / config.seeds];
+                    calibration.train_and_forecast(config, architecture, network)
+                })
+                .collect();
+            progress(
+                done.fetch_add(end - start, Ordering::Relaxed) + end - start,
+                total,
+            );
+            Recalibrated {
+                forecasts,
+                target_scale: calibration.target_scale,
             }
-            (forecast, calibration.target_scale)
         })
         .collect();
     let mut prices = Vec::with_capacity(total * HOURS_PER_DAY);
-    for members in scaled.chunks(networks) {
-        let target_scale = &members[0].1;
-        for position in 0..members[0].0.len() {
-            let mean = members.iter().map(|m| m.0[position]).sum::<f64>() / networks as f64;
-            let (median, mad) = target_scale[position % HOURS_PER_DAY];
+    for recalibrated in &recalibrations {
+        let members = &recalibrated.forecasts;
+        for position in 0..members[0].len() {
+            let mean = members.iter().map(|m| m[position]).sum::<f64>() / networks as f64;
+            let (median, mad) = recalibrated.target_scale[position % HOURS_PER_DAY];
             prices.push(median + mad * mean.sinh());
         }
     }
     Ok(DayForecasts { days, prices })
 }
 
-/// One network's forecasts in the scaled space, `[days · 24]`, and its calibration's
-/// median and MAD of each hour's target.
-type ScaledForecast = (Vec<f64>, Vec<(f64, f64)>);
+/// One recalibration's networks' forecasts in the scaled space, each `[days · 24]`, and the
+/// median and MAD of each hour's target that undo the scaling.
+struct Recalibrated {
+    forecasts: Vec<Vec<f64>>,
+    target_scale: Vec<(f64, f64)>,
+}
 
 /// One recalibration's scaled training rows and the rows of the days it forecasts.
 struct Calibration {

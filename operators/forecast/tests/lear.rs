@@ -105,6 +105,12 @@ fn short_windows() -> LearConfig {
     }
 }
 
+/// The first `unchanged` forecast hours are equal in both, and the rest are not.
+fn assert_changed_only_after(before: &DayForecasts, after: &DayForecasts, unchanged: usize) {
+    assert_eq!(before.prices[..unchanged], after.prices[..unchanged]);
+    assert_ne!(before.prices[unchanged..], after.prices[unchanged..]);
+}
+
 #[test]
 fn lear_never_reads_the_prices_of_the_day_it_forecasts() {
     let data = EpfDataset::from_csv(SLICE).unwrap();
@@ -113,15 +119,7 @@ fn lear_never_reads_the_prices_of_the_day_it_forecasts() {
     // Every price from day 50 on replaced: the forecasts of days 40..=50 stay.
     let changed = common::with_prices_replaced(&data, 50, 500.0);
     let after = forecast_days(&changed, 40..56, &short_windows(), |_| {}).unwrap();
-    let through_day_50 = 11 * HOURS_PER_DAY;
-    assert_eq!(
-        before.prices[..through_day_50],
-        after.prices[..through_day_50]
-    );
-    assert_ne!(
-        before.prices[through_day_50..],
-        after.prices[through_day_50..]
-    );
+    assert_changed_only_after(&before, &after, 11 * HOURS_PER_DAY);
     assert_eq!(
         after.hour(50 * HOURS_PER_DAY + 3),
         Some(after.prices[10 * 24 + 3])
@@ -242,15 +240,7 @@ fn the_dnn_is_reproducible_and_never_reads_the_prices_of_the_day_it_forecasts() 
     // before), so days 42..=49 stay; later days read changed prices.
     let changed = common::with_prices_replaced(&data, 49, 500.0);
     let after = dnn::forecast_days(&changed, 42..56, &config, |_, _| {}).unwrap();
-    let through_day_49 = 8 * HOURS_PER_DAY;
-    assert_eq!(
-        before.prices[..through_day_49],
-        after.prices[..through_day_49]
-    );
-    assert_ne!(
-        before.prices[through_day_49..],
-        after.prices[through_day_49..]
-    );
+    assert_changed_only_after(&before, &after, 8 * HOURS_PER_DAY);
     // The forecast reacts to the history it reads: prices of 500 the day before lift day 50.
     let day_50 = |f: &DayForecasts| {
         f.prices[8 * HOURS_PER_DAY..9 * HOURS_PER_DAY]
