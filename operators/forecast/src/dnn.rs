@@ -50,7 +50,7 @@ pub struct DnnConfig {
     /// Calibration window in days (cut at the data's eighth day). Default 1456, four
     /// years, the paper's longest.
     pub window_days: usize,
-    /// Days between recalibrations; each forecasts the days up to the next. Default 14.
+    /// Days between recalibrations; each forecasts the days up to the next. Default 7.
     pub recalibrate_every_days: usize,
     /// Networks (seeds) trained per architecture and recalibration. Default 4.
     pub seeds: usize,
@@ -115,7 +115,7 @@ impl Default for DnnConfig {
                 DnnArchitecture::plain(&[512, 256]),
             ],
             window_days: 1456,
-            recalibrate_every_days: 14,
+            recalibrate_every_days: 7,
             seeds: 4,
             seed: 0,
             loss: DnnLoss::AbsoluteError,
