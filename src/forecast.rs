@@ -71,8 +71,8 @@ pub(crate) struct BlendArgs {
     /// the blend.
     #[arg(long)]
     pub(crate) no_dnn: bool,
-    /// Days between the DNN's recalibrations.
-    #[arg(long, default_value_t = 7)]
+    /// Days between the DNN's recalibrations (default: `DnnConfig`'s).
+    #[arg(long, default_value_t = DnnConfig::default().recalibrate_every_days)]
     pub(crate) dnn_every: usize,
     /// Networks the DNN trains per architecture and recalibration (three architectures:
     /// hidden layers of 256 and 128 without and with dropout, and of 512 and 256), all
