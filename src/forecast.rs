@@ -64,20 +64,20 @@ pub(crate) struct BlendArgs {
     /// other horizons always evaluate the networks alone.
     #[arg(long)]
     pub(crate) no_lear: bool,
-    /// LEAR's calibration windows in days, one model each, averaged.
-    #[arg(long, value_delimiter = ',', default_value = "56,84,1092,1456")]
+    /// LEAR's calibration windows in days, comma-separated, one model each, averaged.
+    #[arg(long, value_delimiter = ',', default_values_t = gridflow_forecast::lear::DEFAULT_WINDOWS)]
     pub(crate) lear_windows: Vec<usize>,
     /// Leave the DNN (the benchmark's fully connected network on LEAR's features) out of
     /// the blend.
     #[arg(long)]
     pub(crate) no_dnn: bool,
-    /// Days between the DNN's recalibrations (default: `DnnConfig`'s).
+    /// Days between the DNN's recalibrations.
     #[arg(long, default_value_t = DnnConfig::default().recalibrate_every_days)]
     pub(crate) dnn_every: usize,
     /// Networks the DNN trains per architecture and recalibration (three architectures:
     /// hidden layers of 256 and 128 without and with dropout, and of 512 and 256), all
     /// averaged.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = DnnConfig::default().seeds)]
     pub(crate) dnn_seeds: usize,
 }
 
