@@ -6,15 +6,19 @@
 //! one pass over memory per elementwise operation (`docs/performance.md`). Here the network
 //! runs chunk by chunk: each chunk's series go through every layer in buffers that are
 //! allocated once per thread and stay in cache, bias, residual and activation are applied in
-//! one pass, and GELU uses a branch-free rational `erf` the compiler vectorises. The matrix
-//! products go to the same `gemm` crate burn uses.
+//! one pass, GELU uses a branch-free rational `erf` the compiler vectorises, and sums over a
+//! row (layer norms, softmax) run in interleaved lanes. The matrix products run through
+//! [`product`]'s own kernel on x86-64 CPUs with AVX2 and FMA (weights read in place, no
+//! packing per call: what a single series needs), elsewhere through the `gemm` crate
+//! burn uses.
 //!
 //! Training, and the GPU backends, keep using burn; this path is used for inference on the
 //! CPU device only. Its forecasts equal burn's within float tolerance (tests below), and a
 //! series' forecast does not depend on the other series of its batch (bit for bit: every
 //! product a series takes part in sums the same terms in the same order whatever the
-//! batch, see [`MAX_INNER_BLOCK`]).
+//! batch; see [`product`], and [`MAX_INNER_BLOCK`] for `gemm`).
 
+use std::cell::RefCell;
 use std::fmt;
 
 use burn::module::Param;
@@ -25,8 +29,10 @@ use crate::data::HOURS_PER_DAY;
 use crate::device::DeviceChoice;
 use crate::model::ForecastModel;
 use kernels::{
-    Operand, add_bias, add_residual, bias_gelu, exp_nonpositive, matrix_product, softplus,
+    Operand, add_bias, add_residual, bias_gelu, exp_nonpositive, fold_in_lanes, matrix_product,
+    softplus,
 };
+use product::Kernel;
 
 /// Series per chunk: 32 series × 8 tokens = 256 rows, whose widest intermediate (the
 /// feed-forward block, 256 × 128 f32 = 128 KiB) fits in L2 next to the weights.
@@ -90,6 +96,15 @@ impl Dense {
     fn product(&self, input: &[f32], rows: usize, output: &mut [f32]) {
         let (k, n) = (self.inputs, self.outputs);
         let output = &mut output[..rows * n];
+        if let Some(cpu) = product::kernel() {
+            let lhs = Operand {
+                values: input,
+                rows,
+                columns: k,
+                row_stride: k,
+            };
+            return product::product(cpu, lhs, &self.weight, n, output);
+        }
         let block = k.div_ceil(k.div_ceil(MAX_INNER_BLOCK).max(1)).max(1);
         let lhs = |start: usize| Operand {
             values: &input[start..],
@@ -136,8 +151,9 @@ impl Norm {
             .chunks_exact(width)
             .zip(output.chunks_exact_mut(width))
         {
-            let mean = row.iter().sum::<f32>() / width as f32;
-            let variance = row.iter().map(|x| (x - mean) * (x - mean)).sum::<f32>() / width as f32;
+            let add = |a: f32, b: f32| a + b;
+            let mean = fold_in_lanes(row, 0.0, |x| x, add) / width as f32;
+            let variance = fold_in_lanes(row, 0.0, |x| (x - mean) * (x - mean), add) / width as f32;
             let inverse = 1.0 / (variance + LAYER_NORM_EPSILON).sqrt();
             for (((o, &x), &g), &b) in out.iter_mut().zip(row).zip(&self.gamma).zip(&self.beta) {
                 *o = (x - mean) * inverse * g + b;
@@ -328,19 +344,34 @@ impl CpuNetwork {
     }
 
     fn forward_chunks(&self, inputs: &[f32], loc: &mut [f32], scale: &mut [f32]) {
-        #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            return forward_chunks_avx2_fma(Avx2FmaDetected(()), self, inputs, loc, scale);
+        match product::kernel() {
+            None => self.forward_chunks_inline(inputs, loc, scale),
+            #[cfg(target_arch = "x86_64")]
+            Some(Kernel::Avx2Fma(detected)) => {
+                forward_chunks_avx2_fma(detected, self, inputs, loc, scale)
+            }
+            #[cfg(target_arch = "x86_64")]
+            Some(Kernel::Avx512(detected)) => {
+                forward_chunks_avx512(detected, self, inputs, loc, scale)
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            Some(_) => self.forward_chunks_inline(inputs, loc, scale),
         }
-        self.forward_chunks_inline(inputs, loc, scale);
     }
 
-    /// Inlined into [`forward_chunks_avx2_fma`] so that the layer norms, GELU, softmax
-    /// and attention loops compile to 8-wide vectors there.
+    /// Inlined into [`forward_chunks_avx2_fma`] and [`forward_chunks_avx512`] so that the
+    /// layer norms, GELU, softmax and attention loops compile to vectors there.
     #[inline(always)]
     fn forward_chunks_inline(&self, inputs: &[f32], loc: &mut [f32], scale: &mut [f32]) {
-        let mut scratch = Scratch::default();
+        // Kept per thread between calls: a single series' forward pass is short enough
+        // that allocating its buffers anew each time showed.
+        thread_local! {
+            static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+        }
         let horizon = self.horizon_hours;
+        // Taken out and put back rather than borrowed in a closure: a closure would not be
+        // compiled with the caller's target features.
+        let mut scratch = SCRATCH.take();
         for ((inputs, loc), scale) in inputs
             .chunks(CHUNK_SERIES * self.input_len())
             .zip(loc.chunks_mut(CHUNK_SERIES * horizon))
@@ -348,6 +379,7 @@ impl CpuNetwork {
         {
             self.forward_chunk(inputs, &mut scratch, loc, scale);
         }
+        SCRATCH.set(scratch);
     }
 
     #[inline(always)]
@@ -492,29 +524,33 @@ impl CpuNetwork {
                         keys_transposed[e * t + key_token] = k;
                     }
                 }
-                for query_token in 0..t {
+                // Every query's scores at once, `[t, t]`: the softmax's elementwise steps then
+                // run over one contiguous block, as whole vectors.
+                let scores = &mut scores[..t * t];
+                for (query_token, row) in scores.chunks_exact_mut(t).enumerate() {
                     let query = &rows[query_token * 3 * d + offset..][..head_width];
-                    let values = &rows[2 * d + offset..];
+                    if TOKENS > 0 {
+                        // A local array of known size stays in a vector register.
+                        let mut scores = [0.0; TOKENS];
+                        score_keys(query, keys_transposed, &mut scores);
+                        row.copy_from_slice(&scores);
+                    } else {
+                        row.fill(0.0);
+                        score_keys(query, keys_transposed, row);
+                    }
+                }
+                softmax_rows(scores, t, scale);
+                let values = &rows[2 * d + offset..];
+                for (query_token, weights) in scores.chunks_exact(t).enumerate() {
                     let target = &mut out[query_token * d + offset..][..head_width];
-                    if TOKENS > 0 && HEAD_WIDTH > 0 {
-                        // Local arrays of known size stay in vector registers.
-                        let mut row = [0.0; TOKENS];
+                    if HEAD_WIDTH > 0 {
+                        // A local array of known size stays in vector registers.
                         let mut context = [0.0; HEAD_WIDTH];
-                        attend(
-                            query,
-                            keys_transposed,
-                            values,
-                            3 * d,
-                            scale,
-                            &mut row,
-                            &mut context,
-                        );
+                        weighted_sum(weights, values, 3 * d, &mut context);
                         target.copy_from_slice(&context);
                     } else {
-                        let row = &mut scores[..t];
-                        row.fill(0.0);
                         target.fill(0.0);
-                        attend(query, keys_transposed, values, 3 * d, scale, row, target);
+                        weighted_sum(weights, values, 3 * d, target);
                     }
                 }
             }
@@ -522,38 +558,43 @@ impl CpuNetwork {
     }
 }
 
-/// One query's attention in one head: scores against every key (`keys_transposed`,
-/// `[head_width, tokens]`) into `row` (`[tokens]`, zeroed), softmax, and the weighted sum of
-/// the values (token j's at `values[j · value_stride..]`) added into `context`
-/// (`[head_width]`, zeroed).
+/// `scores[j] += query · key_j` for the keys of `keys_transposed` (`[head_width, tokens]`).
 #[inline(always)]
-fn attend(
-    query: &[f32],
-    keys_transposed: &[f32],
-    values: &[f32],
-    value_stride: usize,
-    scale: f32,
-    row: &mut [f32],
-    context: &mut [f32],
-) {
-    let t = row.len();
-    for (&q, keys) in query.iter().zip(keys_transposed.chunks_exact(t)) {
-        for (s, &k) in row.iter_mut().zip(keys) {
+fn score_keys(query: &[f32], keys_transposed: &[f32], scores: &mut [f32]) {
+    for (&q, keys) in query.iter().zip(keys_transposed.chunks_exact(scores.len())) {
+        for (s, &k) in scores.iter_mut().zip(keys) {
             *s += q * k;
         }
     }
-    let mut max = f32::NEG_INFINITY;
-    for s in row.iter_mut() {
+}
+
+/// Softmax of each row (`t` wide) of `scores` divided by `scale`.
+#[inline(always)]
+fn softmax_rows(scores: &mut [f32], t: usize, scale: f32) {
+    for s in scores.iter_mut() {
         *s /= scale;
-        max = max.max(*s);
     }
-    let mut sum = 0.0;
-    for s in row.iter_mut() {
-        *s = exp_nonpositive(*s - max);
-        sum += *s;
+    for row in scores.chunks_exact_mut(t) {
+        let max = fold_in_lanes(row, f32::NEG_INFINITY, |x| x, f32::max);
+        for s in row.iter_mut() {
+            *s -= max;
+        }
     }
-    for (token, &score) in row.iter().enumerate() {
-        let weight = score / sum;
+    for s in scores.iter_mut() {
+        *s = exp_nonpositive(*s);
+    }
+    for row in scores.chunks_exact_mut(t) {
+        let inverse_sum = 1.0 / fold_in_lanes(row, 0.0, |x| x, |a, b| a + b);
+        for s in row.iter_mut() {
+            *s *= inverse_sum;
+        }
+    }
+}
+
+/// `context += Σ weights[j] · value_j`, token j's value at `values[j · value_stride..]`.
+#[inline(always)]
+fn weighted_sum(weights: &[f32], values: &[f32], value_stride: usize, context: &mut [f32]) {
+    for (token, &weight) in weights.iter().enumerate() {
         let value = &values[token * value_stride..][..context.len()];
         for (c, &v) in context.iter_mut().zip(value) {
             *c += weight * v;
@@ -561,31 +602,32 @@ fn attend(
     }
 }
 
-/// Proof that the running CPU has AVX2 and FMA: only [`CpuNetwork::forward_chunks`] makes
-/// one, after detecting both.
-#[cfg(target_arch = "x86_64")]
-struct Avx2FmaDetected(());
-
-#[cfg(target_arch = "x86_64")]
-#[allow(unsafe_code)]
-fn forward_chunks_avx2_fma(
-    _: Avx2FmaDetected,
-    network: &CpuNetwork,
-    inputs: &[f32],
-    loc: &mut [f32],
-    scale: &mut [f32],
-) {
-    // SAFETY: a function compiled with target features may only run on a CPU that has
-    // them; the `Avx2FmaDetected` argument exists only if `forward_chunks` saw both.
-    unsafe { avx2_fma(network, inputs, loc, scale) }
+/// [`CpuNetwork::forward_chunks_inline`] compiled with AVX2 and FMA, and with AVX-512's
+/// 32 vector registers: the forward pass's own loops keep their constants in registers.
+macro_rules! forward_chunks_for {
+    ($name:ident, $features:literal) => {
+        #[cfg(target_arch = "x86_64")]
+        #[allow(unsafe_code)]
+        fn $name(
+            _: product::Detected,
+            network: &CpuNetwork,
+            inputs: &[f32],
+            loc: &mut [f32],
+            scale: &mut [f32],
+        ) {
+            #[target_feature(enable = $features)]
+            fn compiled(network: &CpuNetwork, inputs: &[f32], loc: &mut [f32], scale: &mut [f32]) {
+                network.forward_chunks_inline(inputs, loc, scale);
+            }
+            // SAFETY: a function compiled with target features may only run on a CPU that
+            // has them; `product::detect` makes a `Detected` only after seeing them.
+            unsafe { compiled(network, inputs, loc, scale) }
+        }
+    };
 }
 
-/// [`CpuNetwork::forward_chunks_inline`] compiled with AVX2 and FMA.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn avx2_fma(network: &CpuNetwork, inputs: &[f32], loc: &mut [f32], scale: &mut [f32]) {
-    network.forward_chunks_inline(inputs, loc, scale);
-}
+forward_chunks_for!(forward_chunks_avx2_fma, "avx2,fma");
+forward_chunks_for!(forward_chunks_avx512, "avx2,fma,avx512f,avx512vl");
 
 fn values<const D: usize>(param: &Param<Tensor<D>>) -> Vec<f32> {
     param
@@ -601,5 +643,6 @@ fn resize(buffer: &mut Vec<f32>, len: usize) {
 }
 
 mod kernels;
+mod product;
 #[cfg(test)]
 mod tests;
