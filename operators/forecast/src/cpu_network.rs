@@ -29,8 +29,8 @@ use crate::data::HOURS_PER_DAY;
 use crate::device::DeviceChoice;
 use crate::model::ForecastModel;
 use kernels::{
-    Operand, add_bias, add_residual, bias_gelu, exp_nonpositive, fold_in_lanes, matrix_product,
-    softplus,
+    Operand, add_bias, add_residual, bias_gelu, fold_in_lanes, matrix_product, score_keys,
+    softmax_rows, softplus, weighted_sum,
 };
 use product::Kernel;
 
@@ -554,50 +554,6 @@ impl CpuNetwork {
                     }
                 }
             }
-        }
-    }
-}
-
-/// `scores[j] += query · key_j` for the keys of `keys_transposed` (`[head_width, tokens]`).
-#[inline(always)]
-fn score_keys(query: &[f32], keys_transposed: &[f32], scores: &mut [f32]) {
-    for (&q, keys) in query.iter().zip(keys_transposed.chunks_exact(scores.len())) {
-        for (s, &k) in scores.iter_mut().zip(keys) {
-            *s += q * k;
-        }
-    }
-}
-
-/// Softmax of each row (`t` wide) of `scores` divided by `scale`.
-#[inline(always)]
-fn softmax_rows(scores: &mut [f32], t: usize, scale: f32) {
-    for s in scores.iter_mut() {
-        *s /= scale;
-    }
-    for row in scores.chunks_exact_mut(t) {
-        let max = fold_in_lanes(row, f32::NEG_INFINITY, |x| x, f32::max);
-        for s in row.iter_mut() {
-            *s -= max;
-        }
-    }
-    for s in scores.iter_mut() {
-        *s = exp_nonpositive(*s);
-    }
-    for row in scores.chunks_exact_mut(t) {
-        let inverse_sum = 1.0 / fold_in_lanes(row, 0.0, |x| x, |a, b| a + b);
-        for s in row.iter_mut() {
-            *s *= inverse_sum;
-        }
-    }
-}
-
-/// `context += Σ weights[j] · value_j`, token j's value at `values[j · value_stride..]`.
-#[inline(always)]
-fn weighted_sum(weights: &[f32], values: &[f32], value_stride: usize, context: &mut [f32]) {
-    for (token, &weight) in weights.iter().enumerate() {
-        let value = &values[token * value_stride..][..context.len()];
-        for (c, &v) in context.iter_mut().zip(value) {
-            *c += weight * v;
         }
     }
 }

@@ -1,4 +1,5 @@
-//! The elementwise kernels of the fused forward pass, written so that loops over them
+//! The elementwise and per-row kernels of the fused forward pass (activations, row sums,
+//! the attention's scores, softmax and weighted sums), written so that loops over them
 //! vectorise (no branches the compiler cannot turn into selects, no library calls), and
 //! its one call into `gemm`.
 
@@ -138,6 +139,55 @@ pub(super) fn softplus(x: f32) -> f32 {
         x
     } else {
         x.exp().ln_1p()
+    }
+}
+
+/// `scores[j] += query · key_j` for the keys of `keys_transposed` (`[head_width, tokens]`).
+#[inline(always)]
+pub(super) fn score_keys(query: &[f32], keys_transposed: &[f32], scores: &mut [f32]) {
+    for (&q, keys) in query.iter().zip(keys_transposed.chunks_exact(scores.len())) {
+        for (s, &k) in scores.iter_mut().zip(keys) {
+            *s += q * k;
+        }
+    }
+}
+
+/// Softmax of each row (`t` wide) of `scores` divided by `scale`.
+#[inline(always)]
+pub(super) fn softmax_rows(scores: &mut [f32], t: usize, scale: f32) {
+    for s in scores.iter_mut() {
+        *s /= scale;
+    }
+    for row in scores.chunks_exact_mut(t) {
+        let max = fold_in_lanes(row, f32::NEG_INFINITY, |x| x, f32::max);
+        for s in row.iter_mut() {
+            *s -= max;
+        }
+    }
+    for s in scores.iter_mut() {
+        *s = exp_nonpositive(*s);
+    }
+    for row in scores.chunks_exact_mut(t) {
+        let inverse_sum = 1.0 / fold_in_lanes(row, 0.0, |x| x, |a, b| a + b);
+        for s in row.iter_mut() {
+            *s *= inverse_sum;
+        }
+    }
+}
+
+/// `context += Σ weights[j] · value_j`, token j's value at `values[j · value_stride..]`.
+#[inline(always)]
+pub(super) fn weighted_sum(
+    weights: &[f32],
+    values: &[f32],
+    value_stride: usize,
+    context: &mut [f32],
+) {
+    for (token, &weight) in weights.iter().enumerate() {
+        let value = &values[token * value_stride..][..context.len()];
+        for (c, &v) in context.iter_mut().zip(value) {
+            *c += weight * v;
+        }
     }
 }
 

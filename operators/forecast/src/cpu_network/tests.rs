@@ -4,6 +4,7 @@ use burn::module::Module;
 use burn::tensor::activation::gelu;
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 
+use super::kernels::exp_nonpositive;
 use super::*;
 use crate::device::DeviceChoice;
 use crate::model::ModelConfig;
