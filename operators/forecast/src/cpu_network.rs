@@ -531,9 +531,9 @@ impl CpuNetwork {
                     let query = &rows[query_token * 3 * d + offset..][..head_width];
                     if TOKENS > 0 {
                         // A local array of known size stays in a vector register.
-                        let mut scores = [0.0; TOKENS];
-                        score_keys(query, keys_transposed, &mut scores);
-                        row.copy_from_slice(&scores);
+                        let mut local = [0.0; TOKENS];
+                        score_keys(query, keys_transposed, &mut local);
+                        row.copy_from_slice(&local);
                     } else {
                         row.fill(0.0);
                         score_keys(query, keys_transposed, row);

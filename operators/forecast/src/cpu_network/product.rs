@@ -2,8 +2,8 @@
 //!
 //! The network's products are short and wide: 8 rows per series (one forecast is 8
 //! tokens), 48 to 672 terms, 48 to 192 columns. `gemm` (burn's kernel, the fallback) packs
-//! its operands and sets up its blocking on every call, which for a single series costs as
-//! much as the arithmetic. Here the weights stay in their row-major `[inputs, outputs]`
+//! its operands and sets up its blocking on every call; swapping this kernel in for it took
+//! a single forecast from 39 to 31 µs in an A/B run (`docs/performance.md`). Here the weights stay in their row-major `[inputs, outputs]`
 //! layout and are read straight from cache: a block of rows × 16 columns is held in vector
 //! registers (6 rows with AVX2's 16 registers, 8 with AVX-512's 32) while every term of the
 //! inner dimension is added in, one fused multiply-add per term; fewer rows than a block
