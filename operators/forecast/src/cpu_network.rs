@@ -29,8 +29,7 @@ use crate::data::HOURS_PER_DAY;
 use crate::device::DeviceChoice;
 use crate::model::ForecastModel;
 use kernels::{
-    Operand, add_bias, add_residual, bias_gelu, fold_in_lanes, matrix_product, score_keys,
-    softmax_rows, softplus, weighted_sum,
+    Operand, add_bias, add_residual, bias_gelu, fold_in_lanes, matrix_product, softplus,
 };
 use product::Kernel;
 
@@ -407,37 +406,67 @@ impl CpuNetwork {
             }
         }
 
-        for layer in &self.layers {
+        // The head reads the target day's tokens only, so in the last layer the other
+        // tokens serve as keys and values but their own queries, attention outputs and
+        // feed-forward could not reach the output: those rows are left out there.
+        let horizon = self.horizon_hours;
+        let target_hours = horizon.div_ceil(HOURS_PER_DAY) * HOURS_PER_DAY;
+        let target_tokens = target_hours / self.patch_hours;
+        let mut tokens = self.tokens;
+        for (index, layer) in self.layers.iter().enumerate() {
+            let first_query = if index + 1 == self.layers.len() {
+                self.tokens - target_tokens
+            } else {
+                0
+            };
             layer.attention_norm.apply(&s.x, &mut s.normed);
             layer
                 .query_key_value
                 .product(&s.normed, rows, &mut s.query_key_value);
             add_bias(&mut s.query_key_value, &layer.query_key_value.bias);
-            self.attention(series, &s.query_key_value, &mut s.attention, &mut s.context);
+            self.attention(
+                series,
+                first_query,
+                &s.query_key_value,
+                &mut s.attention,
+                &mut s.context,
+            );
+            if first_query > 0 {
+                // The queries' rows of x, series after series, moved to the front: every
+                // row moves towards the start, so copying in order never overwrites a row
+                // still to be moved.
+                tokens -= first_query;
+                for i in 0..series {
+                    let from = (i * self.tokens + first_query) * d;
+                    s.x.copy_within(from..from + tokens * d, i * tokens * d);
+                }
+            }
+            let query_rows = series * tokens;
+            let x = &mut s.x[..query_rows * d];
             layer
                 .attention_output
-                .product(&s.context, rows, &mut s.product);
-            add_residual(&mut s.x, &s.product, &layer.attention_output.bias);
+                .product(&s.context, query_rows, &mut s.product);
+            add_residual(x, &s.product, &layer.attention_output.bias);
 
-            layer.feed_forward_norm.apply(&s.x, &mut s.normed);
+            let normed = &mut s.normed[..query_rows * d];
+            layer.feed_forward_norm.apply(x, normed);
             let inner = &layer.feed_forward_inner;
-            inner.product(&s.normed, rows, &mut s.feed_forward);
-            bias_gelu(&mut s.feed_forward[..rows * inner.outputs], &inner.bias);
+            inner.product(normed, query_rows, &mut s.feed_forward);
+            bias_gelu(
+                &mut s.feed_forward[..query_rows * inner.outputs],
+                &inner.bias,
+            );
             layer
                 .feed_forward_outer
-                .product(&s.feed_forward, rows, &mut s.product);
-            add_residual(&mut s.x, &s.product, &layer.feed_forward_outer.bias);
+                .product(&s.feed_forward, query_rows, &mut s.product);
+            add_residual(x, &s.product, &layer.feed_forward_outer.bias);
         }
 
-        // The head reads the target day's tokens only.
-        let horizon = self.horizon_hours;
-        let target_hours = horizon.div_ceil(HOURS_PER_DAY) * HOURS_PER_DAY;
-        let target_tokens = target_hours / self.patch_hours;
+        // Each series' last `target_tokens` rows of x (all of them after the last layer).
         let head_rows = series * target_tokens;
         resize(&mut s.normed, head_rows * d);
         for (i, normed) in s.normed.chunks_exact_mut(target_tokens * d).enumerate() {
-            let last =
-                &s.x[(i * self.tokens + self.tokens - target_tokens) * d..][..target_tokens * d];
+            let last = &s.x[(i * tokens + tokens - target_tokens) * d..][..target_tokens * d];
             self.norm.apply(last, normed);
         }
         resize(&mut s.head, head_rows * self.head.outputs);
@@ -463,96 +492,6 @@ impl CpuNetwork {
                 };
                 loc[i * horizon + hour] = output(0);
                 scale[i * horizon + hour] = softplus(output(1)) + 1e-3;
-            }
-        }
-    }
-
-    /// Multi-head self-attention over each series' tokens: `query_key_value` rows hold
-    /// `[Q | K | V]`, `context` receives the heads side by side. Each head's scores are
-    /// built a whole row of keys at a time (keys transposed first), so the loops run along
-    /// contiguous memory and vectorise.
-    #[inline(always)]
-    fn attention(
-        &self,
-        series: usize,
-        query_key_value: &[f32],
-        scratch: &mut AttentionScratch,
-        context: &mut [f32],
-    ) {
-        // The default models' shapes (8 tokens up to a day ahead, 14 a week ahead; heads
-        // of 16) with sizes known to the compiler, which then unrolls the loops over
-        // tokens into whole vectors.
-        match (self.tokens, self.d_model / self.n_heads) {
-            (8, 16) => self.attention_sized::<8, 16>(series, query_key_value, scratch, context),
-            (14, 16) => self.attention_sized::<14, 16>(series, query_key_value, scratch, context),
-            _ => self.attention_sized::<0, 0>(series, query_key_value, scratch, context),
-        }
-    }
-
-    /// [`attention`](Self::attention) for `TOKENS` tokens and heads `HEAD_WIDTH` wide; 0:
-    /// read from the network at run time.
-    #[inline(always)]
-    fn attention_sized<const TOKENS: usize, const HEAD_WIDTH: usize>(
-        &self,
-        series: usize,
-        query_key_value: &[f32],
-        scratch: &mut AttentionScratch,
-        context: &mut [f32],
-    ) {
-        let d = self.d_model;
-        let t = if TOKENS == 0 { self.tokens } else { TOKENS };
-        let head_width = if HEAD_WIDTH == 0 {
-            d / self.n_heads
-        } else {
-            HEAD_WIDTH
-        };
-        let scale = (head_width as f32).sqrt();
-        let AttentionScratch {
-            keys_transposed,
-            scores,
-        } = scratch;
-        resize(keys_transposed, head_width * t);
-        resize(scores, t * t);
-        for i in 0..series {
-            let rows = &query_key_value[i * t * 3 * d..][..t * 3 * d];
-            let out = &mut context[i * t * d..][..t * d];
-            for head in 0..self.n_heads {
-                let offset = head * head_width;
-                for key_token in 0..t {
-                    let key = &rows[key_token * 3 * d + d + offset..][..head_width];
-                    for (e, &k) in key.iter().enumerate() {
-                        keys_transposed[e * t + key_token] = k;
-                    }
-                }
-                // Every query's scores at once, `[t, t]`: the softmax's elementwise steps then
-                // run over one contiguous block, as whole vectors.
-                let scores = &mut scores[..t * t];
-                for (query_token, row) in scores.chunks_exact_mut(t).enumerate() {
-                    let query = &rows[query_token * 3 * d + offset..][..head_width];
-                    if TOKENS > 0 {
-                        // A local array of known size stays in a vector register.
-                        let mut local = [0.0; TOKENS];
-                        score_keys(query, keys_transposed, &mut local);
-                        row.copy_from_slice(&local);
-                    } else {
-                        row.fill(0.0);
-                        score_keys(query, keys_transposed, row);
-                    }
-                }
-                softmax_rows(scores, t, scale);
-                let values = &rows[2 * d + offset..];
-                for (query_token, weights) in scores.chunks_exact(t).enumerate() {
-                    let target = &mut out[query_token * d + offset..][..head_width];
-                    if HEAD_WIDTH > 0 {
-                        // A local array of known size stays in vector registers.
-                        let mut context = [0.0; HEAD_WIDTH];
-                        weighted_sum(weights, values, 3 * d, &mut context);
-                        target.copy_from_slice(&context);
-                    } else {
-                        target.fill(0.0);
-                        weighted_sum(weights, values, 3 * d, target);
-                    }
-                }
             }
         }
     }
@@ -598,6 +537,7 @@ fn resize(buffer: &mut Vec<f32>, len: usize) {
     buffer.resize(len, 0.0);
 }
 
+mod attention;
 mod kernels;
 mod product;
 #[cfg(test)]
