@@ -412,7 +412,8 @@ impl CpuNetwork {
         let horizon = self.horizon_hours;
         let target_hours = horizon.div_ceil(HOURS_PER_DAY) * HOURS_PER_DAY;
         let target_tokens = target_hours / self.patch_hours;
-        let mut tokens = self.tokens;
+        // Tokens per series whose rows x holds: all of them until the last layer.
+        let mut tokens_in_x = self.tokens;
         for (index, layer) in self.layers.iter().enumerate() {
             let first_query = if index + 1 == self.layers.len() {
                 self.tokens - target_tokens
@@ -435,13 +436,13 @@ impl CpuNetwork {
                 // The queries' rows of x, series after series, moved to the front: every
                 // row moves towards the start, so copying in order never overwrites a row
                 // still to be moved.
-                tokens -= first_query;
+                tokens_in_x -= first_query;
                 for i in 0..series {
                     let from = (i * self.tokens + first_query) * d;
-                    s.x.copy_within(from..from + tokens * d, i * tokens * d);
+                    s.x.copy_within(from..from + tokens_in_x * d, i * tokens_in_x * d);
                 }
             }
-            let query_rows = series * tokens;
+            let query_rows = series * tokens_in_x;
             let x = &mut s.x[..query_rows * d];
             layer
                 .attention_output
@@ -466,7 +467,8 @@ impl CpuNetwork {
         let head_rows = series * target_tokens;
         resize(&mut s.normed, head_rows * d);
         for (i, normed) in s.normed.chunks_exact_mut(target_tokens * d).enumerate() {
-            let last = &s.x[(i * tokens + tokens - target_tokens) * d..][..target_tokens * d];
+            let first = (i + 1) * tokens_in_x - target_tokens;
+            let last = &s.x[first * d..][..target_tokens * d];
             self.norm.apply(last, normed);
         }
         resize(&mut s.head, head_rows * self.head.outputs);

@@ -20,12 +20,26 @@ impl CpuNetwork {
     ) {
         // The default models' shapes (8 tokens up to a day ahead, 14 a week ahead; heads
         // of 16) with sizes known to the compiler, which then unrolls the loops over
-        // tokens into whole vectors.
-        let run = (series, first_query, query_key_value);
+        // tokens into whole vectors. Each arm calls directly (not through a function
+        // pointer), so that it is inlined into the caller compiled for the CPU's vectors.
         match (self.tokens, self.d_model / self.n_heads) {
-            (8, 16) => self.attention_sized::<8, 16>(run, scratch, context),
-            (14, 16) => self.attention_sized::<14, 16>(run, scratch, context),
-            _ => self.attention_sized::<0, 0>(run, scratch, context),
+            (8, 16) => self.attention_sized::<8, 16>(
+                series,
+                first_query,
+                query_key_value,
+                scratch,
+                context,
+            ),
+            (14, 16) => self.attention_sized::<14, 16>(
+                series,
+                first_query,
+                query_key_value,
+                scratch,
+                context,
+            ),
+            _ => {
+                self.attention_sized::<0, 0>(series, first_query, query_key_value, scratch, context)
+            }
         }
     }
 
@@ -34,7 +48,9 @@ impl CpuNetwork {
     #[inline(always)]
     fn attention_sized<const TOKENS: usize, const HEAD_WIDTH: usize>(
         &self,
-        (series, first_query, query_key_value): (usize, usize, &[f32]),
+        series: usize,
+        first_query: usize,
+        query_key_value: &[f32],
         scratch: &mut AttentionScratch,
         context: &mut [f32],
     ) {
