@@ -10,15 +10,19 @@
 //! row (layer norms, softmax) run in interleaved lanes. The matrix products run through
 //! [`product`]'s own kernel on x86-64 CPUs with AVX2 and FMA (weights read in place, no
 //! packing per call: what a single series needs), elsewhere through the `gemm` crate
-//! burn uses.
+//! burn uses. Chunks are spread over rayon's pool; a batch of a single chunk (a live
+//! update of a few series) is instead cut in halves for the calling thread and a helper
+//! thread that stays awake between close forecasts ([`split`], [`helper`]), when that has
+//! been the faster way lately ([`faster`]).
 //!
 //! Training, and the GPU backends, keep using burn; this path is used for inference on the
 //! CPU device only. Its forecasts equal burn's within float tolerance (tests below), and a
-//! series' forecast does not depend on the other series of its batch (bit for bit: every
-//! product a series takes part in sums the same terms in the same order whatever the
-//! batch; see [`product`], and [`MAX_INNER_BLOCK`] for `gemm`).
+//! series' forecast does not depend on the other series of its batch or on the threads
+//! (bit for bit: every product a series takes part in sums the same terms in the same
+//! order whatever the batch and however its columns are cut; see [`product`], and
+//! [`MAX_INNER_BLOCK`] for `gemm`).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 
 use burn::module::Param;
@@ -28,6 +32,7 @@ use burn::tensor::Tensor;
 use crate::data::HOURS_PER_DAY;
 use crate::device::DeviceChoice;
 use crate::model::ForecastModel;
+use faster::Faster;
 use kernels::{
     Operand, add_bias, add_residual, bias_gelu, fold_in_lanes, matrix_product, softplus,
 };
@@ -291,6 +296,12 @@ impl CpuNetwork {
         let mut loc = vec![0.0; series * horizon];
         let mut scale = vec![0.0; series * horizon];
         let chunks = series.div_ceil(CHUNK_SERIES);
+        // A single chunk (one series in a live update) may be cut in halves for this
+        // thread and the helper instead ([`split`]).
+        if chunks == 1 && threads >= 2 {
+            split::forward_one_chunk(self, inputs, &mut loc, &mut scale);
+            return (loc, scale);
+        }
         let threads = threads.clamp(1, chunks.max(1));
         if threads == 1 {
             self.forward_chunks(inputs, &mut loc, &mut scale);
@@ -312,9 +323,10 @@ impl CpuNetwork {
     /// [`forward`](Self::forward) of every member of an ensemble, member `k` on
     /// `inputs[k]` (the same series, cut into that member's tokens), each split over up
     /// to `threads` threads. When the batch has fewer chunks than threads (a live update of
-    /// a few series), the members instead run side by side on rayon's pool, one thread
-    /// each, rather than one after the other on a single chunk's thread. Either way each member computes exactly what it
-    /// would alone.
+    /// a few series), the members instead run side by side, rather than one after the
+    /// other on a single chunk's thread: half on this thread and half on the helper
+    /// ([`side_by_side`]), or one per thread of rayon's pool, whichever has been faster
+    /// lately. Either way each member computes exactly what it would alone.
     pub(crate) fn forward_members(
         members: &[CpuNetwork],
         inputs: &[&[f32]],
@@ -331,15 +343,32 @@ impl CpuNetwork {
                 .map(|(member, inputs)| member.forward(inputs, threads))
                 .collect();
         }
-        // rayon's pool: its threads are already running and their buffers warm, where
-        // threads started per call would cost more than a small batch's forward pass.
-        use rayon::prelude::*;
-        members
-            .par_iter()
-            .zip(inputs.par_iter())
-            .with_max_len(1)
-            .map(|(member, inputs)| member.forward(inputs, 1))
-            .collect()
+        // Half the members on this thread and half on the helper, or each member on a
+        // thread of rayon's pool (already running, their buffers warm, where threads
+        // started per call would cost more than a small batch's forward pass), whichever
+        // has been faster lately.
+        thread_local! {
+            static FASTER: Cell<Faster> = Cell::new(Faster::default());
+        }
+        let mut faster = FASTER.get();
+        let mut outputs = Vec::new();
+        faster.run(series, |with_helper| {
+            if with_helper {
+                return side_by_side::forward_members(members, inputs)
+                    .map(|computed| outputs = computed)
+                    .is_some();
+            }
+            use rayon::prelude::*;
+            outputs = members
+                .par_iter()
+                .zip(inputs.par_iter())
+                .with_max_len(1)
+                .map(|(member, inputs)| member.forward(inputs, 1))
+                .collect();
+            true
+        });
+        FASTER.set(faster);
+        outputs
     }
 
     fn forward_chunks(&self, inputs: &[f32], loc: &mut [f32], scale: &mut [f32]) {
@@ -428,6 +457,7 @@ impl CpuNetwork {
             self.attention(
                 series,
                 first_query,
+                0..self.n_heads,
                 &s.query_key_value,
                 &mut s.attention,
                 &mut s.context,
@@ -480,21 +510,52 @@ impl CpuNetwork {
             add_bias(&mut s.skip, &skip.bias);
         }
 
+        let skip = self.skip.as_ref().map(|_| s.skip.as_slice());
+        self.write_outputs(series, target_tokens, &s.head, skip, loc, scale);
+    }
+
+    /// Locations and scales from the head's output for the target tokens (`[series ·
+    /// target_tokens, head outputs]`) and the linear skip's (`[series, 2 · horizon]`).
+    #[inline(always)]
+    fn write_outputs(
+        &self,
+        series: usize,
+        target_tokens: usize,
+        head: &[f32],
+        skip: Option<&[f32]>,
+        loc: &mut [f32],
+        scale: &mut [f32],
+    ) {
+        let horizon = self.horizon_hours;
         let patch = self.patch_hours;
         let head_width = self.head.outputs;
         for i in 0..series {
             for hour in 0..horizon {
                 let head_row = (i * target_tokens + hour / patch) * head_width;
                 let output = |part: usize| {
-                    let value = s.head[head_row + part * patch + hour % patch];
-                    match &self.skip {
-                        Some(_) => value + s.skip[i * 2 * horizon + part * horizon + hour],
+                    let value = head[head_row + part * patch + hour % patch];
+                    match skip {
+                        Some(skip) => value + skip[i * 2 * horizon + part * horizon + hour],
                         None => value,
                     }
                 };
                 loc[i * horizon + hour] = output(0);
                 scale[i * horizon + hour] = softplus(output(1)) + 1e-3;
             }
+        }
+    }
+
+    fn head_width(&self) -> usize {
+        self.d_model / self.n_heads
+    }
+
+    /// The heads of half `half` (0 or 1) when a chunk is split over two threads.
+    fn head_half(&self, half: usize) -> std::ops::Range<usize> {
+        let split = self.n_heads.div_ceil(2);
+        if half == 0 {
+            0..split
+        } else {
+            split..self.n_heads
         }
     }
 }
@@ -540,7 +601,11 @@ fn resize(buffer: &mut Vec<f32>, len: usize) {
 }
 
 mod attention;
+mod faster;
+mod helper;
 mod kernels;
 mod product;
+mod side_by_side;
+mod split;
 #[cfg(test)]
 mod tests;

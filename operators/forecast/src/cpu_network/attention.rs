@@ -1,19 +1,23 @@
 //! Multi-head self-attention of the fused forward pass.
 
+use std::ops::Range;
+
 use super::kernels::{score_keys, softmax_rows, weighted_sum};
 use super::{AttentionScratch, CpuNetwork, resize};
 
 impl CpuNetwork {
     /// Multi-head self-attention over each series' tokens, for the queries of tokens
-    /// `first_query..tokens` only: `query_key_value` rows hold `[Q | K | V]` for every
-    /// token, `context` receives the heads side by side for each query, `tokens −
-    /// first_query` rows per series. Each head's scores are built a whole row of keys at a
+    /// `first_query..tokens` only and the heads `heads` only: `query_key_value` rows hold
+    /// `[Q | K | V]` for every token (only those heads' columns are read), `context`
+    /// receives the heads side by side for each query, `tokens − first_query` rows per
+    /// series (only those heads' columns are written). Each head's scores are built a whole row of keys at a
     /// time (keys transposed first), so the loops run along contiguous memory and vectorise.
     #[inline(always)]
     pub(super) fn attention(
         &self,
         series: usize,
         first_query: usize,
+        heads: Range<usize>,
         query_key_value: &[f32],
         scratch: &mut AttentionScratch,
         context: &mut [f32],
@@ -26,6 +30,7 @@ impl CpuNetwork {
             (8, 16) => self.attention_sized::<8, 16>(
                 series,
                 first_query,
+                heads,
                 query_key_value,
                 scratch,
                 context,
@@ -33,13 +38,19 @@ impl CpuNetwork {
             (14, 16) => self.attention_sized::<14, 16>(
                 series,
                 first_query,
+                heads,
                 query_key_value,
                 scratch,
                 context,
             ),
-            _ => {
-                self.attention_sized::<0, 0>(series, first_query, query_key_value, scratch, context)
-            }
+            _ => self.attention_sized::<0, 0>(
+                series,
+                first_query,
+                heads,
+                query_key_value,
+                scratch,
+                context,
+            ),
         }
     }
 
@@ -50,6 +61,7 @@ impl CpuNetwork {
         &self,
         series: usize,
         first_query: usize,
+        heads: Range<usize>,
         query_key_value: &[f32],
         scratch: &mut AttentionScratch,
         context: &mut [f32],
@@ -72,7 +84,7 @@ impl CpuNetwork {
         for i in 0..series {
             let rows = &query_key_value[i * t * 3 * d..][..t * 3 * d];
             let out = &mut context[i * queries * d..][..queries * d];
-            for head in 0..self.n_heads {
+            for head in heads.clone() {
                 let offset = head * head_width;
                 for key_token in 0..t {
                     let key = &rows[key_token * 3 * d + d + offset..][..head_width];

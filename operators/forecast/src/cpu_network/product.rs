@@ -61,21 +61,43 @@ fn detect() -> Option<Kernel> {
 
 /// `output = lhs · rhs` for row-major `rhs` `[lhs.columns, n]` and `output`
 /// `[lhs.rows, n]`, on the calling thread.
-#[allow(unsafe_code)]
 pub(super) fn product(kernel: Kernel, lhs: Operand<'_>, rhs: &[f32], n: usize, output: &mut [f32]) {
-    let (m, k) = (lhs.rows, lhs.columns);
+    let rhs = Operand {
+        values: rhs,
+        rows: lhs.columns,
+        columns: n,
+        row_stride: n,
+    };
+    product_strided(kernel, lhs, rhs, output, n);
+}
+
+/// `output = lhs · rhs` where `rhs` and `output` may be column ranges of wider matrices:
+/// `rhs` `[lhs.columns, rhs.columns]`, `output`'s rows `output_stride` apart. Each element
+/// is the same chain of multiply-adds as in [`product`] of the whole matrix, so a product
+/// cut into column ranges gives the same bits.
+#[allow(unsafe_code)]
+pub(super) fn product_strided(
+    kernel: Kernel,
+    lhs: Operand<'_>,
+    rhs: Operand<'_>,
+    output: &mut [f32],
+    output_stride: usize,
+) {
+    let (m, k, n) = (lhs.rows, lhs.columns, rhs.columns);
     if m == 0 || n == 0 {
         return;
     }
+    assert_eq!(rhs.rows, k, "inner dimensions agree");
     assert!(k <= lhs.row_stride && lhs.values.len() >= (m - 1) * lhs.row_stride + k);
-    assert!(rhs.len() >= k * n && output.len() >= m * n);
+    assert!(k == 0 || (n <= rhs.row_stride && rhs.values.len() >= (k - 1) * rhs.row_stride + n));
+    assert!(n <= output_stride && output.len() >= (m - 1) * output_stride + n);
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a `Kernel` exists only where `detect` saw its features; the asserts above
     // keep every element read or written inside the three slices.
     unsafe {
         match kernel {
-            Kernel::Avx2Fma(_) => product_avx2_fma(lhs, rhs, n, output),
-            Kernel::Avx512(_) => product_avx512(lhs, rhs, n, output),
+            Kernel::Avx2Fma(_) => product_avx2_fma(lhs, rhs, output, output_stride),
+            Kernel::Avx512(_) => product_avx512(lhs, rhs, output, output_stride),
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -89,10 +111,11 @@ macro_rules! product_for {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $features)]
         #[allow(unsafe_code)]
-        unsafe fn $name(lhs: Operand<'_>, rhs: &[f32], n: usize, output: &mut [f32]) {
+        unsafe fn $name(lhs: Operand<'_>, rhs: Operand<'_>, output: &mut [f32], ldc: usize) {
             let (m, k, stride) = (lhs.rows, lhs.columns, lhs.row_stride);
+            let (n, ldb) = (rhs.columns, rhs.row_stride);
             let a = lhs.values.as_ptr();
-            let b = rhs.as_ptr();
+            let b = rhs.values.as_ptr();
             let c = output.as_mut_ptr();
             let wide = n / 16 * 16;
             let whole_rows = m / $rows * $rows;
@@ -107,24 +130,25 @@ macro_rules! product_for {
                             stride,
                             k,
                             b.add(column),
-                            n,
-                            c.add(row * n + column),
+                            ldb,
+                            ldc,
+                            c.add(row * ldc + column),
                         );
                     }
                 }
                 // Fewer rows than a block (a single series' head and linear skip have one
                 // row per series): several panels at once, so that there are enough
                 // independent sums to keep the multiply-add units busy.
-                let (a, c) = (a.add(whole_rows * stride), c.add(whole_rows * n));
+                let (a, c) = (a.add(whole_rows * stride), c.add(whole_rows * ldc));
                 match m - whole_rows {
                     0 => {}
-                    1 => $panels::<1, 4>(a, stride, k, b, n, wide, c),
-                    2 => $panels::<2, 2>(a, stride, k, b, n, wide, c),
-                    3 => $panels::<3, 2>(a, stride, k, b, n, wide, c),
-                    4 => $panels::<4, 1>(a, stride, k, b, n, wide, c),
-                    5 => $panels::<5, 1>(a, stride, k, b, n, wide, c),
-                    6 => $panels::<6, 1>(a, stride, k, b, n, wide, c),
-                    _ => $panels::<7, 1>(a, stride, k, b, n, wide, c),
+                    1 => $panels::<1, 4>(a, stride, k, b, ldb, ldc, wide, c),
+                    2 => $panels::<2, 2>(a, stride, k, b, ldb, ldc, wide, c),
+                    3 => $panels::<3, 2>(a, stride, k, b, ldb, ldc, wide, c),
+                    4 => $panels::<4, 1>(a, stride, k, b, ldb, ldc, wide, c),
+                    5 => $panels::<5, 1>(a, stride, k, b, ldb, ldc, wide, c),
+                    6 => $panels::<6, 1>(a, stride, k, b, ldb, ldc, wide, c),
+                    _ => $panels::<7, 1>(a, stride, k, b, ldb, ldc, wide, c),
                 }
             }
             // Columns past the last whole panel, one at a time: `mul_add` is the same fused
@@ -136,10 +160,10 @@ macro_rules! product_for {
                         // SAFETY: as above.
                         unsafe {
                             sum = (*a.add(row * stride + term))
-                                .mul_add(*b.add(term * n + column), sum);
+                                .mul_add(*b.add(term * ldb + column), sum);
                         }
                     }
-                    unsafe { *c.add(row * n + column) = sum };
+                    unsafe { *c.add(row * ldc + column) = sum };
                 }
             }
         }
@@ -150,12 +174,15 @@ macro_rules! product_for {
         #[target_feature(enable = $features)]
         #[allow(unsafe_code)]
         #[inline]
+        // Pointers and strides as plain arguments, as the block below takes them.
+        #[allow(clippy::too_many_arguments)]
         unsafe fn $panels<const ROWS: usize, const PANELS: usize>(
             a: *const f32,
             stride: usize,
             k: usize,
             b: *const f32,
-            n: usize,
+            ldb: usize,
+            ldc: usize,
             wide: usize,
             c: *mut f32,
         ) {
@@ -163,21 +190,21 @@ macro_rules! product_for {
             // SAFETY: the caller's bounds; column + 16 · panels ≤ wide ≤ n.
             unsafe {
                 while column + 16 * PANELS <= wide {
-                    $block::<ROWS, PANELS>(a, stride, k, b.add(column), n, c.add(column));
+                    $block::<ROWS, PANELS>(a, stride, k, b.add(column), ldb, ldc, c.add(column));
                     column += 16 * PANELS;
                 }
                 let (b, c) = (b.add(column), c.add(column));
                 match (wide - column) / 16 {
                     0 => {}
-                    1 => $block::<ROWS, 1>(a, stride, k, b, n, c),
-                    2 => $block::<ROWS, 2>(a, stride, k, b, n, c),
-                    _ => $block::<ROWS, 3>(a, stride, k, b, n, c),
+                    1 => $block::<ROWS, 1>(a, stride, k, b, ldb, ldc, c),
+                    2 => $block::<ROWS, 2>(a, stride, k, b, ldb, ldc, c),
+                    _ => $block::<ROWS, 3>(a, stride, k, b, ldb, ldc, c),
                 }
             }
         }
 
-        /// `ROWS` rows × `PANELS` · 16 columns of the product: rows of `a` at `stride`,
-        /// `b` and `c` with rows `n` apart.
+        /// `ROWS` rows × `PANELS` · 16 columns of the product: rows of `a` at `stride`, of
+        /// `b` at `ldb`, of `c` at `ldc`.
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $features)]
         #[allow(unsafe_code)]
@@ -187,7 +214,8 @@ macro_rules! product_for {
             stride: usize,
             k: usize,
             b: *const f32,
-            n: usize,
+            ldb: usize,
+            ldc: usize,
             c: *mut f32,
         ) {
             let mut sums: [[[__m256; 2]; PANELS]; ROWS] =
@@ -197,8 +225,8 @@ macro_rules! product_for {
                     // SAFETY: the caller's bounds: term < k, the panels inside b's row.
                     let (low, high) = unsafe {
                         (
-                            _mm256_loadu_ps(b.add(term * n + 16 * panel)),
-                            _mm256_loadu_ps(b.add(term * n + 16 * panel + 8)),
+                            _mm256_loadu_ps(b.add(term * ldb + 16 * panel)),
+                            _mm256_loadu_ps(b.add(term * ldb + 16 * panel + 8)),
                         )
                     };
                     for (row, sums) in sums.iter_mut().enumerate() {
@@ -211,8 +239,8 @@ macro_rules! product_for {
             for (row, sums) in sums.iter().enumerate() {
                 for (panel, sums) in sums.iter().enumerate() {
                     unsafe {
-                        _mm256_storeu_ps(c.add(row * n + 16 * panel), sums[0]);
-                        _mm256_storeu_ps(c.add(row * n + 16 * panel + 8), sums[1]);
+                        _mm256_storeu_ps(c.add(row * ldc + 16 * panel), sums[0]);
+                        _mm256_storeu_ps(c.add(row * ldc + 16 * panel + 8), sums[1]);
                     }
                 }
             }
@@ -336,6 +364,56 @@ mod tests {
                         .all(|(x, y)| x.to_bits() == y.to_bits()),
                     "{kernel:?}: {m} rows differ from 17 rows with {first:?}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn column_ranges_give_the_bits_of_the_whole_product() {
+        let (k, n) = (64, 192);
+        let a: Vec<f32> = (0..17 * k)
+            .map(|i| ((i as f32) * 0.618_034).sin())
+            .collect();
+        let b: Vec<f32> = (0..k * n)
+            .map(|i| ((i as f32) * 0.414_213_6).cos())
+            .collect();
+        for kernel in kernels() {
+            for m in [1, 2, 8, 17] {
+                let whole = run(kernel, &a, m, k, k, &b, n);
+                for (start, end) in [(0, 32), (32, 64), (16, 40), (100, 192), (183, 192)] {
+                    let columns = end - start;
+                    let stride = columns + 5;
+                    let mut part = vec![f32::NAN; m * stride];
+                    let lhs = Operand {
+                        values: &a,
+                        rows: m,
+                        columns: k,
+                        row_stride: k,
+                    };
+                    let rhs = Operand {
+                        values: &b[start..],
+                        rows: k,
+                        columns,
+                        row_stride: n,
+                    };
+                    product_strided(kernel, lhs, rhs, &mut part, stride);
+                    for i in 0..m {
+                        for j in 0..columns {
+                            assert_eq!(
+                                part[i * stride + j].to_bits(),
+                                whole[i * n + start + j].to_bits(),
+                                "{kernel:?}: {m} rows, columns {start}..{end}, ({i}, {j})"
+                            );
+                        }
+                        assert!(
+                            part[i * stride + columns..]
+                                [..5.min(part.len() - i * stride - columns)]
+                                .iter()
+                                .all(|x| x.is_nan()),
+                            "nothing written past the range"
+                        );
+                    }
+                }
             }
         }
     }

@@ -168,6 +168,103 @@ fn a_forecast_does_not_depend_on_its_batch_or_the_thread_count() {
     }
 }
 
+/// [`split::forward_split`], retried while another test's forward pass holds the helper.
+fn forward_split(network: &CpuNetwork, inputs: &[f32]) -> Outputs {
+    let outputs = inputs.len() / network.input_len() * network.horizon_hours;
+    let (mut loc, mut scale) = (vec![f32::NAN; outputs], vec![f32::NAN; outputs]);
+    for _ in 0..100_000 {
+        if split::forward_split(network, inputs, &mut loc, &mut scale) {
+            return (loc, scale);
+        }
+        std::thread::yield_now();
+    }
+    panic!("the helper stayed busy");
+}
+
+#[test]
+fn a_chunk_split_over_two_threads_has_the_bits_of_one_thread() {
+    if product::kernel().is_none() || !helper::available() {
+        // The split needs the fused path's own kernel and a second core; elsewhere
+        // `forward` runs every chunk on one thread, which the other tests cover.
+        eprintln!("no AVX2 and FMA, or a single core: nothing is split here");
+        return;
+    }
+    let configs = [
+        ModelConfig::default(),
+        ModelConfig {
+            patch_hours: 1,
+            linear_skip: false,
+            exogenous: false,
+            ..ModelConfig::default()
+        },
+        ModelConfig {
+            horizon_hours: 1,
+            n_layers: 3,
+            n_heads: 8,
+            ..ModelConfig::default()
+        },
+        ModelConfig {
+            n_layers: 1,
+            n_heads: 1,
+            ..ModelConfig::default()
+        },
+        ModelConfig {
+            horizon_hours: 168,
+            patch_hours: 6,
+            ..ModelConfig::default()
+        },
+    ];
+    let mut networks: Vec<(String, CpuNetwork)> = configs
+        .iter()
+        .enumerate()
+        .map(|(seed, config)| {
+            let network = CpuNetwork::from_model(&random_network(config, seed as u64));
+            (format!("{config:?}"), network)
+        })
+        .collect();
+    let bundled = bundled_model("np");
+    networks.push((
+        "models/np".into(),
+        CpuNetwork::from_model(&bundled.networks()[0]),
+    ));
+    for (what, network) in &networks {
+        for series in [1, 3, CHUNK_SERIES] {
+            let inputs = random_inputs(network, series, 5);
+            let alone = network.forward(&inputs, 1);
+            assert_eq!(
+                forward_split(network, &inputs),
+                alone,
+                "{what}: {series} series"
+            );
+            assert_eq!(
+                network.forward(&inputs, 2),
+                alone,
+                "{what}: {series} series"
+            );
+        }
+    }
+}
+
+#[test]
+fn callers_on_several_threads_share_the_helper_and_get_their_own_forecasts() {
+    let model = bundled_model("np");
+    let network = CpuNetwork::from_model(&model.networks()[0]);
+    let inputs: Vec<Vec<f32>> = (0..4)
+        .map(|seed| random_inputs(&network, 1, seed))
+        .collect();
+    let expected: Vec<Outputs> = inputs.iter().map(|i| network.forward(i, 1)).collect();
+    std::thread::scope(|scope| {
+        for (inputs, expected) in inputs.iter().zip(&expected) {
+            let network = &network;
+            scope.spawn(move || {
+                for _ in 0..300 {
+                    assert_eq!(&network.forward(inputs, 2), expected);
+                }
+            });
+        }
+    });
+}
+
 #[test]
 fn an_empty_batch_gives_no_forecasts() {
     let model = random_network(&ModelConfig::default(), 3);
@@ -247,11 +344,30 @@ fn members_side_by_side_compute_what_each_computes_alone() {
             .map(|member| random_inputs(member, series, 11))
             .collect();
         let slices: Vec<&[f32]> = inputs.iter().map(Vec::as_slice).collect();
-        let together = CpuNetwork::forward_members(&members, &slices, threads);
-        assert_eq!(together.len(), 3);
-        for ((member, inputs), outputs) in members.iter().zip(&inputs).zip(&together) {
-            assert_eq!(outputs, &member.forward(inputs, 1), "{series} series");
-            assert_eq!(outputs.0.len(), series * HOURS_PER_DAY);
+        let alone: Vec<Outputs> = members
+            .iter()
+            .zip(&inputs)
+            .map(|(member, inputs)| member.forward(inputs, 1))
+            .collect();
+        // Several calls, so that both ways of running members side by side (rayon's
+        // pool, the helper) take turns.
+        let calls = if series <= CHUNK_SERIES { 80 } else { 1 };
+        for _ in 0..calls {
+            let together = CpuNetwork::forward_members(&members, &slices, threads);
+            assert_eq!(together, alone, "{series} series");
+            assert!(together.iter().all(|o| o.0.len() == series * HOURS_PER_DAY));
+        }
+        if series <= CHUNK_SERIES && helper::available() {
+            let with_helper = (0..100_000)
+                .find_map(|_| {
+                    let outputs = side_by_side::forward_members(&members, &slices);
+                    if outputs.is_none() {
+                        std::thread::yield_now();
+                    }
+                    outputs
+                })
+                .expect("the helper stayed busy");
+            assert_eq!(with_helper, alone, "{series} series");
         }
     }
 }
