@@ -24,18 +24,14 @@
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
-
-use burn::module::Param;
-use burn::nn::{LayerNorm, Linear};
-use burn::tensor::Tensor;
+use std::ops::Range;
 
 use crate::data::HOURS_PER_DAY;
 use crate::device::DeviceChoice;
 use crate::model::ForecastModel;
 use faster::Faster;
-use kernels::{
-    Operand, add_bias, add_residual, bias_gelu, fold_in_lanes, matrix_product, softplus,
-};
+use kernels::{add_bias, bias_gelu, softplus};
+use layers::{Dense, Norm, add_product_in_halves, feed_forward_halves, values};
 use product::Kernel;
 
 /// Series per chunk: 32 series × 8 tokens = 256 rows, whose widest intermediate (the
@@ -53,118 +49,6 @@ const LAYER_NORM_EPSILON: f32 = 1e-5;
 
 /// Locations and scales of a batch, `[series, horizon_hours]` row-major each.
 pub(crate) type Outputs = (Vec<f32>, Vec<f32>);
-
-/// A dense layer: `y = x · weight + bias`, `weight` row-major `[inputs, outputs]`.
-#[derive(Clone)]
-struct Dense {
-    weight: Vec<f32>,
-    bias: Vec<f32>,
-    inputs: usize,
-    outputs: usize,
-}
-
-impl Dense {
-    fn from_linear(linear: &Linear) -> Self {
-        let [inputs, outputs] = linear.weight.dims();
-        let bias = linear
-            .bias
-            .as_ref()
-            .map_or_else(|| vec![0.0; outputs], values);
-        Self {
-            weight: values(&linear.weight),
-            bias,
-            inputs,
-            outputs,
-        }
-    }
-
-    /// Q, K and V side by side: one product of width `3 · d_model` instead of three.
-    fn concatenate(parts: &[Dense]) -> Self {
-        let inputs = parts[0].inputs;
-        let outputs = parts.iter().map(|p| p.outputs).sum();
-        let mut weight = Vec::with_capacity(inputs * outputs);
-        for row in 0..inputs {
-            for part in parts {
-                weight.extend_from_slice(&part.weight[row * part.outputs..][..part.outputs]);
-            }
-        }
-        Self {
-            weight,
-            bias: parts.iter().flat_map(|p| p.bias.iter().copied()).collect(),
-            inputs,
-            outputs,
-        }
-    }
-
-    /// `output = input · weight` (no bias) for `rows` rows.
-    fn product(&self, input: &[f32], rows: usize, output: &mut [f32]) {
-        let (k, n) = (self.inputs, self.outputs);
-        let output = &mut output[..rows * n];
-        if let Some(cpu) = product::kernel() {
-            let lhs = Operand {
-                values: input,
-                rows,
-                columns: k,
-                row_stride: k,
-            };
-            return product::product(cpu, lhs, &self.weight, n, output);
-        }
-        let block = k.div_ceil(k.div_ceil(MAX_INNER_BLOCK).max(1)).max(1);
-        let lhs = |start: usize| Operand {
-            values: &input[start..],
-            rows,
-            columns: block.min(k - start),
-            row_stride: k,
-        };
-        let rhs = |start: usize| &self.weight[start * n..(start + block.min(k - start)) * n];
-        matrix_product(lhs(0), rhs(0), n, output);
-        // Later blocks are summed into a separate buffer and added: gemm's own
-        // accumulation rounds differently for a single row.
-        let mut partial = Vec::new();
-        for start in (block..k).step_by(block) {
-            partial.resize(rows * n, 0.0);
-            matrix_product(lhs(start), rhs(start), n, &mut partial);
-            for (o, p) in output.iter_mut().zip(&partial) {
-                *o += p;
-            }
-        }
-    }
-}
-
-#[derive(Clone)]
-struct Norm {
-    gamma: Vec<f32>,
-    beta: Vec<f32>,
-}
-
-impl Norm {
-    fn from_layer_norm(norm: &LayerNorm) -> Self {
-        let gamma = values(&norm.gamma);
-        let beta = norm
-            .beta
-            .as_ref()
-            .map_or_else(|| vec![0.0; gamma.len()], values);
-        Self { gamma, beta }
-    }
-
-    /// Normalises each row of `input` (width `gamma.len()`) into `output`.
-    #[inline(always)]
-    fn apply(&self, input: &[f32], output: &mut [f32]) {
-        let width = self.gamma.len();
-        for (row, out) in input
-            .chunks_exact(width)
-            .zip(output.chunks_exact_mut(width))
-        {
-            let add = |a: f32, b: f32| a + b;
-            let mean = fold_in_lanes(row, 0.0, |x| x, add) / width as f32;
-            let variance = fold_in_lanes(row, 0.0, |x| (x - mean) * (x - mean), add) / width as f32;
-            let inverse = 1.0 / (variance + LAYER_NORM_EPSILON).sqrt();
-            for (((o, &x), &g), &b) in out.iter_mut().zip(row).zip(&self.gamma).zip(&self.beta) {
-                *o = (x - mean) * inverse * g + b;
-            }
-        }
-    }
-}
 
 /// One pre-norm encoder layer (burn's `TransformerEncoderLayer` with `norm_first`).
 #[derive(Clone)]
@@ -215,6 +99,7 @@ struct Scratch {
     query_key_value: Vec<f32>,
     context: Vec<f32>,
     product: Vec<f32>,
+    product_high: Vec<f32>,
     feed_forward: Vec<f32>,
     head: Vec<f32>,
     skip: Vec<f32>,
@@ -474,10 +359,14 @@ impl CpuNetwork {
             }
             let query_rows = series * tokens_in_x;
             let x = &mut s.x[..query_rows * d];
-            layer
-                .attention_output
-                .product(&s.context, query_rows, &mut s.product);
-            add_residual(x, &s.product, &layer.attention_output.bias);
+            add_product_in_halves(
+                &layer.attention_output,
+                &s.context,
+                query_rows,
+                self.output_projection_halves(),
+                [&mut s.product, &mut s.product_high],
+                x,
+            );
 
             let normed = &mut s.normed[..query_rows * d];
             layer.feed_forward_norm.apply(x, normed);
@@ -487,10 +376,14 @@ impl CpuNetwork {
                 &mut s.feed_forward[..query_rows * inner.outputs],
                 &inner.bias,
             );
-            layer
-                .feed_forward_outer
-                .product(&s.feed_forward, query_rows, &mut s.product);
-            add_residual(x, &s.product, &layer.feed_forward_outer.bias);
+            add_product_in_halves(
+                &layer.feed_forward_outer,
+                &s.feed_forward,
+                query_rows,
+                feed_forward_halves(inner.outputs),
+                [&mut s.product, &mut s.product_high],
+                x,
+            );
         }
 
         // Each series' last `target_tokens` rows of x (all of them after the last layer).
@@ -550,13 +443,23 @@ impl CpuNetwork {
     }
 
     /// The heads of half `half` (0 or 1) when a chunk is split over two threads.
-    fn head_half(&self, half: usize) -> std::ops::Range<usize> {
+    fn head_half(&self, half: usize) -> Range<usize> {
         let split = self.n_heads.div_ceil(2);
         if half == 0 {
             0..split
         } else {
             split..self.n_heads
         }
+    }
+
+    /// The output projection's inputs (the heads' columns) in the two halves it is summed
+    /// in: the heads of each half of a split chunk.
+    fn output_projection_halves(&self) -> [Range<usize>; 2] {
+        let head_width = self.head_width();
+        [0, 1].map(|half| {
+            let heads = self.head_half(half);
+            heads.start * head_width..heads.end * head_width
+        })
     }
 }
 
@@ -587,15 +490,6 @@ macro_rules! forward_chunks_for {
 forward_chunks_for!(forward_chunks_avx2_fma, "avx2,fma");
 forward_chunks_for!(forward_chunks_avx512, "avx2,fma,avx512f,avx512vl");
 
-fn values<const D: usize>(param: &Param<Tensor<D>>) -> Vec<f32> {
-    param
-        .val()
-        .into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .expect("converted to f32 above")
-}
-
 fn resize(buffer: &mut Vec<f32>, len: usize) {
     buffer.resize(len, 0.0);
 }
@@ -604,6 +498,7 @@ mod attention;
 mod faster;
 mod helper;
 mod kernels;
+mod layers;
 mod product;
 mod side_by_side;
 mod split;

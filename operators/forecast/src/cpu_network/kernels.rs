@@ -78,13 +78,18 @@ pub(super) fn add_bias(values: &mut [f32], bias: &[f32]) {
     }
 }
 
-/// `x += product + bias`, row by row: burn's `x + (h · W + b)`.
+/// `x += (low + high) + bias`, row by row (burn's `x + (h · W + b)`), the product computed in two
+/// halves of its inner dimension ([`Dense::product_inner`](super::Dense::product_inner)).
 #[inline(always)]
-pub(super) fn add_residual(x: &mut [f32], product: &[f32], bias: &[f32]) {
+pub(super) fn add_residual_halves(x: &mut [f32], low: &[f32], high: &[f32], bias: &[f32]) {
     let width = bias.len();
-    for (x, product) in x.chunks_exact_mut(width).zip(product.chunks_exact(width)) {
-        for ((x, &p), &b) in x.iter_mut().zip(product).zip(bias) {
-            *x += p + b;
+    for ((x, low), high) in x
+        .chunks_exact_mut(width)
+        .zip(low.chunks_exact(width))
+        .zip(high.chunks_exact(width))
+    {
+        for (((x, &l), &h), &b) in x.iter_mut().zip(low).zip(high).zip(bias) {
+            *x += (l + h) + b;
         }
     }
 }

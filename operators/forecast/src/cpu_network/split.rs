@@ -1,26 +1,31 @@
 //! One chunk's forward pass (up to [`CHUNK_SERIES`] series, a single one in a live
 //! update) cut in halves for two threads: the calling thread and the [`helper`].
 //!
-//! Each layer's Q, K and V with the attention are cut by heads, its output projection and
-//! both feed-forward products by output columns (whole panels of 16 columns); the end of
-//! the last layer (the target day's tokens only), the final norm and the head run beside
-//! the linear skip. The embedding runs whole in both halves of the first step rather than
-//! as a step of its own: one wait for the other thread fewer (a forecast took 12.2–16.6 µs
-//! in six runs of a scratch benchmark, against 12.4–19.8 µs in three runs with the
-//! embedding cut by columns, on a VM whose speed drifted meanwhile). Each half keeps its
-//! columns in its own buffer; a step that needs whole rows (a layer norm, a product's
-//! inputs) first copies the halves side by side, which costs little against the products.
-//! Each output element is the same chain of operations as in
-//! [`CpuNetwork::forward_chunk`], so a forecast has the same bits on one thread or two.
+//! Two steps per layer, each with a wait for the other thread after it. The attention
+//! step: each half computes the layer norm of the whole rows, Q, K and V and the attention
+//! of half the heads, and those heads' share of the output projection (their context
+//! times their rows of the projection). The feed-forward step: each half adds both shares
+//! to the residual stream, takes the layer norm, computes half the inner columns with
+//! their GELU and their share of the outer product. The one-thread pass sums these two
+//! products in the same two halves, in the same order ([`add_product_in_halves`]), so a
+//! forecast has the same bits on one thread or two; the shares are whole rows, so no
+//! step has to wait for the other half's columns of a row. The last layer's
+//! feed-forward for the target day's tokens, the final norm and the head run beside the
+//! linear skip. The embedding runs whole on both threads in the first step rather than as
+//! a step of its own, which would add a wait (about 1.3 µs of work done twice against 0.5
+//! to 0.7 µs per wait; scratch benchmarks on the development VM did not separate the two
+//! clearly).
 
 use std::cell::{Cell, RefCell, UnsafeCell};
-use std::ops::Range;
 
 use super::faster::Faster;
 use super::helper::{self, Job};
-use super::kernels::{Operand, add_bias, add_residual, bias_gelu};
+use super::kernels::{Operand, add_bias, add_residual_halves, bias_gelu};
 use super::product::{self, Kernel};
-use super::{AttentionScratch, CHUNK_SERIES, CpuNetwork, Dense, EncoderLayer, resize};
+use super::{
+    AttentionScratch, CHUNK_SERIES, CpuNetwork, EncoderLayer, add_product_in_halves,
+    feed_forward_halves, resize,
+};
 use crate::data::HOURS_PER_DAY;
 
 /// Forecasts one chunk's series into `loc` and `scale`, split over this thread and the
@@ -120,9 +125,9 @@ struct Private {
     normed: Vec<f32>,
     query_key_value: Vec<f32>,
     context: Vec<f32>,
-    product: Vec<f32>,
     hidden: Vec<f32>,
-    target_x: Vec<f32>,
+    product: Vec<f32>,
+    product_high: Vec<f32>,
     attention: AttentionScratch,
 }
 
@@ -136,12 +141,14 @@ unsafe impl Sync for PrivateCell {}
 /// Kept per calling thread between calls.
 #[derive(Default)]
 struct SplitScratch {
-    /// The residual stream's two column halves, `[rows, half]` each.
+    /// The residual stream entering a layer's attention (`[0]`) and its feed-forward
+    /// (`[1]`), whole rows, written by the first task of the step that computes it.
     x: [Shared; 2],
-    /// The attention's output for each half of the heads, `[query rows, heads' columns]`.
-    context: [Shared; 2],
-    /// The feed-forward's inner activations, two column halves.
-    hidden: [Shared; 2],
+    /// Each half's share of the output projection, `[query rows, d_model]`: its heads'
+    /// context times their rows of the projection.
+    attention_output: [Shared; 2],
+    /// Each half's share of the outer feed-forward product, `[rows, d_model]`.
+    feed_forward_output: [Shared; 2],
     /// The head's output for the target day's tokens.
     head: Shared,
     skip: Shared,
@@ -157,29 +164,15 @@ struct SplitJob<'a> {
     scratch: &'a SplitScratch,
 }
 
-/// Where the cut falls in `n` columns: half of them, rounded up to whole panels of 16.
-fn column_half(n: usize, half: usize) -> Range<usize> {
-    let split = (n / 2).next_multiple_of(16).min(n);
-    if half == 0 { 0..split } else { split..n }
-}
-
-/// Copies the column halves `halves[h]` (`[rows, widths[h]]`) side by side into `whole`.
-fn join_halves(halves: [&[f32]; 2], widths: [usize; 2], rows: usize, whole: &mut Vec<f32>) {
-    let width = widths[0] + widths[1];
-    resize(whole, rows * width);
-    for (row, whole) in whole.chunks_exact_mut(width).enumerate() {
-        whole[..widths[0]].copy_from_slice(&halves[0][row * widths[0]..][..widths[0]]);
-        whole[widths[0]..].copy_from_slice(&halves[1][row * widths[1]..][..widths[1]]);
-    }
-}
-
 /// A step of the pass, from the stage number.
 enum Step<'a> {
-    Embedding,
-    Attention(&'a EncoderLayer, usize),
-    AttentionOutput(&'a EncoderLayer),
-    FeedForwardInner(&'a EncoderLayer),
-    FeedForwardOuter(&'a EncoderLayer),
+    /// Layer `layer`'s attention for the queries from token `first_query` on: the residual
+    /// stream so far, the layer norm, half the heads' Q, K, V and attention, and their
+    /// share of the output projection.
+    Attention { layer: usize, first_query: usize },
+    /// The residual after the attention, the layer norm, half the inner feed-forward
+    /// columns and their share of the outer product.
+    FeedForward(&'a EncoderLayer),
     /// The last layer's end for the target tokens, the final norm and head | the skip.
     Tail,
 }
@@ -196,15 +189,10 @@ impl<'a> SplitJob<'a> {
         let target_hours = network.horizon_hours.div_ceil(HOURS_PER_DAY) * HOURS_PER_DAY;
         let target_tokens = target_hours / network.patch_hours;
         let d = network.d_model;
-        let inner = network
-            .layers
-            .first()
-            .map_or(0, |layer| layer.feed_forward_inner.outputs);
         for half in 0..2 {
-            scratch.x[half].resize(rows * column_half(d, half).len());
-            let heads = network.head_half(half);
-            scratch.context[half].resize(rows * heads.len() * network.head_width());
-            scratch.hidden[half].resize(rows * column_half(inner, half).len());
+            scratch.x[half].resize(rows * d);
+            scratch.attention_output[half].resize(rows * d);
+            scratch.feed_forward_output[half].resize(rows * d);
         }
         scratch
             .head
@@ -224,51 +212,58 @@ impl<'a> SplitJob<'a> {
 
     fn step(&self, stage: usize) -> Step<'a> {
         let layers = &self.network.layers;
-        if stage == 0 && layers.is_empty() {
-            return Step::Embedding;
+        let (layer, step) = (stage / 2, stage % 2);
+        if layer + 1 < layers.len() {
+            return match step {
+                0 => Step::Attention {
+                    layer,
+                    first_query: 0,
+                },
+                _ => Step::FeedForward(&layers[layer]),
+            };
         }
-        let (layer, step) = (stage / 4, stage % 4);
-        match (layers.get(layer), step) {
-            (None, _) => Step::Tail,
-            (Some(layer_weights), 0) => {
-                let first_query = if layer + 1 == layers.len() {
-                    self.network.tokens - self.target_tokens
-                } else {
-                    0
-                };
-                Step::Attention(layer_weights, first_query)
-            }
-            // The last layer's end: its target tokens are few, so one task does them.
-            (Some(_), 1) if layer + 1 == layers.len() => Step::Tail,
-            (Some(layer), 1) => Step::AttentionOutput(layer),
-            (Some(layer), 2) => Step::FeedForwardInner(layer),
-            (Some(layer), _) => Step::FeedForwardOuter(layer),
+        if layer + 1 == layers.len() && step == 0 {
+            return Step::Attention {
+                layer,
+                first_query: self.network.tokens - self.target_tokens,
+            };
         }
+        Step::Tail
     }
 
-    /// `output = input · dense.weight[:, columns]`, rows `columns.len()` apart.
-    fn product_columns(
-        &self,
-        dense: &Dense,
-        input: &[f32],
-        rows: usize,
-        columns: Range<usize>,
-        output: &mut [f32],
-        output_stride: usize,
-    ) {
-        let lhs = Operand {
-            values: input,
-            rows,
-            columns: dense.inputs,
-            row_stride: dense.inputs,
+    /// The residual stream entering layer `layer`'s attention, whole, into `x`: the
+    /// embedding for the first layer, else the previous layer's feed-forward residual.
+    #[allow(unsafe_code)]
+    #[inline(always)]
+    fn layer_input(&self, layer: usize, own: &mut Private) {
+        let network = self.network;
+        let d = network.d_model;
+        let rows = self.series * network.tokens;
+        resize(&mut own.x, rows * d);
+        if layer == 0 {
+            // Whole on both threads: waiting for the other half's columns costs more.
+            let embed = &network.embed;
+            embed.product(self.inputs, rows, &mut own.x);
+            for (token_row, x) in own.x.chunks_exact_mut(d).enumerate() {
+                let position = &network.position[(token_row % network.tokens) * d..][..d];
+                for ((x, &b), &p) in x.iter_mut().zip(&embed.bias).zip(position) {
+                    *x = (*x + b) + p;
+                }
+            }
+            return;
+        }
+        let scratch = self.scratch;
+        let bias = &network.layers[layer - 1].feed_forward_outer.bias;
+        // SAFETY: x[1] and the feed-forward shares are written only by the previous
+        // stage (the feed-forward step).
+        unsafe {
+            add_shares(
+                &scratch.x[1],
+                &scratch.feed_forward_output,
+                bias,
+                &mut own.x,
+            )
         };
-        let rhs = Operand {
-            values: &dense.weight[columns.start..],
-            rows: dense.inputs,
-            columns: columns.len(),
-            row_stride: dense.outputs,
-        };
-        product::product_strided(self.kernel, lhs, rhs, output, output_stride);
     }
 
     /// Task `half` of `stage`, inlined into functions compiled for the CPU's vectors.
@@ -281,65 +276,19 @@ impl<'a> SplitJob<'a> {
         let own = unsafe { &mut *scratch.private[participant].0.get() };
         let rows = self.series * network.tokens;
         let d = network.d_model;
-        let x_widths = [column_half(d, 0).len(), column_half(d, 1).len()];
-        // SAFETY (every `read` and `write` below): the stage's tasks write disjoint
-        // buffers, and read none that a task of the same stage writes: x's halves are
-        // written by the embedding, output projection and outer feed-forward steps and
-        // read by the others; the context's halves written by the attention and read by
-        // the output projection and tail; the hidden halves written by the inner
-        // feed-forward step and read by the outer one.
-        let whole_x = |own: &mut Vec<f32>| unsafe {
-            join_halves(
-                [scratch.x[0].read(), scratch.x[1].read()],
-                x_widths,
-                rows,
-                own,
-            );
-        };
+        // SAFETY (every `read` and `write` below): in each stage a shared buffer is
+        // written by one task and not read by the other, or only read: x[0] and the
+        // attention shares are written by the attention step (x[0] by its first task) and
+        // read by the feed-forward step and the tail; x[1] and the feed-forward shares
+        // are written by the feed-forward step (x[1] by its first task) and read by the
+        // next attention step.
         match self.step(stage) {
-            Step::Embedding => {
-                let columns = column_half(d, half);
-                let width = columns.len();
-                if width == 0 {
-                    return;
+            Step::Attention { layer, first_query } => {
+                self.layer_input(layer, own);
+                if half == 0 {
+                    unsafe { scratch.x[0].write() }.copy_from_slice(&own.x);
                 }
-                let x = unsafe { scratch.x[half].write() };
-                let embed = &network.embed;
-                self.product_columns(embed, self.inputs, rows, columns.clone(), x, width);
-                for (token_row, x) in x.chunks_exact_mut(width).enumerate() {
-                    let position = &network.position[(token_row % network.tokens) * d..][..d];
-                    for ((x, &b), &p) in x
-                        .iter_mut()
-                        .zip(&embed.bias[columns.clone()])
-                        .zip(&position[columns.clone()])
-                    {
-                        *x = (*x + b) + p;
-                    }
-                }
-            }
-            Step::Attention(layer, first_query) => {
-                if std::ptr::eq(layer, &network.layers[0]) {
-                    // The embedding, whole on each thread: cheaper than waiting for halves.
-                    let embed = &network.embed;
-                    resize(&mut own.x, rows * d);
-                    embed.product(self.inputs, rows, &mut own.x);
-                    for (token_row, x) in own.x.chunks_exact_mut(d).enumerate() {
-                        let position = &network.position[(token_row % network.tokens) * d..][..d];
-                        for ((x, &b), &p) in x.iter_mut().zip(&embed.bias).zip(position) {
-                            *x = (*x + b) + p;
-                        }
-                    }
-                    let columns = column_half(d, half);
-                    let width = columns.len();
-                    let x = unsafe { scratch.x[half].write() };
-                    if width > 0 {
-                        for (x, whole) in x.chunks_exact_mut(width).zip(own.x.chunks_exact(d)) {
-                            x.copy_from_slice(&whole[columns.clone()]);
-                        }
-                    }
-                } else {
-                    whole_x(&mut own.x);
-                }
+                let layer = &network.layers[layer];
                 resize(&mut own.normed, rows * d);
                 layer.attention_norm.apply(&own.x, &mut own.normed);
                 let heads = network.head_half(half);
@@ -349,14 +298,20 @@ impl<'a> SplitJob<'a> {
                 for part in 0..3 {
                     let columns =
                         part * d + heads.start * head_width..part * d + heads.end * head_width;
-                    self.product_columns(
-                        query_key_value,
-                        &own.normed,
+                    let lhs = Operand {
+                        values: &own.normed,
                         rows,
-                        columns.clone(),
-                        &mut own.query_key_value[columns.start..],
-                        3 * d,
-                    );
+                        columns: d,
+                        row_stride: d,
+                    };
+                    let rhs = Operand {
+                        values: &query_key_value.weight[columns.start..],
+                        rows: d,
+                        columns: columns.len(),
+                        row_stride: 3 * d,
+                    };
+                    let output = &mut own.query_key_value[columns.start..];
+                    product::product_strided(self.kernel, lhs, rhs, output, 3 * d);
                     for row in own.query_key_value.chunks_exact_mut(3 * d) {
                         for (v, &b) in row[columns.clone()]
                             .iter_mut()
@@ -371,90 +326,51 @@ impl<'a> SplitJob<'a> {
                 network.attention(
                     self.series,
                     first_query,
-                    heads.clone(),
+                    heads,
                     &own.query_key_value,
                     &mut own.attention,
                     &mut own.context,
                 );
-                let columns = heads.start * head_width..heads.end * head_width;
-                let context = unsafe { scratch.context[half].write() };
-                let width = columns.len();
-                if width > 0 {
-                    for (row, context) in
-                        context.chunks_exact_mut(width).take(query_rows).enumerate()
-                    {
-                        context.copy_from_slice(&own.context[row * d..][columns.clone()]);
-                    }
-                }
+                let terms = network.output_projection_halves()[half].clone();
+                let share = unsafe { scratch.attention_output[half].write() };
+                layer
+                    .attention_output
+                    .product_inner(&own.context, query_rows, terms, share);
             }
-            Step::AttentionOutput(layer) => {
-                self.whole_context(rows, &mut own.context);
-                let columns = column_half(d, half);
-                let width = columns.len();
-                if width == 0 {
-                    return;
+            Step::FeedForward(layer) => {
+                let bias = &layer.attention_output.bias;
+                unsafe { add_shares(&scratch.x[0], &scratch.attention_output, bias, &mut own.x) };
+                if half == 0 {
+                    unsafe { scratch.x[1].write() }.copy_from_slice(&own.x);
                 }
-                let output = &layer.attention_output;
-                resize(&mut own.product, rows * width);
-                self.product_columns(
-                    output,
-                    &own.context,
-                    rows,
-                    columns.clone(),
-                    &mut own.product,
-                    width,
-                );
-                let x = unsafe { scratch.x[half].write() };
-                add_residual(x, &own.product, &output.bias[columns]);
-            }
-            Step::FeedForwardInner(layer) => {
-                whole_x(&mut own.x);
                 resize(&mut own.normed, rows * d);
                 layer.feed_forward_norm.apply(&own.x, &mut own.normed);
                 let inner = &layer.feed_forward_inner;
-                let columns = column_half(inner.outputs, half);
-                let width = columns.len();
-                if width == 0 {
-                    return;
+                let terms = feed_forward_halves(inner.outputs)[half].clone();
+                let width = terms.len();
+                resize(&mut own.hidden, rows * width);
+                if width > 0 {
+                    let rhs = Operand {
+                        values: &inner.weight[terms.start..],
+                        rows: d,
+                        columns: width,
+                        row_stride: inner.outputs,
+                    };
+                    let lhs = Operand {
+                        values: &own.normed,
+                        rows,
+                        columns: d,
+                        row_stride: d,
+                    };
+                    product::product_strided(self.kernel, lhs, rhs, &mut own.hidden, width);
+                    bias_gelu(&mut own.hidden, &inner.bias[terms.clone()]);
                 }
-                let hidden = unsafe { scratch.hidden[half].write() };
-                self.product_columns(inner, &own.normed, rows, columns.clone(), hidden, width);
-                bias_gelu(hidden, &inner.bias[columns]);
+                let share = unsafe { scratch.feed_forward_output[half].write() };
+                layer
+                    .feed_forward_outer
+                    .product_of_columns(&own.hidden, rows, terms, share);
             }
-            Step::FeedForwardOuter(layer) => {
-                let inner_width = layer.feed_forward_inner.outputs;
-                let widths = [
-                    column_half(inner_width, 0).len(),
-                    column_half(inner_width, 1).len(),
-                ];
-                join_halves(
-                    unsafe { [scratch.hidden[0].read(), scratch.hidden[1].read()] },
-                    widths,
-                    rows,
-                    &mut own.hidden,
-                );
-                let outer = &layer.feed_forward_outer;
-                let columns = column_half(d, half);
-                let width = columns.len();
-                if width == 0 {
-                    return;
-                }
-                resize(&mut own.product, rows * width);
-                self.product_columns(
-                    outer,
-                    &own.hidden,
-                    rows,
-                    columns.clone(),
-                    &mut own.product,
-                    width,
-                );
-                let x = unsafe { scratch.x[half].write() };
-                add_residual(x, &own.product, &outer.bias[columns]);
-            }
-            Step::Tail if half == 0 => {
-                whole_x(&mut own.x);
-                self.tail(own);
-            }
+            Step::Tail if half == 0 => self.tail(own),
             Step::Tail => {
                 if let Some(skip) = &network.skip {
                     let output = unsafe { scratch.skip.write() };
@@ -463,26 +379,6 @@ impl<'a> SplitJob<'a> {
                 }
             }
         }
-    }
-
-    /// The context of the heads' two halves side by side, `[query rows, d_model]`.
-    #[allow(unsafe_code)]
-    #[inline(always)]
-    fn whole_context(&self, query_rows: usize, whole: &mut Vec<f32>) {
-        let network = self.network;
-        let head_width = network.head_width();
-        let widths = [
-            network.head_half(0).len() * head_width,
-            network.head_half(1).len() * head_width,
-        ];
-        // SAFETY: the context's halves are written only by the attention's stage.
-        let halves = unsafe {
-            [
-                self.scratch.context[0].read(),
-                self.scratch.context[1].read(),
-            ]
-        };
-        join_halves(halves, widths, query_rows, whole);
     }
 
     /// The target tokens' rows through the rest of the last layer, the final norm and the
@@ -495,47 +391,76 @@ impl<'a> SplitJob<'a> {
         let tokens = network.tokens;
         let first_target = tokens - self.target_tokens;
         let target_rows = self.series * self.target_tokens;
-        resize(&mut own.target_x, target_rows * d);
+        // The residual stream entering the last layer (or the embedding, with none), whole.
+        let input = match network.layers.len() {
+            0 => {
+                self.layer_input(0, own);
+                &own.x
+            }
+            // SAFETY: x[0] is written only by the attention step, the previous stage.
+            _ => unsafe { self.scratch.x[0].read() },
+        };
+        let mut x = std::mem::take(&mut own.normed);
+        resize(&mut x, target_rows * d);
         for i in 0..self.series {
-            let from = &own.x[(i * tokens + first_target) * d..][..self.target_tokens * d];
-            own.target_x[i * self.target_tokens * d..][..self.target_tokens * d]
-                .copy_from_slice(from);
+            let from = &input[(i * tokens + first_target) * d..][..self.target_tokens * d];
+            x[i * self.target_tokens * d..][..self.target_tokens * d].copy_from_slice(from);
         }
         if let Some(layer) = network.layers.last() {
-            self.whole_context(target_rows, &mut own.context);
-            let x = &mut own.target_x;
-            resize(&mut own.product, target_rows * d);
-            let output = &layer.attention_output;
-            output.product(&own.context, target_rows, &mut own.product);
-            add_residual(x, &own.product, &output.bias);
-            resize(&mut own.normed, target_rows * d);
-            layer.feed_forward_norm.apply(x, &mut own.normed);
+            // SAFETY: the attention shares are written only by the previous stage.
+            unsafe {
+                add_residual_halves(
+                    &mut x,
+                    self.scratch.attention_output[0].read(),
+                    self.scratch.attention_output[1].read(),
+                    &layer.attention_output.bias,
+                );
+            }
+            resize(&mut own.context, target_rows * d);
+            layer.feed_forward_norm.apply(&x, &mut own.context);
             let inner = &layer.feed_forward_inner;
             resize(&mut own.hidden, target_rows * inner.outputs);
-            inner.product(&own.normed, target_rows, &mut own.hidden);
+            inner.product(&own.context, target_rows, &mut own.hidden);
             bias_gelu(&mut own.hidden, &inner.bias);
-            layer
-                .feed_forward_outer
-                .product(&own.hidden, target_rows, &mut own.product);
-            add_residual(x, &own.product, &layer.feed_forward_outer.bias);
+            add_product_in_halves(
+                &layer.feed_forward_outer,
+                &own.hidden,
+                target_rows,
+                feed_forward_halves(inner.outputs),
+                [&mut own.product, &mut own.product_high],
+                &mut x,
+            );
         }
-        resize(&mut own.normed, target_rows * d);
-        network.norm.apply(&own.target_x, &mut own.normed);
+        resize(&mut own.context, target_rows * d);
+        network.norm.apply(&x, &mut own.context);
         // SAFETY: only this task writes the head's output, and no task reads it.
         let head = unsafe { self.scratch.head.write() };
-        network.head.product(&own.normed, target_rows, head);
+        network.head.product(&own.context, target_rows, head);
         add_bias(head, &network.head.bias);
+        own.normed = x;
     }
+}
+
+/// `whole = x + (shares[0] + shares[1]) + bias`: a residual stream and the two halves'
+/// shares of the product added to it, in the one-thread pass's order.
+///
+/// # Safety
+/// No task of the current stage writes `x` or `shares`.
+#[allow(unsafe_code)]
+#[inline(always)]
+unsafe fn add_shares(x: &Shared, shares: &[Shared; 2], bias: &[f32], whole: &mut Vec<f32>) {
+    // SAFETY: the caller's promise.
+    let (x, low, high) = unsafe { (x.read(), shares[0].read(), shares[1].read()) };
+    whole.clear();
+    whole.extend_from_slice(x);
+    add_residual_halves(whole, low, high, bias);
 }
 
 impl Job for SplitJob<'_> {
     fn stages(&self) -> usize {
-        // The embedding; four steps per layer but the last, whose attention is followed
-        // by the tail; or the tail alone.
-        match self.network.layers.len() {
-            0 => 2,
-            layers => 4 * layers - 2,
-        }
+        // An attention and a feed-forward step per layer, the last layer's feed-forward
+        // inside the tail; with no layers, the tail alone.
+        (2 * self.network.layers.len()).max(1)
     }
 
     fn run(&self, stage: usize, task: usize, participant: usize) {
