@@ -22,14 +22,14 @@
 //! order whatever the batch and however its columns are cut; see [`product`], and
 //! [`MAX_INNER_BLOCK`] for `gemm`).
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::fmt;
 use std::ops::Range;
 
 use crate::data::HOURS_PER_DAY;
 use crate::device::DeviceChoice;
 use crate::model::ForecastModel;
-use faster::Faster;
+use faster::FasterBySize;
 use kernels::{add_bias, bias_gelu, softplus};
 use layers::{Dense, Norm, add_product_in_halves, feed_forward_halves, values};
 use product::Kernel;
@@ -233,9 +233,9 @@ impl CpuNetwork {
         // started per call would cost more than a small batch's forward pass), whichever
         // has been faster lately.
         thread_local! {
-            static FASTER: Cell<Faster> = Cell::new(Faster::default());
+            static FASTER: RefCell<FasterBySize> = RefCell::new(FasterBySize::default());
         }
-        let mut faster = FASTER.get();
+        let mut faster = FASTER.take();
         let mut outputs = Vec::new();
         faster.run(series, |with_helper| {
             if with_helper {

@@ -3,7 +3,8 @@
 //! Whether the [`helper`](super::helper) thread saves time depends on whether it gets a
 //! core of its own, which depends on what else the machine runs (on a VM, even on where
 //! the host puts its virtual CPUs at the moment). So each calling thread keeps the recent
-//! time of both ways and uses the one that has been faster; both give the same bits.
+//! time of both ways, for each batch size, and uses the one that has been faster; both
+//! give the same bits.
 
 use std::time::Instant;
 
@@ -72,6 +73,26 @@ impl Faster {
     }
 }
 
+/// Batch sizes (series) timed apart; larger batches share the last.
+const SIZES: usize = 64;
+
+/// A [`Faster`] per batch size: the time per series differs with the batch, and a
+/// thread that alternates sizes would otherwise compare the two ways over different
+/// mixes of them.
+#[derive(Debug, Default)]
+pub(super) struct FasterBySize(Vec<Faster>);
+
+impl FasterBySize {
+    /// [`Faster::run`] with the timings of batches of `series`.
+    pub(super) fn run(&mut self, series: usize, compute: impl FnMut(bool) -> bool) {
+        let index = series.min(SIZES);
+        if self.0.len() <= index {
+            self.0.resize(index + 1, Faster::default());
+        }
+        self.0[index].run(series, compute);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,6 +126,23 @@ mod tests {
         for (call, helped) in (1_u64..).zip(&helped).skip(RETRY_EVERY as usize) {
             assert_eq!(*helped, call % RETRY_EVERY < RETRY_CALLS, "call {call}");
         }
+    }
+
+    #[test]
+    fn batch_sizes_are_timed_apart() {
+        let mut by_size = FasterBySize::default();
+        // Past the first retry phase for both sizes.
+        for _ in 0..RETRY_CALLS {
+            by_size.run(1, |_| true);
+            by_size.run(32, |_| true);
+        }
+        by_size.run(1, |helper| helper);
+        assert!(by_size.0[1].with_helper.is_some());
+        assert!(
+            by_size.0[32].with_helper.is_none(),
+            "32 series ran without it so far"
+        );
+        assert!(by_size.0[2].without.is_none() && by_size.0[2].with_helper.is_none());
     }
 
     #[test]

@@ -16,9 +16,9 @@
 //! to 0.7 µs per wait; scratch benchmarks on the development VM did not separate the two
 //! clearly).
 
-use std::cell::{Cell, RefCell, UnsafeCell};
+use std::cell::{RefCell, UnsafeCell};
 
-use super::faster::Faster;
+use super::faster::FasterBySize;
 use super::helper::{self, Job};
 use super::kernels::{Operand, add_bias, add_residual_halves, bias_gelu};
 use super::product::{self, Kernel};
@@ -29,7 +29,8 @@ use super::{
 use crate::data::HOURS_PER_DAY;
 
 /// Forecasts one chunk's series into `loc` and `scale`, split over this thread and the
-/// helper or on this thread alone, whichever has been faster lately ([`Faster`]).
+/// helper or on this thread alone, whichever has been faster lately for this many series
+/// ([`FasterBySize`]).
 pub(super) fn forward_one_chunk(
     network: &CpuNetwork,
     inputs: &[f32],
@@ -37,9 +38,9 @@ pub(super) fn forward_one_chunk(
     scale: &mut [f32],
 ) {
     thread_local! {
-        static FASTER: Cell<Faster> = Cell::new(Faster::default());
+        static FASTER: RefCell<FasterBySize> = RefCell::new(FasterBySize::default());
     }
-    let mut faster = FASTER.get();
+    let mut faster = FASTER.take();
     let series = inputs.len() / network.input_len();
     faster.run(series, |with_helper| {
         if with_helper {
