@@ -340,16 +340,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_row_is_the_same_bits_whatever_the_rows_beside_it_and_the_instruction_set() {
-        // Values that round: the order of the additions shows in the bits.
-        let (k, n) = (672, 48);
-        let a: Vec<f32> = (0..17 * k)
-            .map(|i| ((i as f32) * 0.618_034).sin())
-            .collect();
-        let b: Vec<f32> = (0..k * n)
+    /// `[m, k]` and `[k, n]` operands whose products round: the order of the additions
+    /// shows in the bits.
+    fn rounding_operands(m: usize, k: usize, n: usize) -> (Vec<f32>, Vec<f32>) {
+        let a = (0..m * k).map(|i| ((i as f32) * 0.618_034).sin()).collect();
+        let b = (0..k * n)
             .map(|i| ((i as f32) * 0.414_213_6).cos())
             .collect();
+        (a, b)
+    }
+
+    #[test]
+    fn a_row_is_the_same_bits_whatever_the_rows_beside_it_and_the_instruction_set() {
+        let (k, n) = (672, 48);
+        let (a, b) = rounding_operands(17, k, n);
         let kernels = kernels();
         let Some(&first) = kernels.first() else {
             return;
@@ -371,12 +375,7 @@ mod tests {
     #[test]
     fn column_ranges_give_the_bits_of_the_whole_product() {
         let (k, n) = (64, 192);
-        let a: Vec<f32> = (0..17 * k)
-            .map(|i| ((i as f32) * 0.618_034).sin())
-            .collect();
-        let b: Vec<f32> = (0..k * n)
-            .map(|i| ((i as f32) * 0.414_213_6).cos())
-            .collect();
+        let (a, b) = rounding_operands(17, k, n);
         for kernel in kernels() {
             for m in [1, 2, 8, 17] {
                 let whole = run(kernel, &a, m, k, k, &b, n);
