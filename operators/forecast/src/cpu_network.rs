@@ -29,6 +29,7 @@ use std::ops::Range;
 use crate::data::HOURS_PER_DAY;
 use crate::device::DeviceChoice;
 use crate::model::ForecastModel;
+use attention::Queries;
 use faster::FasterBySize;
 use kernels::{add_bias, bias_gelu, softplus};
 use layers::{Dense, Norm, add_product_in_halves, feed_forward_halves, values};
@@ -339,10 +340,13 @@ impl CpuNetwork {
                 .query_key_value
                 .product(&s.normed, rows, &mut s.query_key_value);
             add_bias(&mut s.query_key_value, &layer.query_key_value.bias);
-            self.attention(
+            let queries = Queries {
                 series,
                 first_query,
-                0..self.n_heads,
+                heads: 0..self.n_heads,
+            };
+            self.attention(
+                queries,
                 &s.query_key_value,
                 &mut s.attention,
                 &mut s.context,

@@ -5,9 +5,17 @@ use std::ops::Range;
 use super::kernels::{score_keys, softmax_rows, weighted_sum};
 use super::{AttentionScratch, CpuNetwork, resize};
 
+/// Which queries [`CpuNetwork::attention`] computes.
+pub(super) struct Queries {
+    pub(super) series: usize,
+    /// The first token whose query is computed; the later ones are too.
+    pub(super) first_query: usize,
+    pub(super) heads: Range<usize>,
+}
+
 impl CpuNetwork {
     /// Multi-head self-attention over each series' tokens, for the queries of tokens
-    /// `first_query..tokens` only and the heads `heads` only: `query_key_value` rows hold
+    /// `first_query..tokens` only and the heads `heads` only ([`Queries`]): `query_key_value` rows hold
     /// `[Q | K | V]` for every token (only those heads' columns are read), `context`
     /// receives the heads side by side for each query, `tokens − first_query` rows per
     /// series (only those heads' columns are written). Each head's scores are built a whole row of keys at a
@@ -15,9 +23,7 @@ impl CpuNetwork {
     #[inline(always)]
     pub(super) fn attention(
         &self,
-        series: usize,
-        first_query: usize,
-        heads: Range<usize>,
+        queries: Queries,
         query_key_value: &[f32],
         scratch: &mut AttentionScratch,
         context: &mut [f32],
@@ -27,30 +33,9 @@ impl CpuNetwork {
         // tokens into whole vectors. Each arm calls directly (not through a function
         // pointer), so that it is inlined into the caller compiled for the CPU's vectors.
         match (self.tokens, self.d_model / self.n_heads) {
-            (8, 16) => self.attention_sized::<8, 16>(
-                series,
-                first_query,
-                heads,
-                query_key_value,
-                scratch,
-                context,
-            ),
-            (14, 16) => self.attention_sized::<14, 16>(
-                series,
-                first_query,
-                heads,
-                query_key_value,
-                scratch,
-                context,
-            ),
-            _ => self.attention_sized::<0, 0>(
-                series,
-                first_query,
-                heads,
-                query_key_value,
-                scratch,
-                context,
-            ),
+            (8, 16) => self.attention_sized::<8, 16>(queries, query_key_value, scratch, context),
+            (14, 16) => self.attention_sized::<14, 16>(queries, query_key_value, scratch, context),
+            _ => self.attention_sized::<0, 0>(queries, query_key_value, scratch, context),
         }
     }
 
@@ -59,13 +44,16 @@ impl CpuNetwork {
     #[inline(always)]
     fn attention_sized<const TOKENS: usize, const HEAD_WIDTH: usize>(
         &self,
-        series: usize,
-        first_query: usize,
-        heads: Range<usize>,
+        queries: Queries,
         query_key_value: &[f32],
         scratch: &mut AttentionScratch,
         context: &mut [f32],
     ) {
+        let Queries {
+            series,
+            first_query,
+            heads,
+        } = queries;
         let d = self.d_model;
         let t = if TOKENS == 0 { self.tokens } else { TOKENS };
         let head_width = if HEAD_WIDTH == 0 {

@@ -53,6 +53,33 @@ impl Dense {
         }
     }
 
+    /// `output = input · weight[:, columns]` for `rows` rows of `input` (`[rows,
+    /// self.inputs]`), `output`'s rows `output_stride` apart: a range of the product's
+    /// columns, with the bits of those columns of [`product`](Self::product).
+    pub(super) fn product_columns(
+        &self,
+        kernel: product::Kernel,
+        input: &[f32],
+        rows: usize,
+        columns: Range<usize>,
+        output: &mut [f32],
+        output_stride: usize,
+    ) {
+        let lhs = Operand {
+            values: input,
+            rows,
+            columns: self.inputs,
+            row_stride: self.inputs,
+        };
+        let rhs = Operand {
+            values: &self.weight[columns.start..],
+            rows: self.inputs,
+            columns: columns.len(),
+            row_stride: self.outputs,
+        };
+        product::product_strided(kernel, lhs, rhs, output, output_stride);
+    }
+
     /// `output = input[:, terms] · weight[terms, :]` for `rows` rows of `input`
     /// (`[rows, self.inputs]`): the terms `terms` of the product only. The output
     /// projection and the outer feed-forward product are summed as two such halves

@@ -18,9 +18,10 @@
 
 use std::cell::{RefCell, UnsafeCell};
 
+use super::attention::Queries;
 use super::faster::FasterBySize;
 use super::helper::{self, Job};
-use super::kernels::{Operand, add_bias, add_residual_halves, bias_gelu};
+use super::kernels::{add_bias, add_residual_halves, bias_gelu};
 use super::product::{self, Kernel};
 use super::{
     AttentionScratch, CHUNK_SERIES, CpuNetwork, EncoderLayer, add_product_in_halves,
@@ -299,20 +300,15 @@ impl<'a> SplitJob<'a> {
                 for part in 0..3 {
                     let columns =
                         part * d + heads.start * head_width..part * d + heads.end * head_width;
-                    let lhs = Operand {
-                        values: &own.normed,
-                        rows,
-                        columns: d,
-                        row_stride: d,
-                    };
-                    let rhs = Operand {
-                        values: &query_key_value.weight[columns.start..],
-                        rows: d,
-                        columns: columns.len(),
-                        row_stride: 3 * d,
-                    };
                     let output = &mut own.query_key_value[columns.start..];
-                    product::product_strided(self.kernel, lhs, rhs, output, 3 * d);
+                    query_key_value.product_columns(
+                        self.kernel,
+                        &own.normed,
+                        rows,
+                        columns.clone(),
+                        output,
+                        3 * d,
+                    );
                     for row in own.query_key_value.chunks_exact_mut(3 * d) {
                         for (v, &b) in row[columns.clone()]
                             .iter_mut()
@@ -324,10 +320,13 @@ impl<'a> SplitJob<'a> {
                 }
                 let query_rows = self.series * (network.tokens - first_query);
                 resize(&mut own.context, query_rows * d);
-                network.attention(
-                    self.series,
+                let queries = Queries {
+                    series: self.series,
                     first_query,
                     heads,
+                };
+                network.attention(
+                    queries,
                     &own.query_key_value,
                     &mut own.attention,
                     &mut own.context,
@@ -351,20 +350,9 @@ impl<'a> SplitJob<'a> {
                 let width = terms.len();
                 resize(&mut own.hidden, rows * width);
                 if width > 0 {
-                    let rhs = Operand {
-                        values: &inner.weight[terms.start..],
-                        rows: d,
-                        columns: width,
-                        row_stride: inner.outputs,
-                    };
-                    let lhs = Operand {
-                        values: &own.normed,
-                        rows,
-                        columns: d,
-                        row_stride: d,
-                    };
-                    product::product_strided(self.kernel, lhs, rhs, &mut own.hidden, width);
-                    bias_gelu(&mut own.hidden, &inner.bias[terms.clone()]);
+                    let (normed, hidden) = (&own.normed, &mut own.hidden);
+                    inner.product_columns(self.kernel, normed, rows, terms.clone(), hidden, width);
+                    bias_gelu(hidden, &inner.bias[terms.clone()]);
                 }
                 let share = unsafe { scratch.feed_forward_output[half].write() };
                 layer
