@@ -79,6 +79,12 @@ pub(crate) struct BlendArgs {
     /// averaged.
     #[arg(long, default_value_t = DnnConfig::default().seeds)]
     pub(crate) dnn_seeds: usize,
+    /// Keep LEAR's and the DNN's forecasts in this folder, and read them back when the
+    /// data, days and settings are the same (evaluating other networks against the same
+    /// families in seconds instead of half an hour). Keyed by this release's version, not
+    /// by the families' code: clear the folder after changing it.
+    #[arg(long)]
+    pub(crate) families_cache: Option<std::path::PathBuf>,
 }
 
 /// Trains on the file's training period and saves the model in `folder`.
@@ -222,6 +228,7 @@ fn eval_blended(
             seeds: args.dnn_seeds,
             ..DnnConfig::default()
         }),
+        cache_folder: args.families_cache.clone(),
     };
     let bar = progress_bar(
         None,
@@ -237,12 +244,13 @@ fn eval_blended(
     bar.finish_and_clear();
     let name = data.name();
     println!("{name}: networks alone: {}", report.networks.metrics);
-    for ((member, rmae), seconds) in report
+    for (((member, rmae), seconds), cached) in report
         .blend
         .members
         .iter()
         .zip(&report.member_test_rmae)
         .zip(&report.member_seconds)
+        .zip(&report.member_from_cache)
     {
         let how = match member.name.as_str() {
             "lear" => format!(
@@ -256,8 +264,13 @@ fn eval_blended(
             ),
         };
         println!(
-            "{name}: {how} alone: rMAE {rmae:.3}; {} days in {seconds:.1}s",
-            member.forecasts.days.len()
+            "{name}: {how} alone: rMAE {rmae:.3}; {} days in {seconds:.1}s{}",
+            member.forecasts.days.len(),
+            if *cached {
+                " (read from the cache)"
+            } else {
+                ""
+            }
         );
         let path = out.join(format!("forecasts-{name}-{}.csv", member.name));
         let file =

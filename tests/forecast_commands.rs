@@ -11,8 +11,9 @@ use crate::common::gridflow;
 use crate::forecasts::{SLICE, history_components, run, train_tiny};
 
 /// `gridflow eval` on a saved day-ahead model: by default the networks blended with LEAR
-/// and the DNN (and each family's own forecasts in a file of its own), with `--no-lear
-/// --no-dnn` the networks alone, which `evaluate_days` reproduces.
+/// and the DNN (and each family's own forecasts in a file of its own; with
+/// `--families-cache`, read back on the next run), with `--no-lear --no-dnn` the networks
+/// alone, which `evaluate_days` reproduces.
 #[test]
 fn eval_blends_with_lear_and_the_dnn_by_default_and_writes_every_forecast_file() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -40,17 +41,35 @@ fn eval_blends_with_lear_and_the_dnn_by_default_and_writes_every_forecast_file()
             .collect()
     };
     let blended_dir = temp.path().join("blended");
-    let printed = eval(
-        &blended_dir,
-        &[
-            "--lear-windows",
-            "14,28",
-            "--dnn-every",
-            "7",
-            "--dnn-seeds",
-            "2",
-        ],
+    let cache = temp.path().join("families").display().to_string();
+    let blend_options = [
+        "--lear-windows",
+        "14,28",
+        "--dnn-every",
+        "7",
+        "--dnn-seeds",
+        "2",
+        "--families-cache",
+        &cache,
+    ];
+    let printed = eval(&blended_dir, &blend_options);
+    assert!(!printed.contains("read from the cache"), "{printed}");
+    // Again with the same cache: both families read back, the same forecasts to the byte.
+    let again_dir = temp.path().join("blended-again");
+    let printed_again = eval(&again_dir, &blend_options);
+    assert_eq!(
+        printed_again.matches("(read from the cache)").count(),
+        2,
+        "{printed_again}"
     );
+    for file in ["", "-lear", "-dnn"] {
+        let name = format!("forecasts-NP-2013-slice{file}.csv");
+        assert_eq!(
+            std::fs::read(blended_dir.join(&name)).unwrap(),
+            std::fs::read(again_dir.join(&name)).unwrap(),
+            "{name}"
+        );
+    }
     assert!(printed.contains("shares lear "), "{printed}");
     assert!(printed.contains(", dnn "), "{printed}");
     assert!(printed.contains("networks alone:"), "{printed}");

@@ -1,5 +1,5 @@
 //! The benchmark with the other model families beside the networks: LEAR ([`crate::lear`],
-//! recalibrated every day) and the DNN ([`crate::dnn`], recalibrated every two weeks)
+//! recalibrated every day) and the DNN ([`crate::dnn`], recalibrated every 7 days by default)
 //! forecast the validation and test periods, and each test hour's location becomes
 //!
 //! `(1 − Σ wᵢ) · networks' location + Σ wᵢ · price_to_model(member i's price)`
@@ -17,11 +17,13 @@
 //! weeks keeps one share per family for the whole day.
 
 use std::ops::Range;
+use std::path::PathBuf;
 
 use crate::data::{EpfDataset, HISTORY_DAYS, HOURS_PER_DAY};
 use crate::dnn::{self, DnnConfig};
 use crate::error::{ForecastError, Result};
 use crate::evaluate::{Evaluation, evaluate_days, evaluate_days_blended};
+use crate::family_cache::CachedFamily;
 use crate::features::Normalization;
 use crate::lear::{self, DayForecasts, LearConfig};
 use crate::trained::{HourDistribution, TrainedModel};
@@ -112,6 +114,9 @@ pub struct BlendConfig {
     pub lear: Option<LearConfig>,
     /// The DNN, if set.
     pub dnn: Option<DnnConfig>,
+    /// A folder where each family's forecasts are kept and, when the data, days and
+    /// settings match, read back instead of computed ([`crate::family_cache`]).
+    pub cache_folder: Option<PathBuf>,
 }
 
 /// What [`evaluate_blended`] measured besides the blend's evaluation.
@@ -128,8 +133,10 @@ pub struct BlendReport {
     pub blocks_tried: Vec<(usize, f64)>,
     /// Test rMAE of each member alone, in the order of [`Blend::members`].
     pub member_test_rmae: Vec<f64>,
-    /// Seconds each member took to forecast.
+    /// Seconds each member took to forecast (or to be read from the cache).
     pub member_seconds: Vec<f64>,
+    /// Whether each member's forecasts were read from [`BlendConfig::cache_folder`].
+    pub member_from_cache: Vec<bool>,
     /// The networks alone on the test period.
     pub networks: Evaluation,
 }
@@ -165,10 +172,32 @@ pub fn evaluate_blended(
     let days = first..split.test.end;
     let mut blend = Blend::default();
     let mut member_seconds = Vec::new();
-    let mut add = |name: &str, forecast: &dyn Fn() -> Result<DayForecasts>| -> Result<()> {
+    let mut member_from_cache = Vec::new();
+    let mut add = |name: &str,
+                   cached: Option<CachedFamily>,
+                   forecast: &dyn Fn() -> Result<DayForecasts>|
+     -> Result<()> {
         let started = std::time::Instant::now();
-        let forecasts = forecast()?;
+        let loaded = cached.as_ref().and_then(|cached| {
+            let forecasts = cached.load()?;
+            tracing::info!(family = name, path = %cached.path().display(), "read from the cache");
+            Some(forecasts)
+        });
+        let loaded_from_cache = loaded.is_some();
+        let forecasts = match loaded {
+            Some(forecasts) => forecasts,
+            None => {
+                let forecasts = forecast()?;
+                if let Some(cached) = &cached {
+                    cached
+                        .store(&forecasts)
+                        .map_err(|e| ForecastError::io(cached.path(), e))?;
+                }
+                forecasts
+            }
+        };
         member_seconds.push(started.elapsed().as_secs_f64());
+        member_from_cache.push(loaded_from_cache);
         blend.members.push(BlendMember {
             name: name.to_owned(),
             weights: vec![0.0],
@@ -178,14 +207,22 @@ pub fn evaluate_blended(
     };
     if let Some(lear_config) = &config.lear {
         let total = days.len();
-        add("lear", &|| {
+        let cached = config
+            .cache_folder
+            .as_deref()
+            .map(|folder| CachedFamily::new(folder, "lear", data, days.clone(), lear_config));
+        add("lear", cached, &|| {
             lear::forecast_days(data, days.clone(), lear_config, |done| {
                 progress("LEAR", done, total)
             })
         })?;
     }
     if let Some(dnn_config) = &config.dnn {
-        add("dnn", &|| {
+        let cached = config
+            .cache_folder
+            .as_deref()
+            .map(|folder| CachedFamily::new(folder, "dnn", data, days.clone(), dnn_config));
+        add("dnn", cached, &|| {
             dnn::forecast_days(data, days.clone(), dnn_config, |done, total| {
                 progress("DNN", done, total)
             })
@@ -243,6 +280,7 @@ pub fn evaluate_blended(
             .collect(),
         member_test_rmae,
         member_seconds,
+        member_from_cache,
         networks: evaluate_days(model, data, split.test)?,
     };
     Ok((evaluation, report))

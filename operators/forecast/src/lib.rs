@@ -66,6 +66,7 @@ pub mod device;
 pub mod dnn;
 mod error;
 pub mod evaluate;
+pub mod family_cache;
 pub mod features;
 pub mod lars;
 pub mod lasso;

@@ -157,6 +157,7 @@ fn the_blend_mixes_networks_and_lear_in_model_space_with_a_validated_share() {
     let blend = BlendConfig {
         lear: Some(short_windows()),
         dnn: None,
+        cache_folder: None,
     };
     let (blended, report) = evaluate_blended(&model, &data, &blend, |name, done, total| {
         assert_eq!(name, "LEAR");
@@ -372,6 +373,7 @@ fn the_blend_of_three_families_chooses_shares_that_sum_to_at_most_one() {
     let blend = BlendConfig {
         lear: Some(short_windows()),
         dnn: Some(small_dnn()),
+        cache_folder: None,
     };
     let names = std::sync::Mutex::new(std::collections::BTreeSet::new());
     let (blended, report) = evaluate_blended(&model, &data, &blend, |name, _, _| {
@@ -402,4 +404,44 @@ fn the_blend_of_three_families_chooses_shares_that_sum_to_at_most_one() {
         let expected = norm.price_from_model(location);
         assert!((forecast.forecast - expected).abs() < 1e-9 * expected.abs().max(1.0));
     }
+}
+
+#[test]
+fn a_families_cache_is_filled_once_and_read_back_on_the_next_evaluation() {
+    let data = EpfDataset::from_csv(SLICE).unwrap();
+    let (_, model) = tiny_model(&data, 5);
+    let folder = tempfile::tempdir().unwrap();
+    let blend = BlendConfig {
+        lear: Some(short_windows()),
+        dnn: Some(small_dnn()),
+        cache_folder: Some(folder.path().join("families")),
+    };
+    let run = |expect_work: bool| {
+        let worked = std::sync::atomic::AtomicBool::new(false);
+        let result = evaluate_blended(&model, &data, &blend, |_, _, _| {
+            worked.store(true, std::sync::atomic::Ordering::Relaxed);
+        })
+        .unwrap();
+        assert_eq!(worked.into_inner(), expect_work);
+        result
+    };
+    let (first, first_report) = run(true);
+    assert_eq!(first_report.member_from_cache, [false, false]);
+    let files = std::fs::read_dir(folder.path().join("families"))
+        .unwrap()
+        .count();
+    assert_eq!(files, 2, "one file per family");
+    let (second, second_report) = run(false);
+    assert_eq!(second_report.member_from_cache, [true, true]);
+    assert_eq!(second_report.blend, first_report.blend);
+    assert_eq!(second.forecasts, first.forecasts);
+    // Another setting is another key: LEAR is computed again, the DNN read back.
+    let other = BlendConfig {
+        lear: Some(LearConfig {
+            windows: vec![short_windows().windows[0]],
+        }),
+        ..blend.clone()
+    };
+    let (_, third) = evaluate_blended(&model, &data, &other, |_, _, _| {}).unwrap();
+    assert_eq!(third.member_from_cache, [false, true]);
 }
