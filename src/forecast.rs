@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::lake_history::LakeSeries;
 use anyhow::{Context, Result};
-use gridflow_forecast::blend::{Blend, BlendConfig, evaluate_blended};
+use gridflow_forecast::blend::{Blend, BlendConfig, BlendMember, evaluate_blended};
 use gridflow_forecast::dnn::DnnConfig;
 use gridflow_forecast::lear::LearConfig;
 use gridflow_forecast::{
@@ -85,6 +85,11 @@ pub(crate) struct BlendArgs {
     /// by the families' code: clear the folder after changing it.
     #[arg(long)]
     pub(crate) families_cache: Option<std::path::PathBuf>,
+    /// Days between choices of the blend's shares during the test period, each on the
+    /// validation period and the test days before it (realised prices only); 0 keeps the
+    /// shares chosen on the validation period throughout.
+    #[arg(long, default_value_t = gridflow_forecast::blend::DEFAULT_SHARES_EVERY_DAYS)]
+    pub(crate) shares_every: usize,
 }
 
 /// Trains on the file's training period and saves the model in `folder`.
@@ -229,6 +234,7 @@ fn eval_blended(
             ..DnnConfig::default()
         }),
         cache_folder: args.families_cache.clone(),
+        shares_every_days: args.shares_every,
     };
     let bar = progress_bar(
         None,
@@ -295,22 +301,40 @@ fn eval_blended(
     }
     println!(
         "{name}: shares {}, chosen on the validation period (rMAE {:.3} networks alone, {:.3} blended)",
-        describe_shares(&report.blend),
+        describe_shares(&report.blend, |m| &m.weights),
         report.validation_rmae.0,
         report.validation_rmae.1
     );
+    let rechosen = report
+        .blend
+        .members
+        .first()
+        .map_or(&[][..], |m| &m.rechosen);
+    if let Some((last_day, _)) = rechosen.last() {
+        println!(
+            "{name}: shares chosen again before each of {} test days ({}) on the validation \
+             period and the test days before it; the last, from {}: {}",
+            rechosen.len(),
+            match args.shares_every {
+                1 => "every day".to_owned(),
+                days => format!("every {days} days"),
+            },
+            data.timestamps()[last_day * gridflow_forecast::data::HOURS_PER_DAY],
+            describe_shares(&report.blend, |m| &m.rechosen[rechosen.len() - 1].1)
+        );
+    }
     report_metrics(data, &evaluation, out)
 }
 
-/// Each member's share, per block of hours when there is more than one:
+/// Each member's share (`weights` of it), per block of hours when there is more than one:
 /// `lear 0.30, dnn 0.25` or `hours 0-7: lear 0.30, dnn 0.25; hours 8-15: …`.
-fn describe_shares(blend: &Blend) -> String {
-    let blocks = blend.members.first().map_or(1, |m| m.weights.len());
+fn describe_shares(blend: &Blend, weights: impl Fn(&BlendMember) -> &[f64]) -> String {
+    let blocks = blend.members.first().map_or(1, |m| weights(m).len());
     let block = |b: usize| -> String {
         let shares: Vec<String> = blend
             .members
             .iter()
-            .map(|m| format!("{} {:.2}", m.name, m.weights[b]))
+            .map(|m| format!("{} {:.2}", m.name, weights(m)[b]))
             .collect();
         shares.join(", ")
     };

@@ -54,6 +54,10 @@ fn eval_blends_with_lear_and_the_dnn_by_default_and_writes_every_forecast_file()
     ];
     let printed = eval(&blended_dir, &blend_options);
     assert!(!printed.contains("read from the cache"), "{printed}");
+    assert!(
+        printed.contains("shares chosen again before each of 6 test days (every day)"),
+        "{printed}"
+    );
     // Again with the same cache: both families read back, the same forecasts to the byte.
     let again_dir = temp.path().join("blended-again");
     let printed_again = eval(&again_dir, &blend_options);
@@ -103,8 +107,12 @@ fn eval_blends_with_lear_and_the_dnn_by_default_and_writes_every_forecast_file()
         "{stderr}"
     );
     let lear_only_dir = temp.path().join("lear-only");
-    let printed_lear = eval(&lear_only_dir, &["--lear-windows", "14,28", "--no-dnn"]);
+    let printed_lear = eval(
+        &lear_only_dir,
+        &["--lear-windows", "14,28", "--no-dnn", "--shares-every", "0"],
+    );
     assert!(printed_lear.contains("shares lear "), "{printed_lear}");
+    assert!(!printed_lear.contains("chosen again"), "{printed_lear}");
     assert!(!printed_lear.contains("dnn"), "{printed_lear}");
 
     let data = EpfDataset::from_csv(root.join(SLICE)).unwrap();

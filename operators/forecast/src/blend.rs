@@ -7,17 +7,27 @@
 //! in model space; the scale stays the networks' and goes through the same trailing interval
 //! recalibration. The shares are the ones on a 0.05 grid (summing to at most 1) with the
 //! lowest MAE on the validation period, which the networks did not train on and which ends
-//! where the test period starts; the test period is never read to choose them.
+//! where the test period starts. Then, like LEAR, they are recalibrated as prices are
+//! realised: before each test day (every `shares_every_days`) they are chosen again the same
+//! way on the validation period and the test days before it, so no test day's prices are
+//! read before it is forecast. On the validation period itself (its first half choosing,
+//! its second half scored) re-choosing every day beat choosing once on both markets.
 //!
 //! The shares may differ between blocks of hours of the day (one family is better at night,
 //! another in the peak hours). How many blocks — 1, 2, 3, 4, 6, 8, 12 or 24 — is chosen by
-//! cross-validation inside the validation period: its weeks are dealt into four folds, each
+//! cross-validation over the realised days: their weeks are dealt into four folds, each
 //! fold's shares are fitted on the other three and scored on it, and the block count with the
-//! lowest held-out error wins (the fewer blocks on a tie). A validation period under eight
-//! weeks keeps one share per family for the whole day.
+//! lowest held-out error wins (the fewer blocks on a tie). Under eight weeks of realised
+//! days, one share per family covers the whole day. The `shares` module keeps every grid vector's
+//! error summed per fold and hour, so choosing again after a day costs a pass over those
+//! sums (about a second for the 727 choices of the benchmark's test period).
+
+mod shares;
 
 use std::ops::Range;
 use std::path::PathBuf;
+
+use shares::{CROSS_VALIDATION_DAYS, ShareErrors, SharePoint, fold_of};
 
 use crate::data::{EpfDataset, HISTORY_DAYS, HOURS_PER_DAY};
 use crate::dnn::{self, DnnConfig};
@@ -28,15 +38,6 @@ use crate::features::Normalization;
 use crate::lear::{self, DayForecasts, LearConfig};
 use crate::trained::{HourDistribution, TrainedModel};
 
-/// Steps of a share: 0, 0.05, …, 1.
-const SHARE_STEPS: u32 = 20;
-
-/// The block counts the cross-validation chooses from: every divisor of 24.
-const BLOCK_COUNTS: [usize; 8] = [1, 2, 3, 4, 6, 8, 12, 24];
-
-/// Folds of the cross-validation over the validation period's weeks.
-const FOLDS: usize = 4;
-
 /// One model family's point forecasts and its shares in a [`Blend`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlendMember {
@@ -45,6 +46,10 @@ pub struct BlendMember {
     /// Its share, 0 to 1, in each block of hours of the day: `weights[b]` covers the hours
     /// `b · 24 / weights.len()` up to the next block's first. One share means the whole day.
     pub weights: Vec<f64>,
+    /// Shares re-chosen as realised prices came in: from each entry's day (a day index of
+    /// the dataset) on, until the next entry's, its shares per block replace `weights`.
+    /// In day order; empty when the shares were chosen once.
+    pub rechosen: Vec<(usize, Vec<f64>)>,
     /// Its forecasts; they must cover every day the blend is applied to.
     pub forecasts: DayForecasts,
 }
@@ -52,7 +57,15 @@ pub struct BlendMember {
 impl BlendMember {
     /// Its share at `hour` (an hour index of the dataset).
     pub fn weight(&self, hour: usize) -> f64 {
-        self.weights[block_of(hour % HOURS_PER_DAY, self.weights.len())]
+        let day = hour / HOURS_PER_DAY;
+        let entries = self
+            .rechosen
+            .partition_point(|(first_day, _)| *first_day <= day);
+        let weights = match entries {
+            0 => &self.weights,
+            n => &self.rechosen[n - 1].1,
+        };
+        weights[block_of(hour % HOURS_PER_DAY, weights.len())]
     }
 }
 
@@ -107,8 +120,8 @@ impl Blend {
     }
 }
 
-/// Which families join the networks.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// Which families join the networks, and how their shares are chosen.
+#[derive(Debug, Clone, PartialEq)]
 pub struct BlendConfig {
     /// LEAR, if set.
     pub lear: Option<LearConfig>,
@@ -117,6 +130,25 @@ pub struct BlendConfig {
     /// A folder where each family's forecasts are kept and, when the data, days and
     /// settings match, read back instead of computed ([`crate::family_cache`]).
     pub cache_folder: Option<PathBuf>,
+    /// 0: the shares are chosen once, on the validation period. `k`: chosen there first,
+    /// then again before every `k`-th test day, on the validation period and every test
+    /// day before it (realised prices only), the block count cross-validated each time.
+    /// Default [`DEFAULT_SHARES_EVERY_DAYS`].
+    pub shares_every_days: usize,
+}
+
+/// Days between choices of the shares during the test period: every day.
+pub const DEFAULT_SHARES_EVERY_DAYS: usize = 1;
+
+impl Default for BlendConfig {
+    fn default() -> Self {
+        Self {
+            lear: None,
+            dnn: None,
+            cache_folder: None,
+            shares_every_days: DEFAULT_SHARES_EVERY_DAYS,
+        }
+    }
 }
 
 /// What [`evaluate_blended`] measured besides the blend's evaluation.
@@ -128,8 +160,9 @@ pub struct BlendReport {
     pub blend: Blend,
     /// Validation rMAE of the networks alone and of the blend.
     pub validation_rmae: (f64, f64),
-    /// The cross-validated rMAE of each block count tried, in [`BLOCK_COUNTS`] order (empty
-    /// when the validation period was too short to try more than one).
+    /// The cross-validated rMAE on the validation period of each block count tried, in
+    /// ascending order (1, 2, 3, 4, 6, 8, 12, 24); empty when it was too short to try more
+    /// than one.
     pub blocks_tried: Vec<(usize, f64)>,
     /// Test rMAE of each member alone, in the order of [`Blend::members`].
     pub member_test_rmae: Vec<f64>,
@@ -201,6 +234,7 @@ pub fn evaluate_blended(
         blend.members.push(BlendMember {
             name: name.to_owned(),
             weights: vec![0.0],
+            rechosen: Vec::new(),
             forecasts,
         });
         Ok(())
@@ -231,10 +265,8 @@ pub fn evaluate_blended(
     let norm = &model.meta().normalization;
     let validation_hours =
         split.validation.start * HOURS_PER_DAY..split.validation.end * HOURS_PER_DAY;
-    let validation = model.predict(data, split.validation.clone())?;
-    // Each validation hour in model space: the networks' location, then each member's.
-    let mut points = Vec::with_capacity(validation.len());
-    for (hour, distribution) in validation_hours.clone().zip(&validation) {
+    // Each realised hour in model space: the networks' location, then each member's.
+    let point = |hour: usize, distribution: &HourDistribution| -> Result<SharePoint> {
         let mut locations = vec![distribution.loc];
         for member in &blend.members {
             let price = member
@@ -243,18 +275,42 @@ pub fn evaluate_blended(
                 .ok_or_else(|| shape(format!("{} did not forecast hour {hour}", member.name)))?;
             locations.push(norm.price_to_model(price));
         }
-        points.push(ValidationPoint {
+        Ok(SharePoint {
             actual: data.prices()[hour],
             hour_of_day: hour % HOURS_PER_DAY,
-            fold: (hour / HOURS_PER_DAY - split.validation.start) / 7 % FOLDS,
+            fold: fold_of(hour / HOURS_PER_DAY, split.validation.start),
             locations,
-        });
+        })
+    };
+    let mut errors = ShareErrors::new(blend.members.len(), norm);
+    let validation = model.predict(data, split.validation.clone())?;
+    for (hour, distribution) in validation_hours.clone().zip(&validation) {
+        errors.add(&point(hour, distribution)?);
     }
     let naive = naive_error(data, validation_hours);
-    let chosen = choose_shares(&points, blend.members.len(), norm, split.validation.len());
-    let fitted = chosen.shares;
+    let chosen = errors.choose(split.validation.len() >= CROSS_VALIDATION_DAYS);
+    let mut rechosen = Vec::new();
+    if config.shares_every_days > 0 {
+        // Before every k-th test day, the test days since the last choice join the sums
+        // (their prices are realised by then) and the shares are chosen again.
+        let test = model.predict(data, split.test.clone())?;
+        let first_hour = split.test.start * HOURS_PER_DAY;
+        let mut added = split.test.start;
+        for day in split.test.clone().step_by(config.shares_every_days).skip(1) {
+            for hour in added * HOURS_PER_DAY..day * HOURS_PER_DAY {
+                errors.add(&point(hour, &test[hour - first_hour])?);
+            }
+            added = day;
+            let days = day - split.validation.start;
+            rechosen.push((day, errors.choose(days >= CROSS_VALIDATION_DAYS).shares));
+        }
+    }
     for (index, member) in blend.members.iter_mut().enumerate() {
-        member.weights = fitted.iter().map(|block| block[index]).collect();
+        member.weights = chosen.shares.iter().map(|block| block[index]).collect();
+        member.rechosen = rechosen
+            .iter()
+            .map(|(day, shares)| (*day, shares.iter().map(|block| block[index]).collect()))
+            .collect();
     }
     let test_hours = split.test.start * HOURS_PER_DAY..split.test.end * HOURS_PER_DAY;
     let naive_test = naive_error(data, test_hours.clone());
@@ -286,150 +342,6 @@ pub fn evaluate_blended(
     Ok((evaluation, report))
 }
 
-/// The shares [`choose_shares`] settled on, and the summed absolute errors behind them.
-struct ChosenShares {
-    /// One share vector (a share per member) per block of hours.
-    shares: Vec<Vec<f64>>,
-    /// Each block count tried and its held-out error summed over the folds.
-    blocks_tried: Vec<(usize, f64)>,
-    /// The networks alone on every point.
-    alone: f64,
-    /// The chosen shares on every point.
-    blended: f64,
-}
-
-/// Chooses the block count by cross-validation over the folds of the `points` (when the
-/// validation period has `days` of at least eight weeks) and fits its shares on all of them.
-fn choose_shares(
-    points: &[ValidationPoint],
-    members: usize,
-    norm: &Normalization,
-    days: usize,
-) -> ChosenShares {
-    let shares = Shares {
-        points,
-        grid: share_grid(members),
-        norm,
-    };
-    let mut blocks_tried = Vec::new();
-    if days >= 2 * FOLDS * 7 {
-        for blocks in BLOCK_COUNTS {
-            let held_out: f64 = (0..FOLDS)
-                .map(|fold| {
-                    let fitted = shares.fit(blocks, |p| p.fold != fold);
-                    shares.error(&fitted, |p| p.fold == fold)
-                })
-                .sum();
-            blocks_tried.push((blocks, held_out));
-        }
-    }
-    let blocks = blocks_tried
-        .iter()
-        .fold((1, f64::INFINITY), |best, &(blocks, error)| {
-            if error < best.1 {
-                (blocks, error)
-            } else {
-                best
-            }
-        })
-        .0;
-    let fitted = shares.fit(blocks, |_| true);
-    ChosenShares {
-        alone: shares.error(&[vec![0.0; members]], |_| true),
-        blended: shares.error(&fitted, |_| true),
-        shares: fitted,
-        blocks_tried,
-    }
-}
-
-/// A validation hour: the actual price and each family's location in model space (the
-/// networks' first).
-struct ValidationPoint {
-    actual: f64,
-    hour_of_day: usize,
-    fold: usize,
-    locations: Vec<f64>,
-}
-
-/// Fits and scores shares on validation points.
-struct Shares<'a> {
-    points: &'a [ValidationPoint],
-    grid: Vec<Vec<f64>>,
-    norm: &'a Normalization,
-}
-
-impl Shares<'_> {
-    /// The absolute error of one point under the members' `weights`.
-    fn point_error(&self, point: &ValidationPoint, weights: &[f64]) -> f64 {
-        let networks = 1.0 - weights.iter().sum::<f64>();
-        let location = networks * point.locations[0]
-            + weights
-                .iter()
-                .zip(&point.locations[1..])
-                .map(|(w, v)| w * v)
-                .sum::<f64>();
-        (self.norm.price_from_model(location) - point.actual).abs()
-    }
-
-    /// The summed error of the points `keep` selects, with one share vector per block of
-    /// hours (`shares.len()` blocks).
-    fn error(&self, shares: &[Vec<f64>], keep: impl Fn(&ValidationPoint) -> bool) -> f64 {
-        self.points
-            .iter()
-            .filter(|p| keep(p))
-            .map(|p| self.point_error(p, &shares[block_of(p.hour_of_day, shares.len())]))
-            .sum()
-    }
-
-    /// Per block of hours, the grid's shares with the lowest error on the points `keep`
-    /// selects (the first in grid order on a tie: no member before a member).
-    fn fit(&self, blocks: usize, keep: impl Fn(&ValidationPoint) -> bool) -> Vec<Vec<f64>> {
-        (0..blocks)
-            .map(|block| {
-                let in_block: Vec<&ValidationPoint> = self
-                    .points
-                    .iter()
-                    .filter(|p| block_of(p.hour_of_day, blocks) == block && keep(p))
-                    .collect();
-                let mut best = (f64::INFINITY, &self.grid[0]);
-                for weights in &self.grid {
-                    let error: f64 = in_block.iter().map(|p| self.point_error(p, weights)).sum();
-                    if error < best.0 {
-                        best = (error, weights);
-                    }
-                }
-                best.1.clone()
-            })
-            .collect()
-    }
-}
-
-/// Every combination of `members` shares on the 0.05 grid whose sum is at most 1, in
-/// lexicographic order.
-fn share_grid(members: usize) -> Vec<Vec<f64>> {
-    let mut grid = vec![Vec::new()];
-    for _ in 0..members {
-        let mut next = Vec::new();
-        for prefix in &grid {
-            let used: u32 = prefix.iter().sum();
-            for step in 0..=SHARE_STEPS - used {
-                let mut extended = prefix.clone();
-                extended.push(step);
-                next.push(extended);
-            }
-        }
-        grid = next;
-    }
-    grid.into_iter()
-        .map(|steps| {
-            steps
-                .into_iter()
-                .map(|s| f64::from(s) / f64::from(SHARE_STEPS))
-                .collect()
-        })
-        .collect()
-}
-
 /// The 168-hour naive's summed absolute error over `hours`.
 pub(crate) fn naive_error(data: &EpfDataset, hours: Range<usize>) -> f64 {
     hours
@@ -442,97 +354,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_share_grid_covers_the_simplex_in_steps_of_a_twentieth() {
-        assert_eq!(share_grid(0), vec![Vec::<f64>::new()]);
-        assert_eq!(share_grid(1).len(), 21);
-        let two = share_grid(2);
-        assert_eq!(two.len(), 231);
-        assert!(two.iter().all(|w| w.iter().sum::<f64>() <= 1.0 + 1e-12));
-        assert!(two.contains(&vec![0.45, 0.35]));
-        assert!(two.contains(&vec![0.0, 1.0]));
-    }
-
-    /// `days` of validation points where the networks are right in the afternoon and off by
-    /// a day-dependent amount in the morning, and the member the other way round.
-    fn half_day_points(days: usize) -> Vec<ValidationPoint> {
-        (0..days * HOURS_PER_DAY)
-            .map(|hour| {
-                let actual = 30.0 + (hour % 17) as f64;
-                let model = (actual - 30.0) / 10.0;
-                let off = 0.3 + 0.1 * ((hour / HOURS_PER_DAY) % 5) as f64;
-                let morning = hour % HOURS_PER_DAY < 12;
-                let networks = if morning {
-                    model.asinh() + off
-                } else {
-                    model.asinh()
-                };
-                let member = if morning {
-                    model.asinh()
-                } else {
-                    model.asinh() - off
-                };
-                ValidationPoint {
-                    actual,
-                    hour_of_day: hour % HOURS_PER_DAY,
-                    fold: hour / HOURS_PER_DAY / 7 % FOLDS,
-                    locations: vec![networks, member],
-                }
-            })
-            .collect()
-    }
-
-    fn norm() -> Normalization {
-        Normalization {
-            price_median: 30.0,
-            price_iqr: 10.0,
-            exogenous_median: [0.0; 2],
-            exogenous_iqr: [1.0; 2],
-        }
-    }
-
-    #[test]
-    fn cross_validation_gives_the_morning_and_the_afternoon_their_own_shares() {
-        let points = half_day_points(56);
-        let chosen = choose_shares(&points, 1, &norm(), 56);
-        assert_eq!(chosen.blocks_tried.len(), BLOCK_COUNTS.len());
-        // One share for the whole day errs on the held-out weeks; two blocks do not.
-        let held_out = |blocks| {
-            chosen
-                .blocks_tried
-                .iter()
-                .find(|t| t.0 == blocks)
-                .unwrap()
-                .1
+    fn a_member_takes_the_shares_chosen_last_before_each_day() {
+        let member = BlendMember {
+            name: "lear".to_owned(),
+            weights: vec![0.1, 0.2],
+            rechosen: vec![(10, vec![0.3]), (12, vec![0.4, 0.5, 0.6])],
+            forecasts: DayForecasts {
+                days: 0..20,
+                prices: vec![0.0; 20 * HOURS_PER_DAY],
+            },
         };
-        assert!(
-            held_out(1) > 100.0 * held_out(2),
-            "{:?}",
-            chosen.blocks_tried
-        );
-        assert!(held_out(3) > 100.0 * held_out(2), "hour 12 inside a block");
-        // The fewest blocks with the lowest held-out error: two (four and six tie or lose).
-        assert_eq!(chosen.shares, vec![vec![1.0], vec![0.0]]);
-        assert!(
-            chosen.blended < 1e-9 * chosen.alone,
-            "{} {}",
-            chosen.blended,
-            chosen.alone
-        );
-    }
-
-    #[test]
-    fn a_short_validation_period_keeps_one_share_for_the_whole_day() {
-        let points = half_day_points(55);
-        let chosen = choose_shares(&points, 1, &norm(), 55);
-        assert!(chosen.blocks_tried.is_empty());
-        assert_eq!(chosen.shares.len(), 1);
-        // One share cannot be right in both halves of the day.
-        assert!(chosen.blended <= chosen.alone);
-        assert!(
-            chosen.blended > 0.1 * chosen.alone,
-            "{} {}",
-            chosen.blended,
-            chosen.alone
-        );
+        let at = |day: usize, hour: usize| member.weight(day * HOURS_PER_DAY + hour);
+        assert_eq!((at(9, 0), at(9, 23)), (0.1, 0.2));
+        assert_eq!((at(10, 0), at(11, 23)), (0.3, 0.3));
+        assert_eq!((at(12, 0), at(12, 8), at(19, 23)), (0.4, 0.5, 0.6));
     }
 }

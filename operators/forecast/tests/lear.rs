@@ -158,6 +158,7 @@ fn the_blend_mixes_networks_and_lear_in_model_space_with_a_validated_share() {
         lear: Some(short_windows()),
         dnn: None,
         cache_folder: None,
+        shares_every_days: 0,
     };
     let (blended, report) = evaluate_blended(&model, &data, &blend, |name, done, total| {
         assert_eq!(name, "LEAR");
@@ -173,6 +174,7 @@ fn the_blend_mixes_networks_and_lear_in_model_space_with_a_validated_share() {
     assert_eq!(counted.into_inner(), member.forecasts.days.len());
     // The slice's validation week is too short to cross-validate blocks of hours.
     assert_eq!(member.weights.len(), 1);
+    assert!(member.rechosen.is_empty(), "chosen once");
     assert!(report.blocks_tried.is_empty());
     let share = member.weights[0];
     assert!((0.0..=1.0).contains(&share));
@@ -374,6 +376,7 @@ fn the_blend_of_three_families_chooses_shares_that_sum_to_at_most_one() {
         lear: Some(short_windows()),
         dnn: Some(small_dnn()),
         cache_folder: None,
+        shares_every_days: 3,
     };
     let names = std::sync::Mutex::new(std::collections::BTreeSet::new());
     let (blended, report) = evaluate_blended(&model, &data, &blend, |name, _, _| {
@@ -386,18 +389,37 @@ fn the_blend_of_three_families_chooses_shares_that_sum_to_at_most_one() {
     );
     let weights: Vec<f64> = report.blend.members.iter().map(|m| m.weights[0]).collect();
     assert!(report.blend.members.iter().all(|m| m.weights.len() == 1));
+    // Chosen again before test days 52 and 55 (every 3 days from day 49), each time one
+    // share per member for the whole day, on the grid and summing to at most 1.
+    for (index, day) in [52, 55].into_iter().enumerate() {
+        let shares: Vec<f64> = report
+            .blend
+            .members
+            .iter()
+            .map(|m| {
+                assert_eq!(m.rechosen.len(), 2);
+                assert_eq!(m.rechosen[index].0, day);
+                assert_eq!(m.rechosen[index].1.len(), 1);
+                m.rechosen[index].1[0]
+            })
+            .collect();
+        assert!(shares.iter().all(|w| (0.0..=1.0).contains(w)));
+        assert!(shares.iter().sum::<f64>() <= 1.0 + 1e-12);
+    }
     assert_eq!(report.blend.members[1].name, "dnn");
     assert!(weights.iter().all(|w| (0.0..=1.0).contains(w)));
     assert!(weights.iter().sum::<f64>() <= 1.0 + 1e-12);
     assert!(report.validation_rmae.1 <= report.validation_rmae.0);
     assert_eq!(report.member_test_rmae.len(), 2);
-    // Each test hour: the shares' mix of the three locations in model space.
+    // Each test hour: the mix of the three locations in model space by the shares of its day.
     let test = config.split.split(&data).unwrap().test;
     let networks = model.predict(&data, test.clone()).unwrap();
     let norm = &model.meta().normalization;
     for (forecast, distribution) in blended.forecasts.iter().zip(&networks) {
-        let mut location = (1.0 - weights.iter().sum::<f64>()) * distribution.loc;
-        for member in &report.blend.members {
+        let members = &report.blend.members;
+        let shares: f64 = members.iter().map(|m| m.weight(forecast.hour)).sum();
+        let mut location = (1.0 - shares) * distribution.loc;
+        for member in members {
             location += member.weight(forecast.hour)
                 * norm.price_to_model(member.forecasts.hour(forecast.hour).unwrap());
         }
@@ -415,6 +437,7 @@ fn a_families_cache_is_filled_once_and_read_back_on_the_next_evaluation() {
         lear: Some(short_windows()),
         dnn: Some(small_dnn()),
         cache_folder: Some(folder.path().join("families")),
+        ..BlendConfig::default()
     };
     let run = |expect_work: bool| {
         let worked = std::sync::atomic::AtomicBool::new(false);
@@ -444,4 +467,48 @@ fn a_families_cache_is_filled_once_and_read_back_on_the_next_evaluation() {
     };
     let (_, third) = evaluate_blended(&model, &data, &other, |_, _, _| {}).unwrap();
     assert_eq!(third.member_from_cache, [false, true]);
+}
+
+#[test]
+fn shares_chosen_again_read_only_the_prices_of_days_before() {
+    let data = EpfDataset::from_csv(SLICE).unwrap();
+    let (config, model) = tiny_model(&data, 5);
+    let test = config.split.split(&data).unwrap().test;
+    assert_eq!(test, 49..56);
+    let blend = BlendConfig {
+        lear: Some(short_windows()),
+        dnn: None,
+        cache_folder: None,
+        shares_every_days: 1,
+    };
+    let rechosen = |data: &EpfDataset| {
+        let (blended, report) = evaluate_blended(&model, data, &blend, |_, _, _| {}).unwrap();
+        (blended, report.blend.members[0].clone())
+    };
+    let (blended, member) = rechosen(&data);
+    let before = &member.rechosen;
+    let days: Vec<usize> = before.iter().map(|(day, _)| *day).collect();
+    assert_eq!(
+        days,
+        (50..56).collect::<Vec<_>>(),
+        "before every test day but the first"
+    );
+    // Each test hour blends with the shares chosen last before its day.
+    let networks = model.predict(&data, test.clone()).unwrap();
+    let norm = &model.meta().normalization;
+    for (forecast, distribution) in blended.forecasts.iter().zip(&networks) {
+        let day = forecast.hour / HOURS_PER_DAY;
+        let share = before
+            .iter()
+            .rev()
+            .find(|(first, _)| *first <= day)
+            .map_or(member.weights[0], |(_, shares)| shares[0]);
+        let lear = norm.price_to_model(member.forecasts.hour(forecast.hour).unwrap());
+        let expected = norm.price_from_model((1.0 - share) * distribution.loc + share * lear);
+        assert!((forecast.forecast - expected).abs() < 1e-9 * expected.abs().max(1.0));
+    }
+    // Prices from day 53 on replaced: the shares chosen before days 50 to 53 stay.
+    let (_, changed) = rechosen(&common::with_prices_replaced(&data, 53, 500.0));
+    assert_eq!(changed.rechosen[..4], before[..4]);
+    assert_eq!(changed.rechosen.len(), before.len());
 }
