@@ -32,7 +32,7 @@ use shares::{CROSS_VALIDATION_DAYS, ShareErrors, SharePoint, fold_of};
 use crate::data::{EpfDataset, HISTORY_DAYS, HOURS_PER_DAY};
 use crate::dnn::{self, DnnConfig};
 use crate::error::{ForecastError, Result};
-use crate::evaluate::{Evaluation, evaluate_days, evaluate_days_blended};
+use crate::evaluate::{Evaluation, evaluate_predicted, prediction_days};
 use crate::family_cache::CachedFamily;
 use crate::features::Normalization;
 use crate::lear::{self, DayForecasts, LearConfig};
@@ -289,16 +289,19 @@ pub fn evaluate_blended(
     }
     let naive = naive_error(data, validation_hours);
     let chosen = errors.choose(split.validation.len() >= CROSS_VALIDATION_DAYS);
+    // The test period and the interval calibration's window before it, predicted once for
+    // the shares chosen again, the blend's evaluation and the networks' own.
+    let predicted_days = prediction_days(model, data, split.test.clone())?;
+    let test_predicted = model.predict(data, predicted_days.clone())?;
     let mut rechosen = Vec::new();
     if config.shares_every_days > 0 {
         // Before every k-th test day, the test days since the last choice join the sums
         // (their prices are realised by then) and the shares are chosen again.
-        let test = model.predict(data, split.test.clone())?;
-        let first_hour = split.test.start * HOURS_PER_DAY;
+        let first_hour = predicted_days.start * HOURS_PER_DAY;
         let mut added = split.test.start;
         for day in split.test.clone().step_by(config.shares_every_days).skip(1) {
             for hour in added * HOURS_PER_DAY..day * HOURS_PER_DAY {
-                errors.add(&point(hour, &test[hour - first_hour])?);
+                errors.add(&point(hour, &test_predicted[hour - first_hour])?);
             }
             added = day;
             let days = day - split.validation.start;
@@ -325,7 +328,20 @@ pub fn evaluate_blended(
             error / naive_test
         })
         .collect();
-    let evaluation = evaluate_days_blended(model, data, split.test.clone(), Some(&blend))?;
+    let networks = evaluate_predicted(
+        model,
+        data,
+        split.test.clone(),
+        None,
+        test_predicted.clone(),
+    )?;
+    let evaluation = evaluate_predicted(
+        model,
+        data,
+        split.test.clone(),
+        Some(&blend),
+        test_predicted,
+    )?;
     let report = BlendReport {
         blend,
         validation_rmae: (chosen.alone / naive, chosen.blended / naive),
@@ -337,7 +353,7 @@ pub fn evaluate_blended(
         member_test_rmae,
         member_seconds,
         member_from_cache,
-        networks: evaluate_days(model, data, split.test)?,
+        networks,
     };
     Ok((evaluation, report))
 }

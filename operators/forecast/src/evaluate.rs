@@ -93,18 +93,41 @@ pub fn evaluate_days_blended(
     days: Range<usize>,
     blend: Option<&Blend>,
 ) -> Result<Evaluation> {
+    let predicted = model.predict(data, prediction_days(model, data, days.clone())?)?;
+    evaluate_predicted(model, data, days, blend, predicted)
+}
+
+/// The days whose forecasts evaluating `days` reads: `days` and the interval
+/// calibration's window before them.
+pub(crate) fn prediction_days(
+    model: &TrainedModel,
+    data: &EpfDataset,
+    days: Range<usize>,
+) -> Result<Range<usize>> {
     if days.start < HISTORY_DAYS || days.end > data.days() || days.is_empty() {
         return Err(ForecastError::Shape {
             dataset: data.name().to_owned(),
             message: format!("cannot evaluate days {days:?} of {}", data.days()),
         });
     }
+    let window = model.meta().config.interval_window_days;
+    Ok(days.start.saturating_sub(window).max(HISTORY_DAYS)..days.end)
+}
+
+/// [`evaluate_days_blended`] from the networks' forecasts of [`prediction_days`], so that
+/// a caller which needs them for something else predicts them once.
+pub(crate) fn evaluate_predicted(
+    model: &TrainedModel,
+    data: &EpfDataset,
+    days: Range<usize>,
+    blend: Option<&Blend>,
+    mut predicted: Vec<HourDistribution>,
+) -> Result<Evaluation> {
     let norm = &model.meta().normalization;
     let window = model.meta().config.interval_window_days;
     let horizon = model.horizon_hours();
-    let first = days.start.saturating_sub(window).max(HISTORY_DAYS);
+    let first = prediction_days(model, data, days.clone())?.start;
     let issues = model.issues(first..days.end);
-    let mut predicted = model.predict(data, first..days.end)?;
     if let Some(blend) = blend {
         let hours = issues.iter().flat_map(|&issue| issue..issue + horizon);
         for (hour, distribution) in hours.zip(predicted.iter_mut()) {
