@@ -11,9 +11,9 @@
 //! [`product`]'s own kernel on x86-64 CPUs with AVX2 and FMA (weights read in place, no
 //! packing per call: what a single series needs), elsewhere through the `gemm` crate
 //! burn uses. Chunks are spread over rayon's pool; a batch of a single chunk (a live
-//! update of a few series) is instead cut in halves for the calling thread and a helper
-//! thread that stays awake between close forecasts ([`split`], [`helper`]), when that has
-//! been the faster way lately ([`faster`]).
+//! update of a few series) is instead shared by the calling thread and a helper thread
+//! that stays awake between close forecasts ([`split`], [`helper`]), when that has been
+//! the faster way lately ([`faster`]).
 //!
 //! Training, and the GPU backends, keep using burn; this path is used for inference on the
 //! CPU device only. Its forecasts equal burn's within float tolerance (tests below), and a
@@ -182,8 +182,8 @@ impl CpuNetwork {
         let mut loc = vec![0.0; series * horizon];
         let mut scale = vec![0.0; series * horizon];
         let chunks = series.div_ceil(CHUNK_SERIES);
-        // A single chunk (one series in a live update) may be cut in halves for this
-        // thread and the helper instead ([`split`]).
+        // A single chunk (one series in a live update) may be shared by this thread and
+        // the helper instead ([`split`]).
         if chunks == 1 && threads >= 2 {
             split::forward_one_chunk(self, inputs, &mut loc, &mut scale);
             return (loc, scale);
@@ -342,7 +342,7 @@ impl CpuNetwork {
             add_bias(&mut s.query_key_value, &layer.query_key_value.bias);
             let queries = Queries {
                 series,
-                first_query,
+                tokens: first_query..self.tokens,
                 heads: 0..self.n_heads,
             };
             self.attention(
@@ -446,24 +446,14 @@ impl CpuNetwork {
         self.d_model / self.n_heads
     }
 
-    /// The heads of half `half` (0 or 1) when a chunk is split over two threads.
-    fn head_half(&self, half: usize) -> Range<usize> {
-        let split = self.n_heads.div_ceil(2);
-        if half == 0 {
-            0..split
-        } else {
-            split..self.n_heads
-        }
-    }
-
     /// The output projection's inputs (the heads' columns) in the two halves it is summed
-    /// in: the heads of each half of a split chunk.
+    /// in, the first heads rounded up: the order the forecasts of `gridflow eval` and the
+    /// bundled models were computed in since a chunk was split by heads (2026-12-02), kept
+    /// so they keep their bits.
     fn output_projection_halves(&self) -> [Range<usize>; 2] {
         let head_width = self.head_width();
-        [0, 1].map(|half| {
-            let heads = self.head_half(half);
-            heads.start * head_width..heads.end * head_width
-        })
+        let split = self.n_heads.div_ceil(2) * head_width;
+        [0..split, split..self.d_model]
     }
 }
 

@@ -8,16 +8,16 @@ use super::{AttentionScratch, CpuNetwork, resize};
 /// Which queries [`CpuNetwork::attention`] computes.
 pub(super) struct Queries {
     pub(super) series: usize,
-    /// The first token whose query is computed; the later ones are too.
-    pub(super) first_query: usize,
+    /// The tokens whose queries are computed, the same for every series.
+    pub(super) tokens: Range<usize>,
     pub(super) heads: Range<usize>,
 }
 
 impl CpuNetwork {
-    /// Multi-head self-attention over each series' tokens, for the queries of tokens
-    /// `first_query..tokens` only and the heads `heads` only ([`Queries`]): `query_key_value` rows hold
+    /// Multi-head self-attention over each series' tokens, for the queries of some tokens
+    /// only and the heads `heads` only ([`Queries`]): `query_key_value` rows hold
     /// `[Q | K | V]` for every token (only those heads' columns are read), `context`
-    /// receives the heads side by side for each query, `tokens − first_query` rows per
+    /// receives the heads side by side for each query, one row per query token of each
     /// series (only those heads' columns are written). Each head's scores are built a whole row of keys at a
     /// time (keys transposed first), so the loops run along contiguous memory and vectorise.
     #[inline(always)]
@@ -51,7 +51,7 @@ impl CpuNetwork {
     ) {
         let Queries {
             series,
-            first_query,
+            tokens: query_tokens,
             heads,
         } = queries;
         let d = self.d_model;
@@ -61,7 +61,8 @@ impl CpuNetwork {
         } else {
             HEAD_WIDTH
         };
-        let queries = t - first_query;
+        let first_query = query_tokens.start;
+        let queries = query_tokens.len();
         let scale = (head_width as f32).sqrt();
         let AttentionScratch {
             keys_transposed,

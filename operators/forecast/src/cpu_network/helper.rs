@@ -1,7 +1,8 @@
 //! A second thread for work too small to cut into chunks: one series' forward pass.
 //!
-//! A single forecast takes about 15 µs on one core. Its matrix products can be cut by
-//! columns into halves for two threads, but only if the second thread is already running:
+//! A single forecast takes about 15 µs on one core. It can be cut into halves for two
+//! threads (half its tokens each, [`split`](super::split)), but only if the second thread
+//! is already running:
 //! waking a sleeping thread, or handing a job to rayon's pool from outside it, takes about
 //! as long as the forecast. So there is one helper thread per process, started at first
 //! use, that spins for [`SPIN`] after each job before it sleeps: forecasts that follow

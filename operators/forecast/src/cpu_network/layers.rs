@@ -53,39 +53,12 @@ impl Dense {
         }
     }
 
-    /// `output = input · weight[:, columns]` for `rows` rows of `input` (`[rows,
-    /// self.inputs]`), `output`'s rows `output_stride` apart: a range of the product's
-    /// columns, with the bits of those columns of [`product`](Self::product).
-    pub(super) fn product_columns(
-        &self,
-        kernel: product::Kernel,
-        input: &[f32],
-        rows: usize,
-        columns: Range<usize>,
-        output: &mut [f32],
-        output_stride: usize,
-    ) {
-        let lhs = Operand {
-            values: input,
-            rows,
-            columns: self.inputs,
-            row_stride: self.inputs,
-        };
-        let rhs = Operand {
-            values: &self.weight[columns.start..],
-            rows: self.inputs,
-            columns: columns.len(),
-            row_stride: self.outputs,
-        };
-        product::product_strided(kernel, lhs, rhs, output, output_stride);
-    }
-
     /// `output = input[:, terms] · weight[terms, :]` for `rows` rows of `input`
     /// (`[rows, self.inputs]`): the terms `terms` of the product only. The output
     /// projection and the outer feed-forward product are summed as two such halves
-    /// ([`super::CpuNetwork::output_projection_halves`], [`feed_forward_halves`]), so that the
-    /// two threads of a split chunk can each compute one and a forecast has the same bits
-    /// either way.
+    /// ([`super::CpuNetwork::output_projection_halves`], [`feed_forward_halves`]): the
+    /// order the forecasts were first computed in when a chunk was split by columns
+    /// (2026-12-02), kept so they keep their bits.
     pub(super) fn product_inner(
         &self,
         input: &[f32],
@@ -97,20 +70,7 @@ impl Dense {
         self.product_terms(values, self.inputs, rows, terms, output);
     }
 
-    /// [`product_inner`](Self::product_inner) of an input that holds only the columns
-    /// `terms` (`[rows, terms.len()]`).
-    pub(super) fn product_of_columns(
-        &self,
-        columns: &[f32],
-        rows: usize,
-        terms: Range<usize>,
-        output: &mut [f32],
-    ) {
-        let width = terms.len();
-        self.product_terms(columns, width, rows, terms, output);
-    }
-
-    pub(super) fn product_terms(
+    fn product_terms(
         &self,
         values: &[f32],
         row_stride: usize,
@@ -208,8 +168,8 @@ impl Norm {
 }
 
 /// `x += input · dense.weight + bias` for `rows` rows, the product summed as its two
-/// halves `halves` of the inner dimension (each into one of `products`), in the order
-/// the two threads of a split chunk sum them.
+/// halves `halves` of the inner dimension (each into one of `products`), `(low + high)
+/// + bias` per element.
 #[inline(always)]
 pub(super) fn add_product_in_halves(
     dense: &Dense,
@@ -232,8 +192,8 @@ pub(super) fn feed_forward_halves(inner_width: usize) -> [Range<usize>; 2] {
     [column_half(inner_width, 0), column_half(inner_width, 1)]
 }
 
-/// Where a split chunk cuts `n` columns: half of them, rounded up to whole panels of 16
-/// (the product kernel's width).
+/// Where the outer feed-forward product's terms are cut in two: half of them, rounded up
+/// to whole panels of 16 (the product kernel's width).
 pub(super) fn column_half(n: usize, half: usize) -> Range<usize> {
     let split = (n / 2).next_multiple_of(16).min(n);
     if half == 0 { 0..split } else { split..n }
