@@ -21,6 +21,7 @@
 //! halves), so a forecast has the same bits either way (tested).
 
 use std::cell::{RefCell, UnsafeCell};
+use std::marker::PhantomData;
 use std::ops::Range;
 
 use super::attention::Queries;
@@ -170,23 +171,26 @@ unsafe impl Sync for PrivateCell {}
 /// A buffer of [`SplitScratch`] that the tasks of both threads reach, by rows. Within a
 /// stage a range of it is written by one task and touched by no other, or the whole of it
 /// only read; the helper's counters order the stages.
-struct Shared {
+struct Shared<'a> {
     values: *mut f32,
     len: usize,
+    /// The buffer stays borrowed, unmoved, while the job runs.
+    buffer: PhantomData<&'a mut Vec<f32>>,
 }
 
 // SAFETY: see the type's documentation: the stages' discipline, which `TokenHalves::run`'s
 // steps keep, means no range is written while another task reads or writes it.
 #[allow(unsafe_code)]
-unsafe impl Sync for Shared {}
+unsafe impl Sync for Shared<'_> {}
 
 #[allow(unsafe_code)]
-impl Shared {
-    fn new(buffer: &mut Vec<f32>, len: usize) -> Self {
+impl<'a> Shared<'a> {
+    fn new(buffer: &'a mut Vec<f32>, len: usize) -> Self {
         resize(buffer, len);
         Self {
             values: buffer.as_mut_ptr(),
             len,
+            buffer: PhantomData,
         }
     }
 
@@ -213,10 +217,10 @@ struct TokenHalves<'a> {
     kernel: Kernel,
     inputs: &'a [f32],
     target_tokens: usize,
-    x: Shared,
-    query_key_value: [Shared; 2],
-    head: Shared,
-    skip: Shared,
+    x: Shared<'a>,
+    query_key_value: [Shared<'a>; 2],
+    head: Shared<'a>,
+    skip: Shared<'a>,
     private: &'a [PrivateCell; 2],
 }
 
